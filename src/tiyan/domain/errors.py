@@ -1,0 +1,69 @@
+"""The one exception tree of tiyan.
+
+::
+
+    TiyanError
+    ├── UsageError (ValueError)          bad arguments: unknown table, engine, mapping, format
+    │   ├── UnknownTableError
+    │   └── UnknownNameError
+    ├── SourceError (OSError)            input that cannot be read at all: missing file,
+    │                                    unknown format, unreadable encoding, malformed mapping
+    ├── StoreError (RuntimeError)        the store cannot be opened, migrated or written
+    └── RejectRateExceeded (RuntimeError) a load rejected more than --max-reject-rate
+
+Rejected *rows* are not exceptions: they are quarantined with their reason and counted.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class TiyanError(Exception):
+    """Root of every error tiyan raises on purpose."""
+
+
+class UsageError(TiyanError, ValueError):
+    """The caller asked for something that does not exist or cannot be done."""
+
+
+class UnknownNameError(UsageError):
+    """A name (engine, mapping, format, ...) that is not known, with the closest suggestion."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+        known = list(known)
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        super().__init__(f"unknown {kind} {name!r}.{hint} Known: {', '.join(sorted(known))}.")
+        self.kind = kind
+        self.name = name
+        self.known = known
+
+
+class UnknownTableError(UnknownNameError):
+    def __init__(self, name: str, known: Iterable[str]) -> None:
+        super().__init__("table", name, known)
+
+
+class SourceError(TiyanError, OSError):
+    """A source that cannot be read at all (as opposed to rows that fail validation)."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+
+
+class StoreError(TiyanError, RuntimeError):
+    """The store cannot be opened, upgraded or written."""
+
+
+class RejectRateExceeded(TiyanError, RuntimeError):
+    """A load was rolled back because it rejected more rows than allowed."""
+
+    def __init__(self, rate: float, limit: float) -> None:
+        super().__init__(
+            f"reject rate {rate:.2%} is above --max-reject-rate {limit:.2%}; nothing was loaded"
+        )
+        self.rate = rate
+        self.limit = limit

@@ -1,0 +1,459 @@
+"""The canonical data model: the one definition of every table tiyan reads.
+
+Validation (:mod:`tiyan.ingest.validate`), storage DDL (:mod:`tiyan.store`), the simulator
+and the generated ``docs/data-model.md`` all read this module; nothing else declares a
+column.
+
+Conventions:
+
+* Timestamps are stored as naive ``TIMESTAMP`` values **in UTC**. Input may carry an offset;
+  a naive input timestamp is read in the platform time zone (default Asia/Shanghai).
+* Money is ``DECIMAL(18,2)`` in the platform currency (yuan, ¥).
+* No personal data in plaintext: consumers are pseudonymous ids with a region and a risk tier.
+
+Example::
+
+    >>> from tiyan.domain.model import TABLES
+    >>> TABLES["orders"].primary_key
+    ('order_id',)
+    >>> TABLES["orders"].column("channel").allowed
+    ('live', 'video', 'shelf', 'search', 'store')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class ColumnType(StrEnum):
+    """Logical column types; each store maps them to its own SQL type."""
+
+    STRING = "string"
+    INT = "int"
+    MONEY = "money"
+    FLOAT = "float"
+    BOOL = "bool"
+    TIMESTAMP = "timestamp"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A foreign key: the value must name a row of ``table`` (in the batch or the store)."""
+
+    table: str
+    column: str
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a canonical table."""
+
+    name: str
+    type: ColumnType
+    meaning: str
+    zh: str = ""
+    required: bool = False
+    allowed: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    references: Reference | None = None
+
+
+@dataclass(frozen=True)
+class TimeOrder:
+    """``later`` must not be earlier than ``earlier``.
+
+    ``earlier`` names a column of the same row, or ``"<table>.<column>"`` of the row that the
+    reference column ``via`` points at (for example a shipment's pickup against its order's
+    payment time).
+    """
+
+    later: str
+    earlier: str
+    via: str | None = None
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    """One canonical table."""
+
+    name: str
+    zh: str
+    meaning: str
+    columns: tuple[Column, ...]
+    primary_key: tuple[str, ...]
+    time_order: tuple[TimeOrder, ...] = ()
+    kind: str = "fact"  # entity | fact | simulation
+    notes: tuple[str, ...] = field(default=())
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def references(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.references is not None)
+
+
+S, I, M, F, B, T = (
+    ColumnType.STRING,
+    ColumnType.INT,
+    ColumnType.MONEY,
+    ColumnType.FLOAT,
+    ColumnType.BOOL,
+    ColumnType.TIMESTAMP,
+)
+
+CATEGORIES = ("apparel", "beauty", "food", "electronics", "home", "jewellery", "baby", "sports")
+STORE_TYPES = ("flagship", "specialty", "franchise", "individual")
+CHANNELS = ("live", "video", "shelf", "search", "store")
+ORDER_STATUSES = ("paid", "shipped", "signed", "completed", "cancelled")
+CANCELLED_BY = ("consumer", "merchant", "platform", "system")
+CANCEL_REASONS = (
+    "out_of_stock",
+    "unable_to_ship",
+    "consumer_request",
+    "price_error",
+    "risk_control",
+    "unpaid_timeout",
+    "other",
+)
+RISK_TIERS = ("premium", "ordinary", "watch", "blocked")
+AFTER_SALE_TYPES = ("refund_only", "return_refund", "exchange")
+AFTER_SALE_REASONS = ("quality", "not_as_described", "damaged", "logistics", "no_reason_7d", "other")
+MERCHANT_DECISIONS = ("approve", "reject")
+RESOLUTIONS = ("refunded", "exchanged", "rejected", "withdrawn")
+RESOLVED_BY = ("merchant", "timeout", "platform")
+LIABILITIES = ("merchant", "consumer", "carrier", "platform", "none")
+COMPLAINT_TYPES = ("shipping", "fake_shipment", "quality", "service", "false_marketing", "other")
+CONTACT_TOPICS = ("logistics", "refund", "quality", "service", "account", "other")
+ARCHETYPES = (
+    "good",
+    "slow_shipper",
+    "fake_shipper",
+    "malicious_non_shipper",
+    "fake_inventory",
+    "presale_abuser",
+    "passive_service",
+    "low_quality",
+)
+
+_MERCHANT = Reference("merchants", "merchant_id")
+_PRODUCT = Reference("products", "product_id")
+_CONSUMER = Reference("consumers", "consumer_id")
+_ORDER = Reference("orders", "order_id")
+
+MERCHANTS = Table(
+    name="merchants",
+    zh="商家",
+    meaning="A merchant (shop) selling on the platform.",
+    kind="entity",
+    primary_key=("merchant_id",),
+    columns=(
+        Column("merchant_id", S, "Merchant id.", "商家ID", required=True),
+        Column("name", S, "Shop name.", "店铺名称", required=True),
+        Column("category", S, "Main category (行业), the peer group for scoring.", "主营类目",
+               required=True),
+        Column("store_type", S, "Store type.", "店铺类型", allowed=STORE_TYPES),
+        Column("region", S, "Province the merchant ships from.", "发货地区"),
+        Column("opened_at", T, "When the shop opened.", "开店时间"),
+    ),
+)
+
+PRODUCTS = Table(
+    name="products",
+    zh="商品",
+    meaning="A product listing of a merchant.",
+    kind="entity",
+    primary_key=("product_id",),
+    columns=(
+        Column("product_id", S, "Product id.", "商品ID", required=True),
+        Column("merchant_id", S, "Merchant selling it.", "商家ID", required=True,
+               references=_MERCHANT),
+        Column("category", S, "Product category.", "类目", required=True),
+        Column("title", S, "Listing title (checked later for false marketing).", "商品标题"),
+        Column("description", S, "Listing description.", "商品描述"),
+        Column("price", M, "Current selling price.", "售价", minimum=0),
+        Column("list_price", M, "List (strike-through) price.", "划线价", minimum=0),
+        Column("presale_days", I, "Presale period in days; null means in stock (现货).",
+               "预售天数", minimum=1, maximum=365),
+        Column("ship_promise_hours", I, "Promised hours from payment to pickup.",
+               "承诺发货时效(小时)", minimum=1, maximum=24 * 365),
+    ),
+)
+
+CONSUMERS = Table(
+    name="consumers",
+    zh="消费者",
+    meaning="A consumer, pseudonymous: no name, phone or address is ever stored in plaintext.",
+    kind="entity",
+    primary_key=("consumer_id",),
+    columns=(
+        Column("consumer_id", S, "Pseudonymous consumer id.", "用户ID", required=True),
+        Column("region", S, "Province.", "地区"),
+        Column("risk_tier", S, "Risk tier, which bounds express refunds.", "风险等级",
+               allowed=RISK_TIERS),
+        Column("registered_at", T, "Registration time.", "注册时间"),
+    ),
+)
+
+ORDERS = Table(
+    name="orders",
+    zh="订单",
+    meaning="A paid order of one merchant (one row per order; lifecycle times as columns).",
+    primary_key=("order_id",),
+    columns=(
+        Column("order_id", S, "Order id.", "订单号", required=True),
+        Column("merchant_id", S, "Merchant.", "商家ID", required=True, references=_MERCHANT),
+        Column("product_id", S, "Product (main item).", "商品ID", references=_PRODUCT),
+        Column("consumer_id", S, "Consumer.", "用户ID", references=_CONSUMER),
+        Column("channel", S, "Sales channel.", "成交渠道", allowed=CHANNELS),
+        Column("quantity", I, "Items.", "件数", minimum=1),
+        Column("amount", M, "Amount paid by the consumer.", "实付金额", required=True,
+               minimum=0),
+        Column("paid_at", T, "Payment time; the clock for every shipping deadline.", "支付时间",
+               required=True),
+        Column("promised_ship_by", T, "Deadline for the first carrier scan (pickup).",
+               "承诺发货时间"),
+        Column("promised_delivery_by", T, "Promised (estimated) delivery date, if any.",
+               "承诺送达时间"),
+        Column("presale", B, "Presale order (pickup deadline is the presale deadline).",
+               "预售订单"),
+        Column("is_gift", B, "Gift or lucky-bag order (福袋/赠品), excluded from scores.",
+               "赠品订单"),
+        Column("status", S, "Current status.", "订单状态", required=True, allowed=ORDER_STATUSES),
+        Column("cancelled_at", T, "Cancellation time.", "取消时间"),
+        Column("cancelled_by", S, "Who cancelled.", "取消方", allowed=CANCELLED_BY),
+        Column("cancel_reason", S, "Why (out_of_stock marks fake inventory).", "取消原因",
+               allowed=CANCEL_REASONS),
+        Column("signed_at", T, "Signed for by the consumer.", "签收时间"),
+        Column("completed_at", T, "Completed (confirmed receipt).", "确认收货时间"),
+        Column("creator_id", S, "Creator (达人) who sold it, if any.", "达人ID"),
+    ),
+    time_order=(
+        TimeOrder("promised_ship_by", "paid_at", why="a ship deadline before payment"),
+        TimeOrder("cancelled_at", "paid_at"),
+        TimeOrder("signed_at", "paid_at"),
+        TimeOrder("completed_at", "paid_at"),
+    ),
+)
+
+SHIPMENTS = Table(
+    name="shipments",
+    zh="发货",
+    meaning="A parcel of an order (an order may ship in several; the first pickup counts).",
+    primary_key=("shipment_id",),
+    columns=(
+        Column("shipment_id", S, "Shipment id.", "包裹ID", required=True),
+        Column("order_id", S, "Order.", "订单号", required=True, references=_ORDER),
+        Column("carrier", S, "Carrier code (ZTO, YTO, YUNDA, JT, SF, EMS, ...).", "快递公司",
+               required=True),
+        Column("tracking_no", S, "Tracking number.", "运单号", required=True),
+        Column("shipped_at", T, "Tracking number uploaded by the merchant (not yet a pickup).",
+               "发货时间(上传单号)"),
+        Column("pickup_at", T, "First carrier scan.", "揽收时间"),
+        Column("signed_at", T, "Signed for.", "签收时间"),
+        Column("destination_region", S, "Destination province.", "收货地区"),
+    ),
+    time_order=(
+        TimeOrder("signed_at", "pickup_at", why="signed before the carrier picked it up"),
+        TimeOrder("pickup_at", "orders.paid_at", via="order_id",
+                  why="picked up before the order was paid"),
+    ),
+    notes=(
+        "shipped_at before the order's paid_at is accepted on purpose: it is evidence of "
+        "fake shipment (虚假发货), which the policy engine detects.",
+    ),
+)
+
+TRACKING_EVENTS = Table(
+    name="tracking_events",
+    zh="物流轨迹",
+    meaning="One carrier scan of a tracking number: the evidence for fake shipment.",
+    primary_key=("carrier", "tracking_no", "event_at", "status"),
+    columns=(
+        Column("tracking_no", S, "Tracking number.", "运单号", required=True),
+        Column("carrier", S, "Carrier code.", "快递公司", required=True),
+        Column("event_at", T, "Scan time.", "轨迹时间", required=True),
+        Column("status", S, "Scan status.", "轨迹状态", required=True,
+               allowed=("pickup", "in_transit", "arrived", "out_for_delivery", "signed",
+                        "exception", "returned")),
+        Column("region", S, "Province of the scan.", "所在地区"),
+    ),
+)
+
+AFTER_SALES = Table(
+    name="after_sales",
+    zh="售后",
+    meaning="An after-sales case (refund, return, exchange) of an order.",
+    primary_key=("case_id",),
+    columns=(
+        Column("case_id", S, "Case id.", "售后单号", required=True),
+        Column("order_id", S, "Order.", "订单号", required=True, references=_ORDER),
+        Column("type", S, "Case type.", "售后类型", required=True, allowed=AFTER_SALE_TYPES),
+        Column("reason", S, "Consumer's reason.", "售后原因", required=True,
+               allowed=AFTER_SALE_REASONS),
+        Column("requested_at", T, "Requested.", "申请时间", required=True),
+        Column("amount", M, "Amount requested.", "申请金额", minimum=0),
+        Column("merchant_responded_at", T, "Merchant's first response.", "商家处理时间"),
+        Column("merchant_decision", S, "Merchant's decision.", "商家处理结果",
+               allowed=MERCHANT_DECISIONS),
+        Column("return_tracking_no", S, "Return parcel tracking number.", "退货运单号"),
+        Column("resolved_at", T, "Closed.", "完结时间"),
+        Column("resolution", S, "Outcome.", "完结结果", allowed=RESOLUTIONS),
+        Column("resolved_by", S, "Who closed it.", "完结方", allowed=RESOLVED_BY),
+        Column("platform_intervened", B, "Platform arbitration (平台介入).", "平台介入"),
+        Column("liability", S, "Liability as judged.", "判责", allowed=LIABILITIES),
+        Column("express", B, "Paid as an express refund (极速退).", "极速退款"),
+    ),
+    time_order=(
+        TimeOrder("merchant_responded_at", "requested_at"),
+        TimeOrder("resolved_at", "requested_at"),
+        TimeOrder("requested_at", "orders.paid_at", via="order_id",
+                  why="after-sales requested before the order was paid"),
+    ),
+)
+
+CS_SESSIONS = Table(
+    name="cs_sessions",
+    zh="客服会话",
+    meaning="An IM session between a consumer and the merchant's customer service (飞鸽).",
+    primary_key=("session_id",),
+    columns=(
+        Column("session_id", S, "Session id.", "会话ID", required=True),
+        Column("merchant_id", S, "Merchant.", "商家ID", required=True, references=_MERCHANT),
+        Column("consumer_id", S, "Consumer.", "用户ID", references=_CONSUMER),
+        Column("order_id", S, "Order it is about, if any.", "订单号", references=_ORDER),
+        Column("started_at", T, "First consumer message to human service.", "会话开始时间",
+               required=True),
+        Column("first_response_at", T, "First human reply; null = never answered.",
+               "首次人工回复时间"),
+        Column("ended_at", T, "Session end.", "会话结束时间"),
+        Column("rating", I, "Consumer's rating, 1 (dissatisfied) to 5.", "满意度评价",
+               minimum=1, maximum=5),
+    ),
+    time_order=(
+        TimeOrder("first_response_at", "started_at"),
+        TimeOrder("ended_at", "started_at"),
+    ),
+)
+
+REVIEWS = Table(
+    name="reviews",
+    zh="评价",
+    meaning="A product review of an order (the first one per order counts for scores).",
+    primary_key=("review_id",),
+    columns=(
+        Column("review_id", S, "Review id.", "评价ID", required=True),
+        Column("order_id", S, "Order.", "订单号", required=True, references=_ORDER),
+        Column("merchant_id", S, "Merchant.", "商家ID", required=True, references=_MERCHANT),
+        Column("product_id", S, "Product.", "商品ID", references=_PRODUCT),
+        Column("rating", I, "Stars, 1–5 (1–2 is a negative review, 差评).", "评分",
+               required=True, minimum=1, maximum=5),
+        Column("text", S, "Review text.", "评价内容"),
+        Column("created_at", T, "Posted.", "评价时间", required=True),
+    ),
+    time_order=(
+        TimeOrder("created_at", "orders.paid_at", via="order_id",
+                  why="reviewed before the order was paid"),
+    ),
+)
+
+COMPLAINTS = Table(
+    name="complaints",
+    zh="投诉",
+    meaning="A consumer complaint to the platform about a merchant.",
+    primary_key=("complaint_id",),
+    columns=(
+        Column("complaint_id", S, "Complaint id.", "投诉ID", required=True),
+        Column("order_id", S, "Order, if any.", "订单号", references=_ORDER),
+        Column("merchant_id", S, "Merchant.", "商家ID", required=True, references=_MERCHANT),
+        Column("consumer_id", S, "Consumer.", "用户ID", references=_CONSUMER),
+        Column("type", S, "Complaint type.", "投诉类型", required=True, allowed=COMPLAINT_TYPES),
+        Column("created_at", T, "Filed.", "投诉时间", required=True),
+        Column("upheld", B, "Upheld on review (成立).", "投诉成立"),
+    ),
+)
+
+PLATFORM_CONTACTS = Table(
+    name="platform_contacts",
+    zh="平台进线",
+    meaning="A consumer contact with platform customer service (for CPO).",
+    primary_key=("contact_id",),
+    columns=(
+        Column("contact_id", S, "Contact id.", "进线ID", required=True),
+        Column("consumer_id", S, "Consumer.", "用户ID", references=_CONSUMER),
+        Column("order_id", S, "Order, if any.", "订单号", references=_ORDER),
+        Column("merchant_id", S, "Merchant, if any.", "商家ID", references=_MERCHANT),
+        Column("topic", S, "Topic.", "进线原因", required=True, allowed=CONTACT_TOPICS),
+        Column("created_at", T, "When.", "进线时间", required=True),
+    ),
+)
+
+SURVEYS = Table(
+    name="surveys",
+    zh="满意度调研",
+    meaning="An NPS survey answer (0–10: 9–10 promoter, 0–6 detractor).",
+    primary_key=("response_id",),
+    columns=(
+        Column("response_id", S, "Response id.", "问卷ID", required=True),
+        Column("consumer_id", S, "Consumer.", "用户ID", references=_CONSUMER),
+        Column("merchant_id", S, "Merchant asked about, if any.", "商家ID", references=_MERCHANT),
+        Column("order_id", S, "Order, if any.", "订单号", references=_ORDER),
+        Column("score", I, "Likelihood to recommend, 0–10.", "推荐意愿", required=True,
+               minimum=0, maximum=10),
+        Column("created_at", T, "Answered.", "作答时间", required=True),
+    ),
+)
+
+SIM_TRUTH = Table(
+    name="sim_truth",
+    zh="模拟真值",
+    meaning="Ground truth of the simulator: each simulated merchant's archetype.",
+    kind="simulation",
+    primary_key=("merchant_id",),
+    columns=(
+        Column("merchant_id", S, "Merchant.", "商家ID", required=True, references=_MERCHANT),
+        Column("archetype", S, "Behaviour the simulator gave it.", "商家类型", required=True,
+               allowed=ARCHETYPES),
+        Column("seed", I, "Simulation seed.", "随机种子"),
+    ),
+)
+
+#: Every canonical table, in load order (a table's references come before it).
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        MERCHANTS,
+        CONSUMERS,
+        PRODUCTS,
+        ORDERS,
+        SHIPMENTS,
+        TRACKING_EVENTS,
+        AFTER_SALES,
+        CS_SESSIONS,
+        REVIEWS,
+        COMPLAINTS,
+        PLATFORM_CONTACTS,
+        SURVEYS,
+        SIM_TRUTH,
+    )
+}
+
+
+def get_table(name: str) -> Table:
+    """The canonical table ``name``, or an error that suggests the closest name."""
+    from tiyan.domain.errors import UnknownTableError
+
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise UnknownTableError(name, list(TABLES)) from None

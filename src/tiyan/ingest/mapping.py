@@ -1,0 +1,137 @@
+"""Mappings: a user's own layout turned into canonical tables by SQL.
+
+A mapping is a small YAML file::
+
+    name: olist
+    description: Olist Brazilian e-commerce public data set
+    timezone: America/Sao_Paulo      # naive timestamps of these sources are local to this zone
+    sources:                         # view name -> file name (a glob) in the source directory
+      orders: olist_orders_dataset.csv
+      items: olist_order_items_dataset.csv
+    tables:                          # canonical table -> one DuckDB SQL query over the views
+      merchants: |
+        SELECT seller_id AS merchant_id, ... FROM sellers
+
+Every source file is exposed as a DuckDB view whose columns are all VARCHAR (so a stray value
+never stops the read); the queries cast where they compute and otherwise leave parsing to
+validation, which quarantines what does not fit. Each query's result is validated exactly
+like a canonical file; its "line" in the quarantine is the row number of the query result.
+
+Mappings shipped with tiyan live in ``tiyan/ingest/mappings/<name>.yaml``; ``--mapping``
+takes such a name or a path to a file.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tiyan.domain.errors import SourceError, UnknownNameError
+from tiyan.domain.model import TABLES
+
+_KEYS = {"name", "description", "timezone", "sources", "tables"}
+
+
+@dataclass(frozen=True)
+class Mapping:
+    name: str
+    description: str
+    timezone: str | None
+    sources: dict[str, str]
+    tables: dict[str, str]
+    path: str
+
+
+def shipped_mappings() -> list[str]:
+    """Names of the mappings that ship with tiyan."""
+    folder = resources.files("tiyan.ingest") / "mappings"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_mapping(name_or_path: str | Path) -> Mapping:
+    """Load a shipped mapping by name, or a mapping file by path, and validate it."""
+    path = Path(name_or_path)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        if not path.is_file():
+            raise SourceError("mapping file not found", path=str(path))
+        text = path.read_text(encoding="utf-8")
+        where = str(path)
+    else:
+        names = shipped_mappings()
+        if str(name_or_path) not in names:
+            raise UnknownNameError("mapping", str(name_or_path), names)
+        res = resources.files("tiyan.ingest") / "mappings" / f"{name_or_path}.yaml"
+        text = res.read_text(encoding="utf-8")
+        where = f"<tiyan>/ingest/mappings/{name_or_path}.yaml"
+    return parse_mapping(text, where)
+
+
+def parse_mapping(text: str, where: str) -> Mapping:
+    try:
+        raw: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SourceError(f"not valid YAML: {exc}", path=where) from None
+    if not isinstance(raw, dict):
+        raise SourceError("a mapping must be a YAML mapping with sources and tables", path=where)
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise SourceError(
+            f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}", path=where
+        )
+    sources = raw.get("sources")
+    tables = raw.get("tables")
+    if not isinstance(sources, dict) or not sources:
+        raise SourceError("'sources' must map view names to file names", path=where)
+    if not isinstance(tables, dict) or not tables:
+        raise SourceError("'tables' must map canonical tables to SQL queries", path=where)
+    for table in tables:
+        if table not in TABLES:
+            err = UnknownNameError("canonical table", str(table), TABLES)
+            raise SourceError(f"tables.{table}: {err}", path=where)
+    for key, value in [*sources.items(), *tables.items()]:
+        if not isinstance(value, str) or not value.strip():
+            raise SourceError(f"{key}: must be a non-empty string", path=where)
+    return Mapping(
+        name=str(raw.get("name") or Path(where).stem),
+        description=str(raw.get("description") or ""),
+        timezone=raw.get("timezone"),
+        sources={str(k): str(v) for k, v in sources.items()},
+        tables={str(k): str(v) for k, v in tables.items()},
+        path=where,
+    )
+
+
+def source_files(mapping: Mapping, folder: Path) -> dict[str, list[Path]]:
+    """The files each source view reads, or an error naming the missing one."""
+    found: dict[str, list[Path]] = {}
+    for view, pattern in mapping.sources.items():
+        matches = sorted(Path(p) for p in glob.glob(str(folder / pattern)))
+        if not matches:
+            raise SourceError(
+                f"mapping {mapping.name!r} needs source {view!r} ({pattern}) but no such file",
+                path=str(folder),
+            )
+        found[view] = matches
+    return found
+
+
+def create_source_views(con: Any, mapping: Mapping, folder: Path) -> None:
+    """Expose each source of ``mapping`` in ``folder`` as an all-VARCHAR view on ``con``.
+
+    ``con`` is a DuckDB connection (the staging connection of a load).
+    """
+    for view, files in source_files(mapping, folder).items():
+        paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+        suffix = files[0].name.lower()
+        if ".parquet" in suffix:
+            reader = f"read_parquet([{paths}])"
+        elif ".jsonl" in suffix or ".ndjson" in suffix:
+            reader = f"read_json([{paths}], format='newline_delimited')"
+        else:
+            reader = f"read_csv([{paths}], header=true, all_varchar=true, quote='\"')"
+        con.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS SELECT * FROM {reader}')
