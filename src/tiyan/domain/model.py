@@ -457,3 +457,67 @@ def get_table(name: str) -> Table:
         return TABLES[name]
     except KeyError:
         raise UnknownTableError(name, list(TABLES)) from None
+
+
+INGEST_LOG = Table(
+    name="ingest_log",
+    zh="导入日志",
+    meaning="One row per (load, source, table): the reconciliation read = accepted + quarantined.",
+    kind="system",
+    primary_key=("load_id", "source", "table_name"),
+    columns=(
+        Column("load_id", S, "Load id (one per `tiyan ingest` run).", required=True),
+        Column("source", S, "Source file (or mapping:query).", required=True),
+        Column("checksum", S, "SHA-256 of the source file's bytes."),
+        Column("table_name", S, "Canonical table.", required=True),
+        Column("status", S, "loaded, or rejected (reject rate above the limit: no data written).",
+               required=True),
+        Column("read_rows", I, "Rows read.", required=True),
+        Column("inserted", I, "New rows.", required=True),
+        Column("updated", I, "Rows that changed an existing row.", required=True),
+        Column("unchanged", I, "Rows equal to the stored row.", required=True),
+        Column("quarantined", I, "Rows rejected into quarantine.", required=True),
+        Column("mapping", S, "Mapping used, if any."),
+        Column("started_at", T, "Load start (UTC)."),
+        Column("finished_at", T, "Load end (UTC)."),
+    ),
+)
+
+QUARANTINE = Table(
+    name="quarantine",
+    zh="隔离区",
+    meaning="Every rejected input row, with where it came from and why.",
+    kind="system",
+    primary_key=("quarantine_id",),
+    columns=(
+        Column("quarantine_id", S, "Deterministic id: the same bad row loaded twice is one entry.",
+               required=True),
+        Column("load_id", S, "Last load that rejected it.", required=True),
+        Column("table_name", S, "Canonical table.", required=True),
+        Column("source", S, "Source file (or mapping:query).", required=True),
+        Column("line", I, "CSV/JSONL: line in the file (header is line 1); Parquet: row number; "
+               "mapping: row of the query result.", required=True),
+        Column("column_name", S, "Column of the first problem (null for a malformed line)."),
+        Column("reason_code", S, "Machine-readable reason (missing_value, bad_type, ...).",
+               required=True),
+        Column("reason", S, "The first problem, in words.", required=True),
+        Column("problems", S, "All problems of the row, as a JSON list.", required=True),
+        Column("raw", S, "The raw record as read (JSON object, or the raw line).", required=True),
+        Column("quarantined_at", T, "When (UTC)."),
+    ),
+)
+
+SCHEMA_META = Table(
+    name="tiyan_meta",
+    zh="元数据",
+    meaning="Store metadata: the schema version the store is at.",
+    kind="system",
+    primary_key=("key",),
+    columns=(
+        Column("key", S, "Key.", required=True),
+        Column("value", S, "Value.", required=True),
+    ),
+)
+
+#: Tables the store keeps for itself (not loaded by ingestion).
+SYSTEM_TABLES: dict[str, Table] = {t.name: t for t in (INGEST_LOG, QUARANTINE, SCHEMA_META)}

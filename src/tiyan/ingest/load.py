@@ -1,0 +1,398 @@
+"""One load: read the sources, validate them in bulk, and write everything in one transaction.
+
+::
+
+    sources ─► staging DuckDB (in memory) ─► parse + row rules ─► batch rules ─┬─► accepted ─► insert / update
+                                                                              └─► rejected ─► quarantine
+                                                       ingest_log: read = accepted + quarantined, per source
+
+Nothing reaches the store until every table of the load is validated; then the inserts,
+updates, quarantine entries and log rows are written in one transaction, so a crash, a kill
+or Ctrl-C leaves the store exactly as before. Loading the same data twice writes no data row
+(every row is *unchanged*) and re-quarantines the same bad rows under the same ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from tiyan.domain.errors import UsageError
+from tiyan.domain.model import INGEST_LOG, QUARANTINE, TABLES, Table
+from tiyan.ingest.mapping import create_source_views, load_mapping
+from tiyan.ingest.sources import Source, discover, read_source
+from tiyan.ingest.validate import Lookup, batch_query, parse_query, sql_str
+from tiyan.store.base import Store, WritePlan
+from tiyan.store.schema import quote
+
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+#: ``progress(step, done, total)`` — called as each table is validated and once when written.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class TableReport:
+    """What a load did to one canonical table."""
+
+    table: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+@dataclass
+class LoadReport:
+    """The outcome of one ``tiyan ingest``."""
+
+    load_id: str
+    store: str
+    status: str  # loaded | rejected
+    tables: dict[str, TableReport]
+    skipped_files: list[str] = field(default_factory=list)
+    mapping: str | None = None
+    max_reject_rate: float | None = None
+
+    @property
+    def read(self) -> int:
+        return sum(t.read for t in self.tables.values())
+
+    @property
+    def quarantined(self) -> int:
+        return sum(t.quarantined for t in self.tables.values())
+
+    @property
+    def reject_rate(self) -> float:
+        return self.quarantined / self.read if self.read else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["read"] = self.read
+        out["quarantined"] = self.quarantined
+        out["reject_rate"] = round(self.reject_rate, 6)
+        for name, table in self.tables.items():
+            out["tables"][name]["accepted"] = table.accepted
+        return out
+
+
+def ingest(
+    store: Store,
+    paths: Sequence[Path],
+    *,
+    now: datetime,
+    mapping: str | Path | None = None,
+    timezone: str = DEFAULT_TIMEZONE,
+    max_reject_rate: float | None = None,
+    progress: Progress | None = None,
+) -> LoadReport:
+    """Load ``paths`` (files, folders, or a mapping's source folder) into ``store``.
+
+    ``now`` (UTC) stamps the log and quarantine entries; the core reads no clock.
+    If more than ``max_reject_rate`` of the rows read are rejected, no data row is written
+    (the quarantine and the log still are) and the report's status is ``"rejected"``.
+    """
+    staging = duckdb.connect()
+    try:
+        return _Load(store, staging, now, timezone, progress).run(
+            [Path(p) for p in paths], mapping, max_reject_rate
+        )
+    finally:
+        staging.close()
+
+
+class _Load:
+    def __init__(
+        self, store: Store, staging: Any, now: datetime, tz: str, progress: Progress | None
+    ) -> None:
+        self.store = store
+        self.con = staging
+        # Stored timestamps are naive UTC.
+        self.now = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
+        self.tz = tz
+        self.progress = progress or (lambda step, done, total: None)
+        self.load_id = uuid.uuid4().hex
+        self.accepted: set[str] = set()  # tables of this load already validated
+        # table -> source -> counts (read, accepted, inserted, updated, ...)
+        self.per_source: dict[str, dict[str, dict[str, int]]] = {}
+
+    # -- orchestration --------------------------------------------------------------------
+    def run(
+        self, paths: list[Path], mapping_name: str | Path | None, max_reject_rate: float | None
+    ) -> LoadReport:
+        skipped: list[Path] = []
+        mapping_label: str | None = None
+        if mapping_name is not None:
+            sources, mapping_label = self._mapping_sources(paths, mapping_name)
+        else:
+            sources, skipped = discover(paths)
+        self.con.execute(f"SET TimeZone = {sql_str(self.tz)}")
+        by_table: dict[str, list[Source]] = defaultdict(list)
+        for src in sources:
+            by_table[src.table].append(src)
+        order = [t for t in TABLES if t in by_table]
+        total = len(order) + 1
+        reports: dict[str, TableReport] = {}
+        plan = WritePlan()
+        quarantine_parts: list[str] = []
+        for done, name in enumerate(order):
+            self.progress(f"validating {name}", done, total)
+            reports[name] = self._validate_table(TABLES[name], by_table[name], plan)
+            quarantine_parts.extend(self._quarantine_parts(TABLES[name], by_table[name]))
+        report = LoadReport(
+            load_id=self.load_id,
+            store=self.store.url,
+            status="loaded",
+            tables=reports,
+            skipped_files=[str(p) for p in skipped],
+            mapping=mapping_label,
+            max_reject_rate=max_reject_rate,
+        )
+        if max_reject_rate is not None and report.reject_rate > max_reject_rate:
+            report.status = "rejected"
+            plan = WritePlan()  # no data: only the quarantine and the log
+        self._finish_plan(plan, quarantine_parts, sources, report)
+        self.progress("writing", total - 1, total)
+        self.store.write(self.con, plan)
+        self.progress("done", total, total)
+        return report
+
+    def _mapping_sources(
+        self, paths: list[Path], mapping_name: str | Path
+    ) -> tuple[list[Source], str]:
+        mapping = load_mapping(mapping_name)
+        if len(paths) != 1 or not paths[0].is_dir():
+            raise UsageError(
+                f"--mapping {mapping.name} takes one folder holding its source files"
+            )
+        if mapping.timezone:
+            self.tz = mapping.timezone
+        self.con.execute(f"SET TimeZone = {sql_str(self.tz)}")
+        files = create_source_views(self.con, mapping, paths[0])
+        digest = hashlib.sha256()
+        for view in sorted(files):
+            for file in files[view]:
+                digest.update(Path(file).read_bytes())
+        sources = []
+        for table, query in mapping.tables.items():
+            check = hashlib.sha256(digest.digest() + query.encode()).hexdigest()
+            sources.append(
+                Source(table=table, name=f"mapping:{mapping.name}/{table}", format="query",
+                       query=query, checksum=check)
+            )
+        return sources, mapping.name
+
+    # -- one table ------------------------------------------------------------------------
+    def _validate_table(self, table: Table, sources: list[Source], plan: WritePlan) -> TableReport:
+        t = table.name
+        report = TableReport(table=t, sources=[s.name for s in sources])
+        parsed: list[str] = []
+        for i, src in enumerate(sources):
+            raw, mal = f"raw_{t}_{i}", f"mal_{t}_{i}"
+            read_source(self.con, src, raw, mal)
+            types = {
+                row[0]: str(row[1])
+                for row in self.con.execute(f"DESCRIBE {raw}").fetchall()
+                if not str(row[0]).startswith("__")
+            }
+            extra = sorted(set(types) - set(table.column_names))
+            if extra:
+                report.ignored_columns[src.name] = extra
+            known = {k: v for k, v in types.items() if k in table.column_names}
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE parsed_{t}_{i} AS "
+                + parse_query(table, raw, known, self.tz)
+            )
+            parsed.append(f"SELECT * FROM parsed_{t}_{i}")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE batch_{t} AS {' UNION ALL '.join(parsed)}")
+        lookups = [self._lookup(table, col) for col in table.references]
+        cross = [r for r in table.time_order if r.via is not None]
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE checked_{t} AS "
+            + batch_query(table, f"batch_{t}", lookups, cross)
+        )
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE accepted_{t} AS SELECT * EXCLUDE (__problems) "
+            f"FROM checked_{t} WHERE len(__problems) = 0"
+        )
+        self.accepted.add(t)
+        self._classify(table, plan)
+        self._count(table, sources, report)
+        return report
+
+    def _lookup(self, table: Table, col: Any) -> Lookup:
+        """Staging relation of the rows ``col`` may reference: this load's, then the store's."""
+        ref = col.references
+        parent = TABLES[ref.table]
+        k = quote(ref.column)
+        c = quote(col.name)
+        needed = [
+            r.earlier.split(".", 1)[1] for r in table.time_order if r.via == col.name
+        ]
+        extra = "".join(f", {quote(n)}" for n in needed)
+        rel = f"look_{table.name}_{col.name}"
+        parts = []
+        missing = f"SELECT DISTINCT {c} AS {k} FROM batch_{table.name} WHERE {c} IS NOT NULL"
+        if parent.name in self.accepted:
+            p = parent.name
+            parts.append(f"SELECT {k} AS k, true AS ok{extra} FROM accepted_{p}")
+            parts.append(
+                f"SELECT DISTINCT ON ({k}) {k} AS k, false AS ok{extra} FROM checked_{p} "
+                f"WHERE len(__problems) > 0 AND {k} IS NOT NULL "
+                f"AND {k} NOT IN (SELECT {k} FROM accepted_{p})"
+            )
+            missing += f" AND {c} NOT IN (SELECT {k} FROM checked_{p} WHERE {k} IS NOT NULL)"
+        fetched = f"stored_{table.name}_{col.name}"
+        self.store.fetch_rows(self.con, parent, f"({missing})", fetched)
+        parts.append(f"SELECT {k} AS k, true AS ok{extra} FROM {fetched}")
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {rel} AS {' UNION ALL '.join(parts)}"
+        )
+        return Lookup(column=col, relation=rel, alias=f"ref_{col.name}")
+
+    def _classify(self, table: Table, plan: WritePlan) -> None:
+        """Split accepted rows into new (insert), changed (update) and unchanged."""
+        t = table.name
+        self.store.fetch_rows(self.con, table, f"accepted_{t}", f"existing_{t}")
+        on = " AND ".join(f"a.{quote(k)} = e.{quote(k)}" for k in table.primary_key)
+        same = " AND ".join(
+            f"a.{quote(c)} IS NOT DISTINCT FROM e.{quote(c)}" for c in table.column_names
+        )
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE new_{t} AS SELECT a.* FROM accepted_{t} a "
+            f"ANTI JOIN existing_{t} e ON {on}"
+        )
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE changed_{t} AS SELECT a.* FROM accepted_{t} a "
+            f"JOIN existing_{t} e ON {on} WHERE NOT ({same})"
+        )
+        cols = ", ".join(quote(c) for c in table.column_names)
+        plan.insert(table, f"(SELECT {cols} FROM new_{t})")
+        plan.upsert(table, f"(SELECT {cols} FROM changed_{t})")
+
+    def _count(self, table: Table, sources: list[Source], report: TableReport) -> None:
+        t = table.name
+        per: dict[str, dict[str, int]] = {s.name: defaultdict(int) for s in sources}
+        queries = {
+            "read": f"SELECT __source, count(*) FROM batch_{t} GROUP BY 1",
+            "accepted": f"SELECT __source, count(*) FROM accepted_{t} GROUP BY 1",
+            "inserted": f"SELECT __source, count(*) FROM new_{t} GROUP BY 1",
+            "updated": f"SELECT __source, count(*) FROM changed_{t} GROUP BY 1",
+        }
+        for key, sql in queries.items():
+            for source, n in self.con.execute(sql).fetchall():
+                per[source][key] += int(n)
+        for i, src in enumerate(sources):
+            n = self.con.execute(f"SELECT count(*) FROM mal_{t}_{i}").fetchone()[0]
+            per[src.name]["malformed"] += int(n)
+        for source, c in per.items():
+            c["read"] += c["malformed"]
+            c["quarantined"] = c["read"] - c["accepted"]
+            c["unchanged"] = c["accepted"] - c["inserted"] - c["updated"]
+        self.per_source[t] = per
+        for key in ("read", "inserted", "updated", "unchanged", "quarantined"):
+            setattr(report, key, sum(c[key] for c in per.values()))
+        reasons_sql = (
+            f"SELECT code, count(*) AS n, min(message) AS example FROM ("
+            f"SELECT __problems[1].code AS code, __problems[1].message AS message "
+            f"FROM checked_{t} WHERE len(__problems) > 0 "
+            + "".join(
+                f"UNION ALL SELECT code, message FROM mal_{t}_{i} "
+                for i in range(len(sources))
+            )
+            + ") GROUP BY code ORDER BY n DESC, code LIMIT 5"
+        )
+        report.reasons = [
+            {"code": code, "rows": int(n), "example": example}
+            for code, n, example in self.con.execute(reasons_sql).fetchall()
+        ]
+
+    def _quarantine_parts(self, table: Table, sources: list[Source]) -> list[str]:
+        t = table.name
+        parts = []
+        now = f"TIMESTAMP '{self.now.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+        for i, src in enumerate(sources):
+            qid = (
+                f"md5({sql_str(t + '|' + src.checksum + '|' + src.name + '|')} || "
+                "CAST(q.__line AS VARCHAR))"
+            )
+            raw_cols = [
+                row[0]
+                for row in self.con.execute(f"DESCRIBE raw_{t}_{i}").fetchall()
+                if not str(row[0]).startswith("__")
+            ]
+            record = (
+                "to_json(struct_pack("
+                + ", ".join(f"{quote(c)} := r.{quote(c)}" for c in raw_cols)
+                + "))"
+                if raw_cols
+                else "'{}'"
+            )
+            head = f"{qid}, {sql_str(self.load_id)}, {sql_str(t)}, q.__source, q.__line"
+            parts.append(
+                f"SELECT {head}, q.__problems[1].column, q.__problems[1].code, "
+                f"q.__problems[1].message, to_json(q.__problems), CAST({record} AS VARCHAR), "
+                f"{now} FROM checked_{t} q JOIN raw_{t}_{i} r "
+                f"ON r.__source = q.__source AND r.__line = q.__line "
+                f"WHERE len(q.__problems) > 0 AND q.__source = {sql_str(src.name)}"
+            )
+            parts.append(
+                f"SELECT {head}, NULL, q.code, q.message, "
+                "to_json([{'code': q.code, 'column': NULL, 'message': q.message}]), "
+                f"q.raw_text, {now} FROM mal_{t}_{i} q"
+            )
+        return parts
+
+    def _finish_plan(
+        self, plan: WritePlan, quarantine_parts: list[str], sources: list[Source],
+        report: LoadReport,
+    ) -> None:
+        cols = ", ".join(quote(c) for c in QUARANTINE.column_names)
+        if quarantine_parts:
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE quarantine_new AS SELECT * FROM ("
+                + " UNION ALL ".join(quarantine_parts)
+                + f") q({cols})"
+            )
+            plan.upsert(QUARANTINE, "quarantine_new")
+        checksums = {s.name: s.checksum for s in sources}
+        rows: dict[str, list[Any]] = {c: [] for c in INGEST_LOG.column_names}
+        for table, per in self.per_source.items():
+            for source, c in per.items():
+                values = {
+                    "load_id": self.load_id,
+                    "source": source,
+                    "checksum": checksums.get(source),
+                    "table_name": table,
+                    "status": report.status,
+                    "read_rows": c["read"],
+                    "inserted": c["inserted"] if report.status == "loaded" else 0,
+                    "updated": c["updated"] if report.status == "loaded" else 0,
+                    "unchanged": c["unchanged"] if report.status == "loaded" else 0,
+                    "quarantined": c["quarantined"],
+                    "mapping": report.mapping,
+                    "started_at": self.now,
+                    "finished_at": self.now,
+                }
+                for key, value in values.items():
+                    rows[key].append(value)
+        self.log_rows = pa.table(rows)
+        self.con.register("__tiyan_log", self.log_rows)
+        plan.insert(INGEST_LOG, "__tiyan_log")

@@ -1,0 +1,306 @@
+"""Validation rules, as SQL over a whole batch (never a Python loop per row).
+
+Every rule turns into a ``CASE WHEN <bad> THEN {code, column, message} END`` item of a list,
+so each row carries the list of its problems and a row is accepted when the list is empty.
+
+Row rules (:func:`parse_query`), from the model's column definitions:
+
+=================  ==========================================================================
+code               when
+=================  ==========================================================================
+missing_column     a required column is absent from the source
+missing_value      a required value is empty
+bad_type           a value that cannot be read as the column's type
+not_allowed        a value outside the column's enumeration
+out_of_range       a number outside [minimum, maximum]; a timestamp outside 1990–2100
+time_order         a time earlier than the time it must follow (same row)
+=================  ==========================================================================
+
+Batch rules (:func:`batch_query`), over all sources of a table in one load:
+
+=================  ==========================================================================
+duplicate_key      the same primary key more than once in the load
+unknown_reference  a reference to a row that is neither in the load nor in the store
+rejected_reference a reference to a row of this load that was itself rejected
+time_order         a time earlier than the referenced row's time (a pickup before payment)
+=================  ==========================================================================
+
+Malformed lines (``malformed_line``) are found while reading (:mod:`tiyan.ingest.sources`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tiyan.domain.model import Column, ColumnType, Table, TimeOrder
+from tiyan.store.schema import SQL_TYPES, quote
+
+_TRUE = ("true", "t", "1", "yes", "y")
+_FALSE = ("false", "f", "0", "no", "n")
+_TS_MIN, _TS_MAX = "1990-01-01", "2100-01-01"
+_TYPE_WORDS = {
+    ColumnType.STRING: "text",
+    ColumnType.INT: "a whole number",
+    ColumnType.MONEY: "an amount with at most 2 decimals",
+    ColumnType.FLOAT: "a finite number",
+    ColumnType.BOOL: "true or false",
+    ColumnType.TIMESTAMP: "a timestamp (e.g. 2024-06-18 20:15:00 or 2024-06-18T12:15:00Z)",
+}
+
+
+def sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _problem(code: str, column: str | None, message: str) -> str:
+    col = sql_str(column) if column else "NULL"
+    return f"{{'code': {sql_str(code)}, 'column': {col}, 'message': {message}}}"
+
+
+def _show(expr: str) -> str:
+    """A value as it appears in a message: quoted and cut to 60 characters."""
+    return f"coalesce('''' || left(CAST({expr} AS VARCHAR), 60) || '''', 'empty')"
+
+
+def duck_type(col: Column) -> str:
+    return SQL_TYPES["duckdb"][col.type]
+
+
+def parse_expr(col: Column, source_type: str, tz: str) -> str:
+    """SQL reading column ``col`` from a source column of DuckDB type ``source_type``.
+
+    Gives NULL for a value that does not fit (the caller reports it as ``bad_type``).
+    """
+    x = f"r.{quote(col.name)}"
+    src = source_type.upper()
+    text = src in {"VARCHAR", "JSON"}
+    if col.type is ColumnType.STRING:
+        return f"NULLIF(CAST({x} AS VARCHAR), '')"
+    if col.type is ColumnType.TIMESTAMP:
+        if src.startswith("TIMESTAMP WITH TIME ZONE"):
+            return f"timezone('UTC', {x})"
+        if src.startswith("TIMESTAMP") or src == "DATE":
+            # A naive timestamp is local time of the platform (or of the mapping's sources).
+            return f"timezone('UTC', timezone({sql_str(tz)}, CAST({x} AS TIMESTAMP)))"
+        # The session time zone is ``tz``, so a string without offset is read as local time.
+        return f"timezone('UTC', TRY_CAST(trim(CAST({x} AS VARCHAR)) AS TIMESTAMPTZ))"
+    if col.type is ColumnType.BOOL:
+        if src == "BOOLEAN":
+            return x
+        v = f"lower(trim(CAST({x} AS VARCHAR)))"
+        return (
+            f"CASE WHEN {v} IN {_TRUE} THEN true WHEN {v} IN {_FALSE} THEN false END"
+        )
+    if col.type is ColumnType.INT:
+        # TRY_CAST('3.5' AS BIGINT) rounds to 4; a count that is not whole is an error.
+        d = f"TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)" if text else f"TRY_CAST({x} AS DOUBLE)"
+        return (
+            f"CASE WHEN isfinite({d}) AND {d} = trunc({d}) AND abs({d}) < 9e15 "
+            f"THEN CAST({d} AS BIGINT) END"
+        )
+    if col.type is ColumnType.MONEY:
+        m = f"TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DECIMAL(38,6))" if text else (
+            f"TRY_CAST({x} AS DECIMAL(38,6))"
+        )
+        return (
+            f"CASE WHEN {m} = round({m}, 2) AND abs({m}) < 1e15 "
+            f"THEN CAST({m} AS DECIMAL(18,2)) END"
+        )
+    # FLOAT
+    f = f"TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)" if text else f"TRY_CAST({x} AS DOUBLE)"
+    return f"CASE WHEN isfinite({f}) THEN {f} END"
+
+
+def _present(col: Column, source_type: str) -> str:
+    x = f"r.{quote(col.name)}"
+    if source_type.upper() in {"VARCHAR", "JSON"}:
+        return f"({x} IS NOT NULL AND trim(CAST({x} AS VARCHAR)) <> '')"
+    return f"({x} IS NOT NULL)"
+
+
+def _row_problems(table: Table, source_types: dict[str, str]) -> list[str]:
+    """The row rules of ``table`` over columns ``p.<col>`` (parsed) and ``p.__present_<col>``."""
+    items: list[str] = []
+    for col in table.columns:
+        c = f"p.{quote(col.name)}"
+        if col.name not in source_types:
+            if col.required:
+                items.append(
+                    "CASE WHEN true THEN "
+                    + _problem(
+                        "missing_column",
+                        col.name,
+                        sql_str(f"{col.name} is required but the source has no such column"),
+                    )
+                    + " END"
+                )
+            continue
+        present = f"p.{quote('__present_' + col.name)}"
+        raw = f"p.{quote('__raw_' + col.name)}"
+        if col.required:
+            items.append(
+                f"CASE WHEN NOT {present} THEN "
+                + _problem("missing_value", col.name, sql_str(f"{col.name} is required but empty"))
+                + " END"
+            )
+        if col.type is not ColumnType.STRING:
+            items.append(
+                f"CASE WHEN {present} AND {c} IS NULL THEN "
+                + _problem(
+                    "bad_type",
+                    col.name,
+                    f"{sql_str(col.name + ' ')} || {_show(raw)} || "
+                    f"{sql_str(' is not ' + _TYPE_WORDS[col.type])}",
+                )
+                + " END"
+            )
+        if col.allowed:
+            allowed = ", ".join(sql_str(a) for a in col.allowed)
+            items.append(
+                f"CASE WHEN {c} IS NOT NULL AND {c} NOT IN ({allowed}) THEN "
+                + _problem(
+                    "not_allowed",
+                    col.name,
+                    f"{sql_str(col.name + ' ')} || {_show(c)} || "
+                    f"{sql_str(' is not one of: ' + ', '.join(col.allowed))}",
+                )
+                + " END"
+            )
+        bounds: list[tuple[str, str, str]] = []
+        if col.minimum is not None:
+            bounds.append(("<", repr(col.minimum), f"below the minimum {col.minimum:g}"))
+        if col.maximum is not None:
+            bounds.append((">", repr(col.maximum), f"above the maximum {col.maximum:g}"))
+        if col.type is ColumnType.TIMESTAMP:
+            bounds.append(("<", f"TIMESTAMP '{_TS_MIN}'", f"before {_TS_MIN}"))
+            bounds.append((">=", f"TIMESTAMP '{_TS_MAX}'", f"not before {_TS_MAX}"))
+        for op, bound, words in bounds:
+            items.append(
+                f"CASE WHEN {c} {op} {bound} THEN "
+                + _problem(
+                    "out_of_range",
+                    col.name,
+                    f"{sql_str(col.name + ' ')} || {_show(c)} || {sql_str(' is ' + words)}",
+                )
+                + " END"
+            )
+    for rule in table.time_order:
+        if rule.via is not None:
+            continue
+        if rule.later not in source_types or rule.earlier not in source_types:
+            continue
+        later, earlier = f"p.{quote(rule.later)}", f"p.{quote(rule.earlier)}"
+        items.append(
+            f"CASE WHEN {later} < {earlier} THEN "
+            + _problem(
+                "time_order",
+                rule.later,
+                f"{sql_str(rule.later + ' ')} || {_show(later)} || "
+                f"{sql_str(' is before ' + rule.earlier + ' ')} || {_show(earlier)}",
+            )
+            + " END"
+        )
+    return items
+
+
+def _list(items: list[str]) -> str:
+    if not items:
+        return "[]::STRUCT(code VARCHAR, \"column\" VARCHAR, message VARCHAR)[]"
+    return f"list_filter([{', '.join(items)}], x -> x IS NOT NULL)"
+
+
+def parse_query(table: Table, raw: str, source_types: dict[str, str], tz: str) -> str:
+    """Typed canonical columns of staging table ``raw`` and each row's row-rule problems."""
+    inner = ["r.__source", "r.__line"]
+    for col in table.columns:
+        if col.name in source_types:
+            st = source_types[col.name]
+            inner.append(f"{parse_expr(col, st, tz)} AS {quote(col.name)}")
+            inner.append(f"{_present(col, st)} AS {quote('__present_' + col.name)}")
+            inner.append(f"r.{quote(col.name)} AS {quote('__raw_' + col.name)}")
+        else:
+            inner.append(f"CAST(NULL AS {duck_type(col)}) AS {quote(col.name)}")
+    outer = ["p.__source", "p.__line"] + [f"p.{quote(c.name)}" for c in table.columns]
+    outer.append(f"{_list(_row_problems(table, source_types))} AS __problems")
+    return (
+        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {raw} r) p"
+    )
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A staging relation of referenced rows: key ``k``, flag ``ok`` and extra columns."""
+
+    column: Column
+    relation: str
+    alias: str
+
+
+def batch_query(
+    table: Table, batch: str, lookups: list[Lookup], cross_rules: list[TimeOrder]
+) -> str:
+    """Add the batch rules' problems to ``batch`` (the parsed rows of all sources)."""
+    pk = [quote(k) for k in table.primary_key]
+    key_text = " || '/' || ".join(f"CAST(b.{k} AS VARCHAR)" for k in pk)
+    not_null = " AND ".join(f"{k} IS NOT NULL" for k in pk)
+    joins = [
+        f"LEFT JOIN (SELECT {', '.join(pk)}, count(*) AS n, "
+        "string_agg(__source || ' line ' || __line, ', ' ORDER BY __source, __line) AS places "
+        f"FROM {batch} WHERE {not_null} GROUP BY ALL HAVING count(*) > 1) d "
+        f"ON {' AND '.join(f'd.{k} = b.{k}' for k in pk)}"
+    ]
+    items = [
+        "CASE WHEN d.n IS NOT NULL THEN "
+        + _problem(
+            "duplicate_key",
+            table.primary_key[0],
+            f"{sql_str(', '.join(table.primary_key) + ' ')} || {_show(key_text)} || "
+            "' appears ' || d.n || ' times in this load (' || d.places || ')'",
+        )
+        + " END"
+    ]
+    for lk in lookups:
+        col = lk.column
+        assert col.references is not None
+        c, a = f"b.{quote(col.name)}", lk.alias
+        joins.append(f"LEFT JOIN {lk.relation} {a} ON {a}.k = {c}")
+        parent = col.references.table.rstrip("s").replace("_", " ")
+        items.append(
+            f"CASE WHEN {c} IS NOT NULL AND {a}.k IS NULL THEN "
+            + _problem(
+                "unknown_reference",
+                col.name,
+                f"{sql_str(col.name + ' ')} || {_show(c)} || "
+                f"{sql_str(f' is not a known {parent} (neither in this load nor in the store)')}",
+            )
+            + " END"
+        )
+        items.append(
+            f"CASE WHEN {a}.k IS NOT NULL AND NOT {a}.ok THEN "
+            + _problem(
+                "rejected_reference",
+                col.name,
+                f"{sql_str(col.name + ' ')} || {_show(c)} || "
+                f"{sql_str(f' refers to a {parent} that this load rejected')}",
+            )
+            + " END"
+        )
+        for rule in cross_rules:
+            if rule.via != col.name:
+                continue
+            target = rule.earlier.split(".", 1)[1]
+            later, earlier = f"b.{quote(rule.later)}", f"{a}.{quote(target)}"
+            items.append(
+                f"CASE WHEN {a}.ok AND {later} < {earlier} THEN "
+                + _problem(
+                    "time_order",
+                    rule.later,
+                    f"{sql_str(rule.later + ' ')} || {_show(later)} || "
+                    f"{sql_str(f' is before the {parent} {target} ')} || {_show(earlier)}",
+                )
+                + " END"
+            )
+    return (
+        f"SELECT b.* EXCLUDE (__problems), list_concat(b.__problems, {_list(items)}) "
+        f"AS __problems FROM {batch} b {' '.join(joins)}"
+    )

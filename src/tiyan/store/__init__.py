@@ -1,0 +1,29 @@
+"""Stores: where the canonical tables live (embedded DuckDB by default, or PostgreSQL).
+
+``open_store(url)`` picks the engine from the URL: ``postgresql://...`` (or
+``postgres://``) opens the PostgreSQL store, anything else is a path to a DuckDB file.
+Engines are imported on first use.
+"""
+
+from __future__ import annotations
+
+from tiyan.store.base import MIGRATIONS, SCHEMA_VERSION, Store, WritePlan
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Store", "WritePlan", "open_store"]
+
+DEFAULT_DB = "tiyan.duckdb"
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
+
+
+def open_store(url: str = DEFAULT_DB, *, read_only: bool = False) -> Store:
+    """Open (creating or upgrading as needed) the store at ``url``."""
+    if is_postgres_url(url):
+        from tiyan.store.postgres_store import PostgresStore
+
+        return PostgresStore(url.replace("postgresql+psycopg://", "postgresql://", 1))
+    from tiyan.store.duckdb_store import DuckDBStore
+
+    return DuckDBStore(url, read_only=read_only)

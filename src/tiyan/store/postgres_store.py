@@ -1,0 +1,155 @@
+"""The server store: the same tables in PostgreSQL.
+
+Bulk data moves with ``COPY`` in CSV form both ways (DuckDB writes and reads the CSV), so a
+load of millions of rows does not go through a Python loop per row.
+
+The URL may carry ``?schema=NAME`` (not a libpq parameter; tiyan strips it and sets the
+``search_path``), so several stores — or test runs — can share one database.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql as pgsql
+
+from tiyan.domain.errors import StoreError
+from tiyan.domain.model import Table
+from tiyan.store.base import Store, WritePlan
+from tiyan.store.schema import SQL_TYPES, insert_sql, quote, upsert_sql
+
+_COPY_CHUNK = 1 << 20
+
+
+def split_schema(url: str) -> tuple[str, str]:
+    """``(libpq url, schema)`` from a URL that may carry ``?schema=NAME``."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    schema = next((v for k, v in query if k == "schema"), "public")
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+class PostgresStore(Store):
+    dialect = "postgres"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        conninfo, self.schema = split_schema(url)
+        try:
+            self.con = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL ({conninfo}): {exc}") from None
+        ident = pgsql.Identifier(self.schema)
+        self.con.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
+        self.con.execute(pgsql.SQL("SET search_path TO {}").format(ident))
+        self.con.execute("SET TIME ZONE 'UTC'")
+        self.ensure_schema()
+
+    def existing_columns(self) -> dict[str, set[str]]:
+        rows = self.con.execute(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = %s",
+            (self.schema,),
+        ).fetchall()
+        found: dict[str, set[str]] = {}
+        for table, column in rows:
+            found.setdefault(table, set()).add(column)
+        return found
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql.replace("?", "%s"), list(params)).fetchall()
+
+    def run_in_transaction(self, statements: Sequence[str]) -> None:
+        with self.con.transaction():
+            for statement in statements:
+                self.con.execute(statement)
+
+    @contextmanager
+    def _tempfile(self) -> Iterator[str]:
+        fd, path = tempfile.mkstemp(prefix="tiyan-", suffix=".csv")
+        os.close(fd)
+        try:
+            yield path
+        finally:
+            os.unlink(path)
+
+    def _copy_in(self, staging: Any, relation: str, target: str, columns: Sequence[str]) -> None:
+        """Stream staging ``relation`` into PostgreSQL table ``target`` through CSV."""
+        cols = ", ".join(quote(c) for c in columns)
+        with self._tempfile() as path:
+            staging.execute(
+                f"COPY (SELECT {cols} FROM {relation}) TO '{path}' (FORMAT csv, HEADER false)"
+            )
+            with (
+                self.con.cursor() as cur,
+                cur.copy(f"COPY {quote(target)} ({cols}) FROM STDIN (FORMAT csv)") as copy,
+                open(path, "rb") as fh,
+            ):
+                while block := fh.read(_COPY_CHUNK):
+                    copy.write(block)
+
+    def fetch_rows(self, staging: Any, table: Table, keys_relation: str, target: str) -> None:
+        keys = table.primary_key
+        key_defs = ", ".join(
+            f"{quote(k)} {SQL_TYPES['postgres'][table.column(k).type]}" for k in keys
+        )
+        types = {c.name: SQL_TYPES["duckdb"][c.type] for c in table.columns}
+        with self.con.transaction():
+            self.con.execute(f"CREATE TEMP TABLE __tiyan_keys ({key_defs}) ON COMMIT DROP")
+            distinct = f"(SELECT DISTINCT {', '.join(quote(k) for k in keys)} FROM {keys_relation})"
+            self._copy_in(staging, distinct, "__tiyan_keys", keys)
+            on = " AND ".join(f"t.{quote(k)} = k.{quote(k)}" for k in keys)
+            cols = ", ".join(f"t.{quote(c)}" for c in table.column_names)
+            with self._tempfile() as path:
+                with (
+                    open(path, "wb") as fh,
+                    self.con.cursor() as cur,
+                    cur.copy(
+                        f"COPY (SELECT {cols} FROM {quote(table.name)} t "
+                        f"JOIN __tiyan_keys k ON {on}) TO STDOUT (FORMAT csv, HEADER false)"
+                    ) as copy,
+                ):
+                    for block in copy:
+                        fh.write(block)
+                spec = ", ".join(f"'{c}': '{t}'" for c, t in types.items())
+                staging.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM read_csv('{path}', "
+                    f"columns={{{spec}}}, header=false, auto_detect=false, quote='\"', "
+                    "escape='\"')"
+                )
+
+    def write(self, staging: Any, plan: WritePlan) -> None:
+        with self.con.transaction():
+            for i, (table, relation, replace) in enumerate(plan.steps):
+                temp = f"__tiyan_stage_{i}"
+                self.con.execute(
+                    f"CREATE TEMP TABLE {temp} (LIKE {quote(table.name)}) ON COMMIT DROP"
+                )
+                self._copy_in(staging, relation, temp, table.column_names)
+                self.con.execute(
+                    upsert_sql(table, temp) if replace else insert_sql(table, temp)
+                )
+
+    def ibis(self) -> Any:
+        import ibis
+
+        conninfo, schema = split_schema(self.url)
+        parts = urlsplit(conninfo)
+        return ibis.postgres.connect(
+            host=parts.hostname,
+            port=parts.port or 5432,
+            user=parts.username,
+            password=parts.password,
+            database=parts.path.lstrip("/") or None,
+            schema=schema,
+        )
+
+    def close(self) -> None:
+        self.con.close()

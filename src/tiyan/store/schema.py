@@ -1,0 +1,71 @@
+"""DDL for the canonical and system tables, generated from :mod:`tiyan.domain.model`.
+
+Engine differences are data (a type table per dialect), not branches in the code.
+"""
+
+from __future__ import annotations
+
+from tiyan.domain.model import SYSTEM_TABLES, TABLES, ColumnType, Table
+
+#: SQL type of each logical type, per dialect.
+SQL_TYPES: dict[str, dict[ColumnType, str]] = {
+    "duckdb": {
+        ColumnType.STRING: "VARCHAR",
+        ColumnType.INT: "BIGINT",
+        ColumnType.MONEY: "DECIMAL(18,2)",
+        ColumnType.FLOAT: "DOUBLE",
+        ColumnType.BOOL: "BOOLEAN",
+        ColumnType.TIMESTAMP: "TIMESTAMP",
+    },
+    "postgres": {
+        ColumnType.STRING: "TEXT",
+        ColumnType.INT: "BIGINT",
+        ColumnType.MONEY: "NUMERIC(18,2)",
+        ColumnType.FLOAT: "DOUBLE PRECISION",
+        ColumnType.BOOL: "BOOLEAN",
+        ColumnType.TIMESTAMP: "TIMESTAMP",
+    },
+}
+
+#: The tables a store holds, in creation order.
+ALL_TABLES: dict[str, Table] = {**TABLES, **SYSTEM_TABLES}
+
+
+def quote(name: str) -> str:
+    """Quote an identifier (all our identifiers come from the model, never from input)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def column_ddl(table: Table, column_name: str, dialect: str) -> str:
+    col = table.column(column_name)
+    null = " NOT NULL" if col.name in table.primary_key else ""
+    return f"{quote(col.name)} {SQL_TYPES[dialect][col.type]}{null}"
+
+
+def create_table_sql(table: Table, dialect: str) -> str:
+    cols = ",\n  ".join(column_ddl(table, c.name, dialect) for c in table.columns)
+    pk = ", ".join(quote(c) for c in table.primary_key)
+    return f"CREATE TABLE IF NOT EXISTS {quote(table.name)} (\n  {cols},\n  PRIMARY KEY ({pk})\n)"
+
+
+def insert_sql(table: Table, source: str) -> str:
+    """Insert the rows of ``source`` (new keys only) into ``table``."""
+    cols = ", ".join(quote(c) for c in table.column_names)
+    return f"INSERT INTO {quote(table.name)} ({cols}) SELECT {cols} FROM {source}"
+
+
+def upsert_sql(table: Table, source: str) -> str:
+    """Insert the rows of ``source`` into ``table``, replacing rows with the same key.
+
+    The syntax is shared by DuckDB and PostgreSQL.
+    """
+    cols = ", ".join(quote(c) for c in table.column_names)
+    pk = ", ".join(quote(c) for c in table.primary_key)
+    updates = ", ".join(
+        f"{quote(c)} = EXCLUDED.{quote(c)}" for c in table.column_names if c not in table.primary_key
+    )
+    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    return (
+        f"INSERT INTO {quote(table.name)} ({cols}) SELECT {cols} FROM {source} "
+        f"ON CONFLICT ({pk}) {action}"
+    )
