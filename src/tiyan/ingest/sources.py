@@ -216,13 +216,14 @@ def _read_jsonl(con: Any, source: Source, raw: str, malformed: str, name: str) -
     # Read each line as one text value (0x01 cannot occur unescaped in valid JSON), so a
     # broken line is quarantined with its number instead of failing the whole file.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __tiyan_lines AS SELECT rowid + 1 AS line, j FROM "
-        f"(SELECT * FROM read_csv({_literal(source.path)}, columns = {{'j': 'VARCHAR'}}, "
+        "CREATE OR REPLACE TEMP TABLE __tiyan_lines AS SELECT * FROM "
+        f"read_csv({_literal(source.path)}, columns = {{'j': 'VARCHAR'}}, "
         "header = false, delim = E'\\x01', quote = '', escape = '', auto_detect = false, "
-        "strict_mode = false, encoding = 'utf-8'))"
+        "strict_mode = false, encoding = 'utf-8')"
     )
+    # A table keeps the file's order in its rowid, so rowid + 1 is the line number.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __tiyan_json AS SELECT line, j, "
+        "CREATE OR REPLACE TEMP TABLE __tiyan_json AS SELECT rowid + 1 AS line, j, "
         "CASE WHEN json_valid(j) THEN json_type(j) END AS t "
         "FROM __tiyan_lines WHERE j IS NOT NULL AND trim(j) <> ''"
     )

@@ -1,0 +1,42 @@
+# The two commands of the README. Each works on a fresh clone with Python 3.11+, pip and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEV    := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck pytest docs bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP)
+
+## make demo: simulate a ~1M-order market, ingest it into demo/tiyan.duckdb, show the store
+demo: $(STAMP)
+	$(BIN)/tiyan demo --dir demo
+
+## make test: format check, lint, mypy strict on src/, the whole pytest suite
+test: $(DEV)
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+## make docs: regenerate docs/data-model.md from the model
+docs: $(STAMP)
+	$(BIN)/python -m tiyan.docs
+
+## make bench: simulator and ingest throughput, side by side with DuckDB's bare copy
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf demo .pytest_cache .mypy_cache .ruff_cache

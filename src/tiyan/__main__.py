@@ -1,0 +1,5 @@
+"""``python -m tiyan`` is the ``tiyan`` command."""
+
+from tiyan.cli.main import main
+
+main()

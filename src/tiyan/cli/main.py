@@ -1,0 +1,313 @@
+"""The ``tiyan`` command: thin shells over the core (they parse, call one function, format)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from tiyan.domain.errors import TiyanError
+from tiyan.ingest.load import DEFAULT_TIMEZONE, LoadReport, ingest
+from tiyan.ingest.quarantine import list_quarantine
+from tiyan.store import DEFAULT_DB, Store, open_store
+from tiyan.store.status import store_status
+
+app = typer.Typer(
+    name="tiyan",
+    help="tiyan (体验): consumer-experience governance for marketplaces.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    str,
+    typer.Option(
+        "--db",
+        help="Store: a DuckDB file path (created if missing) or a postgresql:// URL.",
+        envvar="TIYAN_DB",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+@contextmanager
+def _store(db: str) -> Iterator[Store]:
+    try:
+        store = open_store(db)
+    except TiyanError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(2)
+
+
+def _progress(disable: bool) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=disable,
+        transient=True,
+    )
+
+
+def _print_load(report: LoadReport) -> None:
+    table = RichTable(title=f"load {report.load_id[:12]} → {report.store}", title_justify="left")
+    for col in ("table", "read", "inserted", "updated", "unchanged", "quarantined"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    table.add_column("top reasons")
+    for t in report.tables.values():
+        reasons = "; ".join(f"{r['code']} ×{r['rows']}" for r in t.reasons[:3])
+        table.add_row(
+            t.table, *(f"{getattr(t, k):,}" for k in
+                       ("read", "inserted", "updated", "unchanged", "quarantined")), reasons
+        )
+    out.print(table)
+    for t in report.tables.values():
+        for r in t.reasons[:3]:
+            out.print(f"  [dim]{t.table}[/dim] {r['code']}: e.g. {r['example']}")
+        for source, cols in t.ignored_columns.items():
+            out.print(f"  [yellow]ignored columns[/yellow] in {source}: {', '.join(cols)}")
+    for skipped in report.skipped_files:
+        out.print(f"  [yellow]skipped[/yellow] {skipped} (not a data file)")
+    if report.status == "rejected":
+        err.print(
+            f"[red]rejected:[/red] {report.reject_rate:.2%} of rows failed validation, above "
+            f"--max-reject-rate {report.max_reject_rate:.2%}; no data was written "
+            "(see `tiyan quarantine`)"
+        )
+    elif report.quarantined:
+        out.print(
+            f"{report.quarantined:,} of {report.read:,} rows quarantined "
+            "— `tiyan quarantine` lists them."
+        )
+
+
+def _run_ingest(
+    db: str,
+    sources: list[Path],
+    mapping: str | None,
+    timezone: str,
+    max_reject_rate: float | None,
+    quiet: bool,
+) -> LoadReport:
+    with _store(db) as store, _progress(quiet) as bar:
+        task = bar.add_task("loading", total=None)
+
+        def progress(step: str, done: int, total: int) -> None:
+            bar.update(task, description=step, completed=done, total=total)
+
+        try:
+            return ingest(
+                store,
+                sources,
+                now=datetime.now(UTC),
+                mapping=mapping,
+                timezone=timezone,
+                max_reject_rate=max_reject_rate,
+                progress=progress,
+            )
+        except TiyanError as exc:
+            raise _fail(exc) from None
+
+
+@app.command("ingest")
+def ingest_cmd(
+    sources: Annotated[
+        list[Path],
+        typer.Argument(help="Files (orders.csv, shipments.parquet, ...) or folders of them."),
+    ],
+    db: DbOption = DEFAULT_DB,
+    mapping: Annotated[
+        str | None,
+        typer.Option(help="Mapping name (e.g. olist) or mapping file for your own layout."),
+    ] = None,
+    timezone: Annotated[
+        str, typer.Option(help="Time zone of timestamps that carry no offset.")
+    ] = DEFAULT_TIMEZONE,
+    max_reject_rate: Annotated[
+        float | None,
+        typer.Option(help="Fail (and write no data) above this share of rejected rows, 0–1."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Validate and load canonical tables; bad rows go to the quarantine with a reason."""
+    if max_reject_rate is not None and not 0 <= max_reject_rate <= 1:
+        raise _fail(ValueError("--max-reject-rate must be between 0 and 1"))
+    report = _run_ingest(db, sources, mapping, timezone, max_reject_rate, as_json)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
+    else:
+        _print_load(report)
+    if report.status != "loaded":
+        raise typer.Exit(1)
+
+
+@app.command("quarantine")
+def quarantine_cmd(
+    db: DbOption = DEFAULT_DB,
+    table: Annotated[str | None, typer.Option(help="Only this canonical table.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to show.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List rejected rows: table, source, line, column and the reason."""
+    with _store(db) as store:
+        try:
+            result = list_quarantine(store, table=table, limit=limit)
+        except TiyanError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+        return
+    out.print(f"{result['total']:,} rows in quarantine")
+    summary = RichTable("table", "reason", "rows", title="by reason", title_justify="left")
+    for r in result["by_reason"]:
+        summary.add_row(r["table_name"], r["reason_code"], f"{r['rows']:,}")
+    out.print(summary)
+    rows = RichTable("table", "source:line", "column", "reason", title="rows",
+                     title_justify="left")
+    for r in result["rows"]:
+        rows.add_row(r["table_name"], f"{r['source']}:{r['line']}", r["column_name"] or "",
+                     r["reason"])
+    out.print(rows)
+
+
+@app.command("status")
+def status_cmd(db: DbOption = DEFAULT_DB, as_json: JsonOption = False) -> None:
+    """Tables, row counts, date ranges (UTC) and recent loads."""
+    with _store(db) as store:
+        result = store_status(store)
+    if as_json:
+        print(json.dumps(result, indent=2, ensure_ascii=False, default=str))
+        return
+    _print_status(result)
+
+
+def _print_status(result: dict[str, Any]) -> None:
+    out.print(
+        f"store [bold]{result['store']}[/bold] ({result['engine']}, schema "
+        f"v{result['schema_version']}), {result['quarantined']:,} rows in quarantine"
+    )
+    tables = RichTable("table", "rows", "from (UTC)", "to (UTC)")
+    for name, t in result["tables"].items():
+        tables.add_row(name, f"{t['rows']:,}", t["from"] or "", t["to"] or "")
+    out.print(tables)
+    loads = RichTable("load", "finished (UTC)", "status", "read", "inserted", "updated",
+                      "unchanged", "quarantined", title="recent loads", title_justify="left")
+    for load in result["recent_loads"]:
+        loads.add_row(load["load_id"][:12], load["finished_at"], load["status"],
+                      *(f"{load[k]:,}" for k in
+                        ("read_rows", "inserted", "updated", "unchanged", "quarantined")))
+    out.print(loads)
+
+
+def _simulate_to(out_dir: Path, merchants: int, orders: int, days: int, seed: int,
+                 start: date, quiet: bool) -> dict[str, Path]:
+    from tiyan.sim import SimConfig, write_parquet
+
+    cfg = SimConfig(merchants=merchants, orders=orders, days=days, seed=seed, start=start)
+    with _progress(quiet) as bar:
+        task = bar.add_task("simulating orders", total=orders)
+
+        def progress(table: str, rows: int) -> None:
+            if table == "orders":
+                bar.update(task, completed=rows)
+
+        return write_parquet(cfg, out_dir, progress=progress)
+
+
+@app.command("simulate")
+def simulate_cmd(
+    merchants: Annotated[int, typer.Option(min=1, help="Merchants.")] = 2_000,
+    orders: Annotated[int, typer.Option(min=1, help="Orders.")] = 200_000,
+    days: Annotated[int, typer.Option(min=1, help="Days of orders.")] = 90,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same market).")] = 1,
+    start: Annotated[
+        datetime, typer.Option(formats=["%Y-%m-%d"], help="First day of orders.")
+    ] = datetime(2024, 5, 1),
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Write Parquet files, one per table, here.")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Or load the market straight into this store.")
+    ] = None,
+) -> None:
+    """Generate a synthetic marketplace with known merchant archetypes (sim_truth)."""
+    if (out_dir is None) == (db is None):
+        raise _fail(ValueError("give exactly one of --out DIR or --db STORE"))
+    if out_dir is not None:
+        paths = _simulate_to(out_dir, merchants, orders, days, seed, start.date(), False)
+        out.print(f"wrote {len(paths)} tables to {out_dir}/ — load them with "
+                  f"`tiyan ingest {out_dir}`")
+        return
+    assert db is not None
+    tmp = Path(tempfile.mkdtemp(prefix="tiyan-sim-"))
+    try:
+        _simulate_to(tmp, merchants, orders, days, seed, start.date(), False)
+        report = _run_ingest(db, [tmp], None, DEFAULT_TIMEZONE, None, False)
+        _print_load(report)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@app.command("demo")
+def demo_cmd(
+    folder: Annotated[Path, typer.Option("--dir", help="Where the demo writes.")] = Path("demo"),
+    orders: Annotated[int, typer.Option(min=1, help="Orders to simulate.")] = 1_000_000,
+    merchants: Annotated[int, typer.Option(min=1, help="Merchants.")] = 5_000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Simulate a market (~1M orders), ingest it into an embedded store, and show the store."""
+    data = folder / "data"
+    db = str(folder / "tiyan.duckdb")
+    out.rule("1/3 simulate")
+    _simulate_to(data, merchants, orders, 90, seed, date(2024, 5, 1), False)
+    out.print(f"market written to {data}/ (Parquet, one file per table)")
+    out.rule("2/3 ingest")
+    report = _run_ingest(db, [data], None, DEFAULT_TIMEZONE, None, False)
+    _print_load(report)
+    out.rule("3/3 store")
+    with _store(db) as store:
+        _print_status(store_status(store))
+    out.print(
+        f"\nResults: the store is [bold]{db}[/bold] (DuckDB). Try:\n"
+        f"  .venv/bin/tiyan status --db {db}\n"
+        f"  .venv/bin/tiyan quarantine --db {db}\n"
+        f"  python -c \"import duckdb; print(duckdb.connect('{db}').sql("
+        f"'select * from sim_truth limit 5'))\""
+    )
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted: nothing of the current load was written")
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

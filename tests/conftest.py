@@ -1,0 +1,75 @@
+"""Shared fixtures: a store on every engine, and small helpers to write input files.
+
+PostgreSQL tests use ``TIYAN_TEST_POSTGRES_URL`` (each test gets its own schema, dropped
+afterwards). Without it they are skipped with a message saying how to enable them — unless
+``TIYAN_REQUIRE_POSTGRES=1`` (set by ``.ci/run``), where a missing or unreachable server
+fails the run instead.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tiyan.store import Store, open_store
+
+PG_ENV = "TIYAN_TEST_POSTGRES_URL"
+HOW_TO = (
+    f"PostgreSQL tests are off: set {PG_ENV}=postgresql://USER@HOST:5432/DB to run them "
+    "(CI sets it)."
+)
+
+
+def postgres_url() -> str:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        if os.environ.get("TIYAN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"TIYAN_REQUIRE_POSTGRES=1 but {PG_ENV} is not set")
+        pytest.skip(HOW_TO)
+    return url
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL store URL with a fresh schema, dropped after the test."""
+    base = postgres_url()
+    schema = f"tiyan_test_{uuid.uuid4().hex[:12]}"
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}schema={schema}"
+    with psycopg.connect(base, autocommit=True) as con:
+        con.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "duckdb":
+        return str(tmp_path / "tiyan.duckdb")
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = open_store(store_url)
+    yield s
+    s.close()
+
+
+def write_csv(folder: Path, name: str, rows: Sequence[dict[str, Any]],
+              header: Sequence[str] | None = None) -> Path:
+    """Write ``rows`` to ``folder/name`` as CSV (``None`` becomes an empty field)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    fields = list(header or rows[0].keys())
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return path
