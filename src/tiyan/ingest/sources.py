@@ -83,14 +83,16 @@ def discover(paths: list[Path]) -> tuple[list[Source], list[Path]]:
         if path.is_dir():
             files = sorted(p for p in path.iterdir() if p.is_file())
             for file in files:
-                if file_format(file) is None:
-                    skipped.append(file)
-                else:
+                if file_format(file) is not None:
                     sources.append(_file_source(file))
+                elif file.name.split(".", 1)[0] in TABLES:
+                    # named after a table, so meant as data: an unknown format is an error
+                    raise SourceError(_unknown_format(), path=str(file))
+                else:
+                    skipped.append(file)
         else:
             if file_format(path) is None:
-                known = ", ".join(sorted(FORMATS))
-                raise SourceError(f"unknown format (expected one of {known})", path=str(path))
+                raise SourceError(_unknown_format(), path=str(path))
             sources.append(_file_source(path))
     seen: set[Path] = set()
     unique = []
@@ -104,6 +106,10 @@ def discover(paths: list[Path]) -> tuple[list[Source], list[Path]]:
         raise SourceError("no data files found (expected files like orders.csv)",
                           path=", ".join(map(str, paths)))
     return sources, skipped
+
+
+def _unknown_format() -> str:
+    return f"unknown format (expected one of {', '.join(sorted(FORMATS))})"
 
 
 def _file_source(path: Path) -> Source:

@@ -60,13 +60,13 @@ class DuckDBStore(Store):
         keys = staging.sql(
             f"SELECT DISTINCT {', '.join(quote(k) for k in table.primary_key)} "
             f"FROM {keys_relation}"
-        ).arrow()
+        ).to_arrow_table()
         self.con.register("__tiyan_keys", keys)
         try:
             rows = self.con.sql(
                 f"SELECT t.* FROM {quote(table.name)} t "
                 f"SEMI JOIN __tiyan_keys k ON {key_join(table, 't', 'k')}"
-            ).arrow()
+            ).to_arrow_table()
         finally:
             self.con.unregister("__tiyan_keys")
         staging.register("__tiyan_fetched", rows)
