@@ -117,8 +117,12 @@ def _run_ingest(
     with _store(db) as store, _progress(quiet) as bar:
         task = bar.add_task("loading", total=None)
 
+        plain = not err.is_terminal  # a log line per step when nobody sees the bar
+
         def progress(step: str, done: int, total: int) -> None:
             bar.update(task, description=step, completed=done, total=total)
+            if plain and not quiet:
+                err.print(f"tiyan: {step} ({done}/{total})", highlight=False)
 
         try:
             return ingest(

@@ -23,12 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from tiyan.domain.errors import UsageError
 from tiyan.domain.model import INGEST_LOG, QUARANTINE, TABLES, Table
-from tiyan.ingest.mapping import create_source_views, load_mapping
+from tiyan.ingest.mapping import Mapping, create_source_views, load_mapping
 from tiyan.ingest.sources import Source, discover, read_source
 from tiyan.ingest.validate import Lookup, batch_query, parse_query, sql_str
 from tiyan.store.base import Store, WritePlan
@@ -109,13 +108,14 @@ def ingest(
     If more than ``max_reject_rate`` of the rows read are rejected, no data row is written
     (the quarantine and the log still are) and the report's status is ``"rejected"``.
     """
-    staging = duckdb.connect()
-    try:
-        return _Load(store, staging, now, timezone, progress).run(
+    tz = timezone
+    if mapping is not None:
+        mapping = load_mapping(mapping)
+        tz = mapping.timezone or timezone
+    with store.staging(tz) as staging:
+        return _Load(store, staging, now, tz, progress).run(
             [Path(p) for p in paths], mapping, max_reject_rate
         )
-    finally:
-        staging.close()
 
 
 class _Load:
@@ -135,15 +135,14 @@ class _Load:
 
     # -- orchestration --------------------------------------------------------------------
     def run(
-        self, paths: list[Path], mapping_name: str | Path | None, max_reject_rate: float | None
+        self, paths: list[Path], mapping: Mapping | None, max_reject_rate: float | None
     ) -> LoadReport:
         skipped: list[Path] = []
         mapping_label: str | None = None
-        if mapping_name is not None:
-            sources, mapping_label = self._mapping_sources(paths, mapping_name)
+        if mapping is not None:
+            sources, mapping_label = self._mapping_sources(paths, mapping)
         else:
             sources, skipped = discover(paths)
-        self.con.execute(f"SET TimeZone = {sql_str(self.tz)}")
         by_table: dict[str, list[Source]] = defaultdict(list)
         for src in sources:
             by_table[src.table].append(src)
@@ -174,17 +173,11 @@ class _Load:
         self.progress("done", total, total)
         return report
 
-    def _mapping_sources(
-        self, paths: list[Path], mapping_name: str | Path
-    ) -> tuple[list[Source], str]:
-        mapping = load_mapping(mapping_name)
+    def _mapping_sources(self, paths: list[Path], mapping: Mapping) -> tuple[list[Source], str]:
         if len(paths) != 1 or not paths[0].is_dir():
             raise UsageError(
                 f"--mapping {mapping.name} takes one folder holding its source files"
             )
-        if mapping.timezone:
-            self.tz = mapping.timezone
-        self.con.execute(f"SET TimeZone = {sql_str(self.tz)}")
         files = create_source_views(self.con, mapping, paths[0])
         digest = hashlib.sha256()
         for view in sorted(files):
@@ -393,6 +386,7 @@ class _Load:
                 }
                 for key, value in values.items():
                     rows[key].append(value)
-        self.log_rows = pa.table(rows)
-        self.con.register("__tiyan_log", self.log_rows)
-        plan.insert(INGEST_LOG, "__tiyan_log")
+        self.con.register("__tiyan_log", pa.table(rows))
+        self.con.execute("CREATE OR REPLACE TEMP TABLE log_new AS SELECT * FROM __tiyan_log")
+        self.con.unregister("__tiyan_log")
+        plan.insert(INGEST_LOG, "log_new")

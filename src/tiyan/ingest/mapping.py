@@ -120,12 +120,14 @@ def source_files(mapping: Mapping, folder: Path) -> dict[str, list[Path]]:
     return found
 
 
-def create_source_views(con: Any, mapping: Mapping, folder: Path) -> None:
+def create_source_views(con: Any, mapping: Mapping, folder: Path) -> dict[str, list[Path]]:
     """Expose each source of ``mapping`` in ``folder`` as an all-VARCHAR view on ``con``.
 
-    ``con`` is a DuckDB connection (the staging connection of a load).
+    ``con`` is a DuckDB connection (the staging connection of a load). Returns the files
+    each view reads.
     """
-    for view, files in source_files(mapping, folder).items():
+    found = source_files(mapping, folder)
+    for view, files in found.items():
         paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
         suffix = files[0].name.lower()
         if ".parquet" in suffix:
@@ -135,3 +137,4 @@ def create_source_views(con: Any, mapping: Mapping, folder: Path) -> None:
         else:
             reader = f"read_csv([{paths}], header=true, all_varchar=true, quote='\"')"
         con.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS SELECT * FROM {reader}')
+    return found

@@ -243,10 +243,13 @@ def batch_query(
     pk = [quote(k) for k in table.primary_key]
     key_text = " || '/' || ".join(f"CAST(b.{k} AS VARCHAR)" for k in pk)
     not_null = " AND ".join(f"{k} IS NOT NULL" for k in pk)
+    keys = ", ".join(pk)
+    # Find the duplicated keys first; only their rows pay for listing where they occur.
     joins = [
-        f"LEFT JOIN (SELECT {', '.join(pk)}, count(*) AS n, "
+        f"LEFT JOIN (SELECT {keys}, count(*) AS n, "
         "string_agg(__source || ' line ' || __line, ', ' ORDER BY __source, __line) AS places "
-        f"FROM {batch} WHERE {not_null} GROUP BY ALL HAVING count(*) > 1) d "
+        f"FROM {batch} WHERE ({keys}) IN (SELECT ({keys}) FROM {batch} WHERE {not_null} "
+        f"GROUP BY ALL HAVING count(*) > 1) GROUP BY ALL) d "
         f"ON {' AND '.join(f'd.{k} = b.{k}' for k in pk)}"
     ]
     items = [

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +79,11 @@ class Store(abc.ABC):
                 statements.extend(migration.statements)
         statements.extend(reconcile_statements(existing, self.dialect))
         if version < SCHEMA_VERSION or statements:
-            statements.append(self._set_version_sql(SCHEMA_VERSION))
+            statements.append("DELETE FROM tiyan_meta WHERE key = 'schema_version'")
+            statements.append(
+                f"INSERT INTO tiyan_meta (key, value) VALUES ('schema_version', "
+                f"'{SCHEMA_VERSION}')"
+            )
             self.run_in_transaction(statements)
 
     def _stored_version(self, existing: dict[str, set[str]]) -> int:
@@ -86,12 +91,6 @@ class Store(abc.ABC):
             return 0
         rows = self.query("SELECT value FROM tiyan_meta WHERE key = 'schema_version'")
         return int(rows[0][0]) if rows else 0
-
-    def _set_version_sql(self, version: int) -> str:
-        return (
-            "INSERT INTO tiyan_meta (key, value) VALUES ('schema_version', "
-            f"'{int(version)}') ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
-        )
 
     def schema_version(self) -> int:
         return self._stored_version(self.existing_columns())
@@ -108,6 +107,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def run_in_transaction(self, statements: Sequence[str]) -> None:
         """Run DDL/DML statements in one transaction."""
+
+    @abc.abstractmethod
+    def staging(self, timezone: str) -> AbstractContextManager[Any]:
+        """A DuckDB connection to validate a load in; naive timestamps read in ``timezone``."""
 
     @abc.abstractmethod
     def fetch_rows(self, staging: Any, table: Table, keys_relation: str, target: str) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import duckdb
 from tiyan.domain.errors import StoreError
 from tiyan.domain.model import Table
 from tiyan.store.base import Store, WritePlan, key_join
-from tiyan.store.schema import insert_sql, quote, upsert_sql
+from tiyan.store.schema import quote
 
 
 class DuckDBStore(Store):
@@ -30,6 +31,7 @@ class DuckDBStore(Store):
             raise StoreError(f"cannot open {self.path}: {exc}") from None
         # Stored timestamps are naive UTC; a UTC session keeps DuckDB from shifting them.
         self.con.execute("SET TimeZone = 'UTC'")
+        self.catalog = quote(self.con.execute("SELECT current_database()").fetchone()[0])
         if not read_only:
             self.ensure_schema()
 
@@ -56,38 +58,47 @@ class DuckDBStore(Store):
             self.con.execute("ROLLBACK")
             raise
 
-    def fetch_rows(self, staging: Any, table: Table, keys_relation: str, target: str) -> None:
-        keys = staging.sql(
-            f"SELECT DISTINCT {', '.join(quote(k) for k in table.primary_key)} "
-            f"FROM {keys_relation}"
-        ).to_arrow_table()
-        self.con.register("__tiyan_keys", keys)
+    @contextmanager
+    def staging(self, timezone: str) -> Iterator[Any]:
+        """The store's own connection: staging tables are TEMP tables next to the data, so
+        reference checks and the final write need no copy between connections."""
+        self.con.execute(f"SET TimeZone = '{timezone}'")
         try:
-            rows = self.con.sql(
-                f"SELECT t.* FROM {quote(table.name)} t "
-                f"SEMI JOIN __tiyan_keys k ON {key_join(table, 't', 'k')}"
-            ).to_arrow_table()
+            yield self.con
         finally:
-            self.con.unregister("__tiyan_keys")
-        staging.register("__tiyan_fetched", rows)
-        staging.execute(f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT * FROM __tiyan_fetched")
-        staging.unregister("__tiyan_fetched")
+            for name, kind in self.con.execute(
+                "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
+                "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() "
+                "WHERE temporary AND NOT internal"
+            ).fetchall():
+                self.con.execute(f"DROP {kind} IF EXISTS temp.main.{quote(name)}")
+            self.con.execute("SET TimeZone = 'UTC'")
+
+    def _table(self, name: str) -> str:
+        # Qualified, so that a staging view of a mapping can never shadow a store table.
+        return f"{self.catalog}.main.{quote(name)}"
+
+    def fetch_rows(self, staging: Any, table: Table, keys_relation: str, target: str) -> None:
+        keys = ", ".join(quote(k) for k in table.primary_key)
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT t.* FROM {self._table(table.name)} t "
+            f"SEMI JOIN (SELECT DISTINCT {keys} FROM {keys_relation}) k "
+            f"ON {key_join(table, 't', 'k')}"
+        )
 
     def write(self, staging: Any, plan: WritePlan) -> None:
         con = self.con
         con.execute("BEGIN TRANSACTION")
         try:
             for table, relation, replace in plan.steps:
-                reader = staging.sql(f"SELECT * FROM {relation}").fetch_record_batch(1_000_000)
-                con.register("__tiyan_src", reader)
-                try:
+                target = self._table(table.name)
+                if replace:
                     con.execute(
-                        upsert_sql(table, "__tiyan_src")
-                        if replace
-                        else insert_sql(table, "__tiyan_src")
+                        f"DELETE FROM {target} t USING {relation} s "
+                        f"WHERE {key_join(table, 't', 's')}"
                     )
-                finally:
-                    con.unregister("__tiyan_src")
+                cols = ", ".join(quote(c) for c in table.column_names)
+                con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {relation}")
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -95,6 +95,18 @@ class PostgresStore(Store):
                 while block := fh.read(_COPY_CHUNK):
                     copy.write(block)
 
+    @contextmanager
+    def staging(self, timezone: str) -> Iterator[Any]:
+        """A private in-memory DuckDB: validation runs there, PostgreSQL sees only COPYs."""
+        import duckdb
+
+        con = duckdb.connect()
+        con.execute(f"SET TimeZone = '{timezone}'")
+        try:
+            yield con
+        finally:
+            con.close()
+
     def fetch_rows(self, staging: Any, table: Table, keys_relation: str, target: str) -> None:
         keys = table.primary_key
         key_defs = ", ".join(
