@@ -1,7 +1,8 @@
 """Validation rules, as SQL over a whole batch (never a Python loop per row).
 
-Every rule turns into a ``CASE WHEN <bad> THEN {code, column, message} END`` item of a list,
-so each row carries the list of its problems and a row is accepted when the list is empty.
+Every rule is a :data:`Check`: a SQL condition that marks a row bad and the problem
+``{code, column, message}`` to report; each row carries the list of its problems, built only
+for rows where some condition holds, and a row is accepted when the list is empty.
 
 Row rules (:func:`parse_query`), from the model's column definitions:
 
@@ -48,6 +49,10 @@ _TYPE_WORDS = {
 }
 
 
+#: A rule as SQL: (condition that marks a row bad, the problem struct to report).
+Check = tuple[str, str]
+
+
 def sql_str(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -88,24 +93,27 @@ def parse_expr(col: Column, source_type: str, tz: str) -> str:
         if src == "BOOLEAN":
             return x
         v = f"lower(trim(CAST({x} AS VARCHAR)))"
-        return (
-            f"CASE WHEN {v} IN {_TRUE} THEN true WHEN {v} IN {_FALSE} THEN false END"
-        )
+        return f"CASE WHEN {v} IN {_TRUE} THEN true WHEN {v} IN {_FALSE} THEN false END"
     if col.type is ColumnType.INT:
         # TRY_CAST('3.5' AS BIGINT) rounds to 4; a count that is not whole is an error.
-        d = f"TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)" if text else f"TRY_CAST({x} AS DOUBLE)"
+        d = (
+            f"TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)"
+            if text
+            else f"TRY_CAST({x} AS DOUBLE)"
+        )
         return (
             f"CASE WHEN isfinite({d}) AND {d} = trunc({d}) AND abs({d}) < 9e15 "
             f"THEN CAST({d} AS BIGINT) END"
         )
     if col.type is ColumnType.MONEY:
-        m = f"TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DECIMAL(38,6))" if text else (
-            f"TRY_CAST({x} AS DECIMAL(38,6))"
+        # DECIMAL(18,6) (not 38): 64-bit arithmetic, 20x faster, amounts up to 10^12 - 1.
+        # More than 2 decimals is an error rather than a silent rounding.
+        m = (
+            f"TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DECIMAL(18,6))"
+            if text
+            else (f"TRY_CAST({x} AS DECIMAL(18,6))")
         )
-        return (
-            f"CASE WHEN {m} = round({m}, 2) AND abs({m}) < 1e15 "
-            f"THEN CAST({m} AS DECIMAL(18,2)) END"
-        )
+        return f"CASE WHEN {m} = round({m}, 2) THEN CAST({m} AS DECIMAL(18,2)) END"
     # FLOAT
     f = f"TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)" if text else f"TRY_CAST({x} AS DOUBLE)"
     return f"CASE WHEN isfinite({f}) THEN {f} END"
@@ -118,54 +126,33 @@ def _present(col: Column, source_type: str) -> str:
     return f"({x} IS NOT NULL)"
 
 
-def _row_problems(table: Table, source_types: dict[str, str]) -> list[str]:
+def _row_problems(table: Table, source_types: dict[str, str]) -> list[Check]:
     """The row rules of ``table`` over columns ``p.<col>`` (parsed) and ``p.__present_<col>``."""
-    items: list[str] = []
+    checks: list[Check] = []
     for col in table.columns:
-        c = f"p.{quote(col.name)}"
-        if col.name not in source_types:
+        name = col.name
+        c = f"p.{quote(name)}"
+        if name not in source_types:
             if col.required:
-                items.append(
-                    "CASE WHEN true THEN "
-                    + _problem(
-                        "missing_column",
-                        col.name,
-                        sql_str(f"{col.name} is required but the source has no such column"),
-                    )
-                    + " END"
-                )
+                message = f"{name} is required but the source has no such column"
+                checks.append(("true", _problem("missing_column", name, sql_str(message))))
             continue
-        present = f"p.{quote('__present_' + col.name)}"
-        raw = f"p.{quote('__raw_' + col.name)}"
+        present = f"p.{quote('__present_' + name)}"
+        raw = f"p.{quote('__raw_' + name)}"
         if col.required:
-            items.append(
-                f"CASE WHEN NOT {present} THEN "
-                + _problem("missing_value", col.name, sql_str(f"{col.name} is required but empty"))
-                + " END"
-            )
+            message = sql_str(f"{name} is required but empty")
+            checks.append((f"NOT {present}", _problem("missing_value", name, message)))
         if col.type is not ColumnType.STRING:
-            items.append(
-                f"CASE WHEN {present} AND {c} IS NULL THEN "
-                + _problem(
-                    "bad_type",
-                    col.name,
-                    f"{sql_str(col.name + ' ')} || {_show(raw)} || "
-                    f"{sql_str(' is not ' + _TYPE_WORDS[col.type])}",
-                )
-                + " END"
+            message = f"{sql_str(name + ' ')} || {_show(raw)} || " + sql_str(
+                " is not " + _TYPE_WORDS[col.type]
             )
+            checks.append((f"{present} AND {c} IS NULL", _problem("bad_type", name, message)))
         if col.allowed:
             allowed = ", ".join(sql_str(a) for a in col.allowed)
-            items.append(
-                f"CASE WHEN {c} IS NOT NULL AND {c} NOT IN ({allowed}) THEN "
-                + _problem(
-                    "not_allowed",
-                    col.name,
-                    f"{sql_str(col.name + ' ')} || {_show(c)} || "
-                    f"{sql_str(' is not one of: ' + ', '.join(col.allowed))}",
-                )
-                + " END"
+            message = f"{sql_str(name + ' ')} || {_show(c)} || " + sql_str(
+                " is not one of: " + ", ".join(col.allowed)
             )
+            checks.append((f"{c} NOT IN ({allowed})", _problem("not_allowed", name, message)))
         bounds: list[tuple[str, str, str]] = []
         if col.minimum is not None:
             bounds.append(("<", repr(col.minimum), f"below the minimum {col.minimum:g}"))
@@ -175,38 +162,33 @@ def _row_problems(table: Table, source_types: dict[str, str]) -> list[str]:
             bounds.append(("<", f"TIMESTAMP '{_TS_MIN}'", f"before {_TS_MIN}"))
             bounds.append((">=", f"TIMESTAMP '{_TS_MAX}'", f"not before {_TS_MAX}"))
         for op, bound, words in bounds:
-            items.append(
-                f"CASE WHEN {c} {op} {bound} THEN "
-                + _problem(
-                    "out_of_range",
-                    col.name,
-                    f"{sql_str(col.name + ' ')} || {_show(c)} || {sql_str(' is ' + words)}",
-                )
-                + " END"
-            )
+            message = f"{sql_str(name + ' ')} || {_show(c)} || {sql_str(' is ' + words)}"
+            checks.append((f"{c} {op} {bound}", _problem("out_of_range", name, message)))
     for rule in table.time_order:
-        if rule.via is not None:
-            continue
-        if rule.later not in source_types or rule.earlier not in source_types:
+        if rule.via is not None or not {rule.later, rule.earlier} <= set(source_types):
             continue
         later, earlier = f"p.{quote(rule.later)}", f"p.{quote(rule.earlier)}"
-        items.append(
-            f"CASE WHEN {later} < {earlier} THEN "
-            + _problem(
-                "time_order",
-                rule.later,
-                f"{sql_str(rule.later + ' ')} || {_show(later)} || "
-                f"{sql_str(' is before ' + rule.earlier + ' ')} || {_show(earlier)}",
-            )
-            + " END"
+        message = (
+            f"{sql_str(rule.later + ' ')} || {_show(later)} || "
+            f"{sql_str(' is before ' + rule.earlier + ' ')} || {_show(earlier)}"
         )
-    return items
+        checks.append((f"{later} < {earlier}", _problem("time_order", rule.later, message)))
+    return checks
 
 
-def _list(items: list[str]) -> str:
-    if not items:
-        return "[]::STRUCT(code VARCHAR, \"column\" VARCHAR, message VARCHAR)[]"
-    return f"list_filter([{', '.join(items)}], x -> x IS NOT NULL)"
+_NO_PROBLEMS = '[]::STRUCT(code VARCHAR, "column" VARCHAR, message VARCHAR)[]'
+
+
+def _list(checks: list[Check]) -> str:
+    """The problems of a row, as a list; the messages are only built for rows that have one."""
+    if not checks:
+        return _NO_PROBLEMS
+    any_bad = " OR ".join(f"({cond})" for cond, _ in checks)
+    items = ", ".join(f"CASE WHEN {cond} THEN {problem} END" for cond, problem in checks)
+    return (
+        f"CASE WHEN {any_bad} THEN list_filter([{items}], x -> x IS NOT NULL) "
+        f"ELSE {_NO_PROBLEMS} END"
+    )
 
 
 def parse_query(table: Table, raw: str, source_types: dict[str, str], tz: str) -> str:
@@ -222,9 +204,7 @@ def parse_query(table: Table, raw: str, source_types: dict[str, str], tz: str) -
             inner.append(f"CAST(NULL AS {duck_type(col)}) AS {quote(col.name)}")
     outer = ["p.__source", "p.__line"] + [f"p.{quote(c.name)}" for c in table.columns]
     outer.append(f"{_list(_row_problems(table, source_types))} AS __problems")
-    return (
-        f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {raw} r) p"
-    )
+    return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {raw} r) p"
 
 
 @dataclass(frozen=True)
@@ -252,15 +232,12 @@ def batch_query(
         f"GROUP BY ALL HAVING count(*) > 1) GROUP BY ALL) d "
         f"ON {' AND '.join(f'd.{k} = b.{k}' for k in pk)}"
     ]
-    items = [
-        "CASE WHEN d.n IS NOT NULL THEN "
-        + _problem(
-            "duplicate_key",
-            table.primary_key[0],
-            f"{sql_str(', '.join(table.primary_key) + ' ')} || {_show(key_text)} || "
-            "' appears ' || d.n || ' times in this load (' || d.places || ')'",
-        )
-        + " END"
+    dup_message = (
+        f"{sql_str(', '.join(table.primary_key) + ' ')} || {_show(key_text)} || "
+        "' appears ' || d.n || ' times in this load (' || d.places || ')'"
+    )
+    checks: list[Check] = [
+        ("d.n IS NOT NULL", _problem("duplicate_key", table.primary_key[0], dup_message))
     ]
     for lk in lookups:
         col = lk.column
@@ -268,42 +245,34 @@ def batch_query(
         c, a = f"b.{quote(col.name)}", lk.alias
         joins.append(f"LEFT JOIN {lk.relation} {a} ON {a}.k = {c}")
         parent = col.references.table.rstrip("s").replace("_", " ")
-        items.append(
-            f"CASE WHEN {c} IS NOT NULL AND {a}.k IS NULL THEN "
-            + _problem(
-                "unknown_reference",
-                col.name,
-                f"{sql_str(col.name + ' ')} || {_show(c)} || "
-                f"{sql_str(f' is not a known {parent} (neither in this load nor in the store)')}",
+        shown = f"{sql_str(col.name + ' ')} || {_show(c)}"
+        unknown = f" is not a known {parent} (neither in this load nor in the store)"
+        checks.append(
+            (
+                f"{c} IS NOT NULL AND {a}.k IS NULL",
+                _problem("unknown_reference", col.name, f"{shown} || {sql_str(unknown)}"),
             )
-            + " END"
         )
-        items.append(
-            f"CASE WHEN {a}.k IS NOT NULL AND NOT {a}.ok THEN "
-            + _problem(
-                "rejected_reference",
-                col.name,
-                f"{sql_str(col.name + ' ')} || {_show(c)} || "
-                f"{sql_str(f' refers to a {parent} that this load rejected')}",
+        rejected = f" refers to a {parent} that this load rejected"
+        checks.append(
+            (
+                f"{a}.k IS NOT NULL AND NOT {a}.ok",
+                _problem("rejected_reference", col.name, f"{shown} || {sql_str(rejected)}"),
             )
-            + " END"
         )
         for rule in cross_rules:
             if rule.via != col.name:
                 continue
             target = rule.earlier.split(".", 1)[1]
             later, earlier = f"b.{quote(rule.later)}", f"{a}.{quote(target)}"
-            items.append(
-                f"CASE WHEN {a}.ok AND {later} < {earlier} THEN "
-                + _problem(
-                    "time_order",
-                    rule.later,
-                    f"{sql_str(rule.later + ' ')} || {_show(later)} || "
-                    f"{sql_str(f' is before the {parent} {target} ')} || {_show(earlier)}",
-                )
-                + " END"
+            message = (
+                f"{sql_str(rule.later + ' ')} || {_show(later)} || "
+                f"{sql_str(f' is before the {parent} {target} ')} || {_show(earlier)}"
+            )
+            checks.append(
+                (f"{a}.ok AND {later} < {earlier}", _problem("time_order", rule.later, message))
             )
     return (
-        f"SELECT b.* EXCLUDE (__problems), list_concat(b.__problems, {_list(items)}) "
+        f"SELECT b.* EXCLUDE (__problems), list_concat(b.__problems, {_list(checks)}) "
         f"AS __problems FROM {batch} b {' '.join(joins)}"
     )
