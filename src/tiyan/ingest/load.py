@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 
@@ -109,6 +110,10 @@ def ingest(
     (the quarantine and the log still are) and the report's status is ``"rejected"``.
     """
     tz = timezone
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {tz!r} (use an IANA name like Asia/Shanghai)")
     if mapping is not None:
         mapping = load_mapping(mapping)
         tz = mapping.timezone or timezone
@@ -214,7 +219,9 @@ class _Load:
                 + parse_query(table, raw, known, self.tz)
             )
             parsed.append(f"SELECT * FROM parsed_{t}_{i}")
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE batch_{t} AS {' UNION ALL '.join(parsed)}")
+        # One source (the usual case) needs no copy: the batch is a view of it.
+        kind = "VIEW" if len(parsed) == 1 else "TABLE"
+        self.con.execute(f"CREATE OR REPLACE TEMP {kind} batch_{t} AS {' UNION ALL '.join(parsed)}")
         lookups = [self._lookup(table, col) for col in table.references]
         cross = [r for r in table.time_order if r.via is not None]
         self.con.execute(
@@ -222,7 +229,7 @@ class _Load:
             + batch_query(table, f"batch_{t}", lookups, cross)
         )
         self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE accepted_{t} AS SELECT * EXCLUDE (__problems) "
+            f"CREATE OR REPLACE TEMP VIEW accepted_{t} AS SELECT * EXCLUDE (__problems) "
             f"FROM checked_{t} WHERE len(__problems) = 0"
         )
         self.accepted.add(t)
@@ -268,10 +275,14 @@ class _Load:
         same = " AND ".join(
             f"a.{quote(c)} IS NOT DISTINCT FROM e.{quote(c)}" for c in table.column_names
         )
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE new_{t} AS SELECT a.* FROM accepted_{t} a "
-            f"ANTI JOIN existing_{t} e ON {on}"
-        )
+        if self.con.execute(f"SELECT count(*) FROM existing_{t}").fetchone()[0] == 0:
+            # nothing of this batch is stored yet (a first load): every row is new
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW new_{t} AS FROM accepted_{t}")
+        else:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE new_{t} AS SELECT a.* FROM accepted_{t} a "
+                f"ANTI JOIN existing_{t} e ON {on}"
+            )
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE changed_{t} AS SELECT a.* FROM accepted_{t} a "
             f"JOIN existing_{t} e ON {on} WHERE NOT ({same})"

@@ -13,7 +13,7 @@ missing_column     a required column is absent from the source
 missing_value      a required value is empty
 bad_type           a value that cannot be read as the column's type
 not_allowed        a value outside the column's enumeration
-out_of_range       a number outside [minimum, maximum]; a timestamp outside 1990–2100
+out_of_range       a number outside [minimum, maximum]; a timestamp outside 2000–2100
 time_order         a time earlier than the time it must follow (same row)
 =================  ==========================================================================
 
@@ -31,14 +31,17 @@ Malformed lines (``malformed_line``) are found while reading (:mod:`tiyan.ingest
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from tiyan.domain.model import Column, ColumnType, Table, TimeOrder
 from tiyan.store.schema import SQL_TYPES, quote
 
 _TRUE = ("true", "t", "1", "yes", "y")
 _FALSE = ("false", "f", "0", "no", "n")
-_TS_MIN, _TS_MAX = "1990-01-01", "2100-01-01"
+_TS_MIN, _TS_MAX = "2000-01-01", "2100-01-01"
 _TYPE_WORDS = {
     ColumnType.STRING: "text",
     ColumnType.INT: "a whole number",
@@ -67,6 +70,30 @@ def _show(expr: str) -> str:
     return f"coalesce('''' || left(CAST({expr} AS VARCHAR), 60) || '''', 'empty')"
 
 
+@functools.cache
+def fixed_offset(tz: str) -> int | None:
+    """The zone's UTC offset in seconds if it is the same at every time tiyan accepts
+    (Asia/Shanghai: +8 h since 1992), else None (a zone with daylight saving time)."""
+    zone = ZoneInfo(tz)
+    offsets = {
+        datetime(year, month, 15, tzinfo=zone).utcoffset()
+        for year in range(int(_TS_MIN[:4]), int(_TS_MAX[:4]))
+        for month in (1, 4, 7, 10)
+    }
+    if len(offsets) != 1:
+        return None
+    only = offsets.pop()
+    return None if only is None else int(only.total_seconds())
+
+
+def local_to_utc(expr: str, tz: str) -> str:
+    """SQL turning naive local timestamp ``expr`` (time zone ``tz``) into naive UTC."""
+    offset = fixed_offset(tz)
+    if offset is not None:  # plain arithmetic: ~8x faster than an ICU conversion per row
+        return f"({expr} - INTERVAL ({offset}) SECOND)"
+    return f"timezone('UTC', timezone({sql_str(tz)}, {expr}))"
+
+
 def duck_type(col: Column) -> str:
     return SQL_TYPES["duckdb"][col.type]
 
@@ -86,9 +113,15 @@ def parse_expr(col: Column, source_type: str, tz: str) -> str:
             return f"timezone('UTC', {x})"
         if src.startswith("TIMESTAMP") or src == "DATE":
             # A naive timestamp is local time of the platform (or of the mapping's sources).
-            return f"timezone('UTC', timezone({sql_str(tz)}, CAST({x} AS TIMESTAMP)))"
-        # The session time zone is ``tz``, so a string without offset is read as local time.
-        return f"timezone('UTC', TRY_CAST(trim(CAST({x} AS VARCHAR)) AS TIMESTAMPTZ))"
+            return local_to_utc(f"CAST({x} AS TIMESTAMP)", tz)
+        v = f"trim(CAST({x} AS VARCHAR))"
+        # TRY_CAST(... AS TIMESTAMP) would drop an offset, so text with one goes through
+        # TIMESTAMPTZ; text without one is local time.
+        return (
+            f"CASE WHEN regexp_matches({v}, '(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$') "
+            f"THEN timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ)) "
+            f"ELSE {local_to_utc(f'TRY_CAST({v} AS TIMESTAMP)', tz)} END"
+        )
     if col.type is ColumnType.BOOL:
         if src == "BOOLEAN":
             return x
