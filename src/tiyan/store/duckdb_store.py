@@ -33,7 +33,11 @@ class DuckDBStore(Store):
         self.con.execute("SET TimeZone = 'UTC'")
         self.catalog = quote(self.con.execute("SELECT current_database()").fetchone()[0])
         if not read_only:
-            self.ensure_schema()
+            try:
+                self.ensure_schema()
+            except BaseException:
+                self.con.close()
+                raise
 
     def existing_columns(self) -> dict[str, set[str]]:
         rows = self.con.execute(

@@ -50,7 +50,12 @@ class PostgresStore(Store):
         self.con.execute(pgsql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
         self.con.execute(pgsql.SQL("SET search_path TO {}").format(ident))
         self.con.execute("SET TIME ZONE 'UTC'")
-        self.ensure_schema()
+        self._ibis: Any = None
+        try:
+            self.ensure_schema()
+        except BaseException:
+            self.con.close()
+            raise
 
     def existing_columns(self) -> dict[str, set[str]]:
         rows = self.con.execute(
@@ -150,18 +155,19 @@ class PostgresStore(Store):
                 )
 
     def ibis(self) -> Any:
-        import ibis
+        """An Ibis backend on its own connection (opened once, closed with the store)."""
+        if self._ibis is None:
+            import ibis
 
-        conninfo, schema = split_schema(self.url)
-        parts = urlsplit(conninfo)
-        return ibis.postgres.connect(
-            host=parts.hostname,
-            port=parts.port or 5432,
-            user=parts.username,
-            password=parts.password,
-            database=parts.path.lstrip("/") or None,
-            schema=schema,
-        )
+            conninfo, _ = split_schema(self.url)
+            con = psycopg.connect(conninfo, autocommit=True)
+            con.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema)))
+            con.execute("SET TIME ZONE 'UTC'")
+            self._ibis = ibis.postgres.from_connection(con)
+        return self._ibis
 
     def close(self) -> None:
+        if self._ibis is not None:
+            self._ibis.disconnect()
+            self._ibis = None
         self.con.close()
