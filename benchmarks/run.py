@@ -63,8 +63,9 @@ def job_simulate(out_dir: str, merchants: int, orders: int) -> dict[str, Any]:
     from tiyan.sim import SimConfig, write_parquet
 
     shutil.rmtree(out_dir, ignore_errors=True)
-    paths = write_parquet(SimConfig(merchants=merchants, orders=orders, days=90, seed=1),
-                          Path(out_dir))
+    paths = write_parquet(
+        SimConfig(merchants=merchants, orders=orders, days=90, seed=1), Path(out_dir)
+    )
     import pyarrow.parquet as pq
 
     rows = {t: pq.ParquetFile(p).metadata.num_rows for t, p in paths.items()}
@@ -92,8 +93,11 @@ def job_tiyan_ingest(template_db: str, db: str, source: str) -> dict[str, Any]:
         report = ingest(store, [Path(source)], now=datetime.now(UTC))
     seconds = time.perf_counter() - start
     orders = report.tables["orders"]
-    return {"inner_seconds": seconds, "inserted": orders.inserted,
-            "quarantined": orders.quarantined}
+    return {
+        "inner_seconds": seconds,
+        "inserted": orders.inserted,
+        "quarantined": orders.quarantined,
+    }
 
 
 def job_bare_copy(db: str, source: str, canonical: bool) -> dict[str, Any]:
@@ -101,8 +105,8 @@ def job_bare_copy(db: str, source: str, canonical: bool) -> dict[str, Any]:
 
     Path(db).unlink(missing_ok=True)
     con = duckdb.connect(db)
-    reader = f"read_parquet('{source}')" if source.endswith(".parquet") else (
-        f"read_csv('{source}')"
+    reader = (
+        f"read_parquet('{source}')" if source.endswith(".parquet") else (f"read_csv('{source}')")
     )
     if canonical:
         from tiyan.domain.model import TABLES
@@ -181,12 +185,13 @@ def main() -> None:
     results["ingest"] = {}
     for fmt, path in sources.items():
         print(f"ingest {fmt} ...", file=sys.stderr)
-        tiyan = measure(job_tiyan_ingest, template, str(work / "t.duckdb"), str(path),
-                        repeat=args.repeat)
-        bare = measure(job_bare_copy, str(work / "b.duckdb"), str(path), False,
-                       repeat=args.repeat)
-        bare_canonical = measure(job_bare_copy, str(work / "c.duckdb"), str(path), True,
-                                 repeat=args.repeat)
+        tiyan = measure(
+            job_tiyan_ingest, template, str(work / "t.duckdb"), str(path), repeat=args.repeat
+        )
+        bare = measure(job_bare_copy, str(work / "b.duckdb"), str(path), False, repeat=args.repeat)
+        bare_canonical = measure(
+            job_bare_copy, str(work / "c.duckdb"), str(path), True, repeat=args.repeat
+        )
         results["ingest"][fmt] = {
             "tiyan": tiyan,
             "bare_copy": bare,

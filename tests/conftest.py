@@ -61,8 +61,9 @@ def store(store_url: str) -> Iterator[Store]:
     s.close()
 
 
-def write_csv(folder: Path, name: str, rows: Sequence[dict[str, Any]],
-              header: Sequence[str] | None = None) -> Path:
+def write_csv(
+    folder: Path, name: str, rows: Sequence[dict[str, Any]], header: Sequence[str] | None = None
+) -> Path:
     """Write ``rows`` to ``folder/name`` as CSV (``None`` becomes an empty field)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / name

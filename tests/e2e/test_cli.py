@@ -62,8 +62,9 @@ def test_ingest_prints_a_table_then_json(tmp_path: Path) -> None:
 
 
 def test_unusable_input_exits_non_zero_with_a_message(tmp_path: Path) -> None:
-    code, output = invoke("ingest", str(tmp_path / "missing.csv"), "--db",
-                          str(tmp_path / "t.duckdb"))
+    code, output = invoke(
+        "ingest", str(tmp_path / "missing.csv"), "--db", str(tmp_path / "t.duckdb")
+    )
     assert code == 2
     assert "no such file" in output
 
@@ -72,16 +73,18 @@ def test_reject_rate_limit_exits_non_zero(tmp_path: Path) -> None:
     rows = base_rows()
     rows["merchants"][0]["category"] = None  # M1 rejected, and everything that refers to it
     folder = write_market(tmp_path / "in", rows)
-    code, output = invoke("ingest", str(folder), "--db", str(tmp_path / "t.duckdb"),
-                          "--max-reject-rate", "0.2")
+    code, output = invoke(
+        "ingest", str(folder), "--db", str(tmp_path / "t.duckdb"), "--max-reject-rate", "0.2"
+    )
     assert code == 1
     assert "no data was written" in output
 
 
 def test_olist_mapping_through_the_cli(tmp_path: Path) -> None:
     db = str(tmp_path / "t.duckdb")
-    code, output = invoke("ingest", str(FIXTURES / "olist"), "--mapping", "olist", "--db", db,
-                          "--json")
+    code, output = invoke(
+        "ingest", str(FIXTURES / "olist"), "--mapping", "olist", "--db", db, "--json"
+    )
     assert code == 0, output
     report = json.loads(output)
     assert report["mapping"] == "olist"
@@ -91,5 +94,6 @@ def test_olist_mapping_through_the_cli(tmp_path: Path) -> None:
             rows = list(csv.DictReader(fh))
         assert table["inserted"] + table["quarantined"] == len(rows), name
     # the order without order_approved_at is quarantined, and its shipment with it
-    assert {(r["table"], r["quarantined"]) for r in report["tables"].values()
-            if r["quarantined"]} == {("orders", 1), ("shipments", 1)}
+    assert {
+        (r["table"], r["quarantined"]) for r in report["tables"].values() if r["quarantined"]
+    } == {("orders", 1), ("shipments", 1)}

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import write_csv
 from tests.integration.test_ingest_rejections import NOW, base_rows, load, write_market
-from tiyan.domain.errors import SourceError, UnknownNameError
+from tiyan.domain.errors import SourceError, UnknownNameError, UsageError
 from tiyan.ingest.load import ingest
 from tiyan.store import Store
 
@@ -81,8 +81,16 @@ def test_references_resolve_against_the_store(store: Store, tmp_path: Path) -> N
     assert report.quarantined == 0
     assert store.count("shipments") == 1
     # and the cross-table time check uses the stored order's paid_at
-    late = {"shipments": [dict(facts["shipments"][0], shipment_id="S9",
-                               pickup_at="2024-06-17 10:00:00", signed_at=None)]}
+    late = {
+        "shipments": [
+            dict(
+                facts["shipments"][0],
+                shipment_id="S9",
+                pickup_at="2024-06-17 10:00:00",
+                signed_at=None,
+            )
+        ]
+    }
     report = load(store, write_market(tmp_path / "c", late))
     assert report.tables["shipments"].quarantined == 1
     assert store.query("SELECT reason_code FROM quarantine")[0][0] == "time_order"
@@ -92,13 +100,16 @@ def test_parquet_jsonl_and_gzip_sources(store: Store, tmp_path: Path) -> None:
     rows = base_rows()
     folder = write_market(tmp_path / "in", {k: rows[k] for k in ("consumers", "products")})
     pq.write_table(
-        pa.table({
-            "merchant_id": ["M1", "M2"],
-            "name": ["Shop 1", "Shop 2"],
-            "category": ["apparel", "beauty"],
-            "opened_at": pa.array([datetime(2023, 1, 1, 1), datetime(2023, 1, 2, 1)],
-                                  pa.timestamp("us", tz="UTC")),
-        }),
+        pa.table(
+            {
+                "merchant_id": ["M1", "M2"],
+                "name": ["Shop 1", "Shop 2"],
+                "category": ["apparel", "beauty"],
+                "opened_at": pa.array(
+                    [datetime(2023, 1, 1, 1), datetime(2023, 1, 2, 1)], pa.timestamp("us", tz="UTC")
+                ),
+            }
+        ),
         folder / "merchants.parquet",
     )
     csv_path = write_csv(tmp_path / "tmp", "orders.csv", rows["orders"])
@@ -116,7 +127,8 @@ def test_parquet_jsonl_and_gzip_sources(store: Store, tmp_path: Path) -> None:
         2023, 1, 1, 1
     )
     assert store.query("SELECT rating, created_at FROM reviews")[0] == (
-        4, datetime(2024, 6, 21, 0, 0)
+        4,
+        datetime(2024, 6, 21, 0, 0),
     )
     assert store.count("orders") == 1
 
@@ -161,3 +173,9 @@ def test_reject_rate_above_the_limit_writes_no_data(store: Store, tmp_path: Path
     report = load(store, folder, max_reject_rate=0.5)
     assert report.status == "loaded"
     assert store.count("merchants") == 2
+
+
+def test_unknown_time_zone_is_a_usage_error(store: Store, tmp_path: Path) -> None:
+    folder = write_market(tmp_path / "in", base_rows())
+    with pytest.raises(UsageError, match="unknown time zone 'Mars/Olympus'"):
+        ingest(store, [folder], now=NOW, timezone="Mars/Olympus")

@@ -40,12 +40,17 @@ def build(specs: list[tuple[str | None, int, Any, bool]]) -> tuple[list[dict[str
     rows: list[dict[str, Any]] = []
     bad_lines: set[int] = set()
     ids: list[str] = []
-    for i, (defect, merchant, amount, dup_next) in enumerate(specs):
+    for i, (defect, merchant, amount, _) in enumerate(specs):
         order_id = ids[-1] if (i > 0 and specs[i - 1][3]) else f"O{i}"
         row = {
-            "order_id": order_id, "merchant_id": f"M{merchant}", "channel": "live",
-            "quantity": "2", "amount": str(amount), "paid_at": "2024-06-18 10:00:00",
-            "signed_at": "2024-06-20 10:00:00", "status": "signed",
+            "order_id": order_id,
+            "merchant_id": f"M{merchant}",
+            "channel": "live",
+            "quantity": "2",
+            "amount": str(amount),
+            "paid_at": "2024-06-18 10:00:00",
+            "signed_at": "2024-06-20 10:00:00",
+            "status": "signed",
         }
         if defect:
             row.update(DEFECTS[defect])
@@ -67,8 +72,9 @@ def test_read_equals_accepted_plus_quarantined(specs: list[Any]) -> None:
     rows, bad_lines = build(specs)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "in"
-        merchants = [{"merchant_id": f"M{i}", "name": f"S{i}", "category": "food"}
-                     for i in range(5)]
+        merchants = [
+            {"merchant_id": f"M{i}", "name": f"S{i}", "category": "food"} for i in range(5)
+        ]
         write_csv(folder, "merchants.csv", merchants)
         write_csv(folder, "orders.csv", rows)
         with open_store(str(Path(tmp) / "t.duckdb")) as store:

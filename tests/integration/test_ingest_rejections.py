@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import write_csv
 from tiyan.ingest.load import LoadReport, ingest
 from tiyan.store import Store
-from tests.conftest import write_csv
 
 NOW = datetime(2024, 7, 1, tzinfo=UTC)
 
@@ -21,34 +21,82 @@ def base_rows() -> dict[str, list[dict[str, Any]]]:
     """A small valid market: every table below loads with no rejection."""
     return {
         "merchants": [
-            {"merchant_id": "M1", "name": "Shop 1", "category": "apparel",
-             "store_type": "flagship", "region": "Zhejiang", "opened_at": "2023-01-01 09:00:00"},
-            {"merchant_id": "M2", "name": "Shop 2", "category": "beauty",
-             "store_type": "individual", "region": "Guangdong", "opened_at": "2023-03-01"},
+            {
+                "merchant_id": "M1",
+                "name": "Shop 1",
+                "category": "apparel",
+                "store_type": "flagship",
+                "region": "Zhejiang",
+                "opened_at": "2023-01-01 09:00:00",
+            },
+            {
+                "merchant_id": "M2",
+                "name": "Shop 2",
+                "category": "beauty",
+                "store_type": "individual",
+                "region": "Guangdong",
+                "opened_at": "2023-03-01",
+            },
         ],
         "consumers": [
-            {"consumer_id": "C1", "region": "Jiangsu", "risk_tier": "ordinary",
-             "registered_at": "2022-05-05 12:00:00"},
+            {
+                "consumer_id": "C1",
+                "region": "Jiangsu",
+                "risk_tier": "ordinary",
+                "registered_at": "2022-05-05 12:00:00",
+            },
         ],
         "products": [
-            {"product_id": "P1", "merchant_id": "M1", "category": "apparel", "title": "T-shirt",
-             "description": "cotton", "price": "99.00", "list_price": "129.00",
-             "presale_days": None, "ship_promise_hours": "48"},
+            {
+                "product_id": "P1",
+                "merchant_id": "M1",
+                "category": "apparel",
+                "title": "T-shirt",
+                "description": "cotton",
+                "price": "99.00",
+                "list_price": "129.00",
+                "presale_days": None,
+                "ship_promise_hours": "48",
+            },
         ],
         "orders": [
-            {"order_id": "O1", "merchant_id": "M1", "product_id": "P1", "consumer_id": "C1",
-             "channel": "live", "quantity": "1", "amount": "99.00",
-             "paid_at": "2024-06-18 10:00:00", "promised_ship_by": "2024-06-20 10:00:00",
-             "presale": "false", "status": "signed", "signed_at": "2024-06-20 09:00:00"},
+            {
+                "order_id": "O1",
+                "merchant_id": "M1",
+                "product_id": "P1",
+                "consumer_id": "C1",
+                "channel": "live",
+                "quantity": "1",
+                "amount": "99.00",
+                "paid_at": "2024-06-18 10:00:00",
+                "promised_ship_by": "2024-06-20 10:00:00",
+                "presale": "false",
+                "status": "signed",
+                "signed_at": "2024-06-20 09:00:00",
+            },
         ],
         "shipments": [
-            {"shipment_id": "S1", "order_id": "O1", "carrier": "ZTO", "tracking_no": "ZT1",
-             "shipped_at": "2024-06-18 12:00:00", "pickup_at": "2024-06-18 18:00:00",
-             "signed_at": "2024-06-20 09:00:00", "destination_region": "Jiangsu"},
+            {
+                "shipment_id": "S1",
+                "order_id": "O1",
+                "carrier": "ZTO",
+                "tracking_no": "ZT1",
+                "shipped_at": "2024-06-18 12:00:00",
+                "pickup_at": "2024-06-18 18:00:00",
+                "signed_at": "2024-06-20 09:00:00",
+                "destination_region": "Jiangsu",
+            },
         ],
         "reviews": [
-            {"review_id": "R1", "order_id": "O1", "merchant_id": "M1", "product_id": "P1",
-             "rating": "5", "text": "好", "created_at": "2024-06-21 08:00:00"},
+            {
+                "review_id": "R1",
+                "order_id": "O1",
+                "merchant_id": "M1",
+                "product_id": "P1",
+                "rating": "5",
+                "text": "好",
+                "created_at": "2024-06-21 08:00:00",
+            },
         ],
     }
 
@@ -61,9 +109,7 @@ def write_market(folder: Path, rows: dict[str, list[dict[str, Any]]]) -> Path:
 
 
 def quarantined(store: Store) -> set[tuple[str, int, str | None, str]]:
-    rows = store.query(
-        "SELECT table_name, line, column_name, reason_code FROM quarantine"
-    )
+    rows = store.query("SELECT table_name, line, column_name, reason_code FROM quarantine")
     return {(t, int(line), col, code) for t, line, col, code in rows}
 
 
@@ -80,7 +126,12 @@ def test_valid_market_loads_everything(store: Store, tmp_path: Path) -> None:
     report = load(store, write_market(tmp_path / "in", base_rows()))
     assert report.quarantined == 0
     assert {n: t.inserted for n, t in report.tables.items()} == {
-        "merchants": 2, "consumers": 1, "products": 1, "orders": 1, "shipments": 1, "reviews": 1
+        "merchants": 2,
+        "consumers": 1,
+        "products": 1,
+        "orders": 1,
+        "shipments": 1,
+        "reviews": 1,
     }
     assert store.count("orders") == 1
     assert quarantined(store) == set()
@@ -98,33 +149,67 @@ ROW_CASES = [
     ("bad_type_money", "orders", _orders_row(amount="abc"), ("orders", 3, "amount", "bad_type")),
     ("bad_type_cents", "orders", _orders_row(amount="1.234"), ("orders", 3, "amount", "bad_type")),
     ("bad_type_int", "orders", _orders_row(quantity="1.5"), ("orders", 3, "quantity", "bad_type")),
-    ("bad_type_timestamp", "orders", _orders_row(paid_at="2024-13-01 10:00:00"),
-     ("orders", 3, "paid_at", "bad_type")),
+    (
+        "bad_type_timestamp",
+        "orders",
+        _orders_row(paid_at="2024-13-01 10:00:00"),
+        ("orders", 3, "paid_at", "bad_type"),
+    ),
     ("bad_type_bool", "orders", _orders_row(presale="maybe"), ("orders", 3, "presale", "bad_type")),
     ("not_allowed", "orders", _orders_row(channel="tv"), ("orders", 3, "channel", "not_allowed")),
-    ("out_of_range_amount", "orders", _orders_row(amount="-1"),
-     ("orders", 3, "amount", "out_of_range")),
-    ("out_of_range_time", "orders", _orders_row(paid_at="1970-01-01 08:00:00",
-                                                promised_ship_by=None, signed_at=None),
-     ("orders", 3, "paid_at", "out_of_range")),
-    ("out_of_range_rating", "reviews",
-     dict(base_rows()["reviews"][0], review_id="R2", rating="6"),
-     ("reviews", 3, "rating", "out_of_range")),
-    ("time_order_row", "orders", _orders_row(signed_at="2024-06-17 10:00:00"),
-     ("orders", 3, "signed_at", "time_order")),
-    ("unknown_reference", "orders", _orders_row(merchant_id="M9"),
-     ("orders", 3, "merchant_id", "unknown_reference")),
-    ("time_order_cross_table", "shipments",
-     dict(base_rows()["shipments"][0], shipment_id="S2", pickup_at="2024-06-18 09:00:00",
-          signed_at=None),
-     ("shipments", 3, "pickup_at", "time_order")),
+    (
+        "out_of_range_amount",
+        "orders",
+        _orders_row(amount="-1"),
+        ("orders", 3, "amount", "out_of_range"),
+    ),
+    (
+        "out_of_range_time",
+        "orders",
+        _orders_row(paid_at="1970-01-01 08:00:00", promised_ship_by=None, signed_at=None),
+        ("orders", 3, "paid_at", "out_of_range"),
+    ),
+    (
+        "out_of_range_rating",
+        "reviews",
+        dict(base_rows()["reviews"][0], review_id="R2", rating="6"),
+        ("reviews", 3, "rating", "out_of_range"),
+    ),
+    (
+        "time_order_row",
+        "orders",
+        _orders_row(signed_at="2024-06-17 10:00:00"),
+        ("orders", 3, "signed_at", "time_order"),
+    ),
+    (
+        "unknown_reference",
+        "orders",
+        _orders_row(merchant_id="M9"),
+        ("orders", 3, "merchant_id", "unknown_reference"),
+    ),
+    (
+        "time_order_cross_table",
+        "shipments",
+        dict(
+            base_rows()["shipments"][0],
+            shipment_id="S2",
+            pickup_at="2024-06-18 09:00:00",
+            signed_at=None,
+        ),
+        ("shipments", 3, "pickup_at", "time_order"),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "table", "row", "expected"), ROW_CASES,
-                         ids=[c[0] for c in ROW_CASES])
+@pytest.mark.parametrize(
+    ("case", "table", "row", "expected"), ROW_CASES, ids=[c[0] for c in ROW_CASES]
+)
 def test_each_rejection_quarantines_only_the_bad_row(
-    store: Store, tmp_path: Path, case: str, table: str, row: dict[str, Any],
+    store: Store,
+    tmp_path: Path,
+    case: str,
+    table: str,
+    row: dict[str, Any],
     expected: tuple[str, int, str, str],
 ) -> None:
     rows = base_rows()
@@ -178,13 +263,17 @@ def test_missing_required_column_rejects_every_row(store: Store, tmp_path: Path)
 def test_malformed_csv_line_is_quarantined_with_its_line(store: Store, tmp_path: Path) -> None:
     folder = write_market(tmp_path / "in", base_rows())
     path = folder / "merchants.csv"
-    path.write_text(path.read_text() + "M3,Shop 3,food,individual,Hebei,2023-01-01,EXTRA\n"
-                    "M4,Shop 4,food,individual,Hebei,2023-01-01\n")
+    path.write_text(
+        path.read_text() + "M3,Shop 3,food,individual,Hebei,2023-01-01,EXTRA\n"
+        "M4,Shop 4,food,individual,Hebei,2023-01-01\n"
+    )
     report = load(store, folder)
     assert quarantined(store) == {("merchants", 4, None, "malformed_line")}
     assert store.query("SELECT raw FROM quarantine")[0][0].endswith("EXTRA")
     assert sorted(r[0] for r in store.query("SELECT merchant_id FROM merchants")) == [
-        "M1", "M2", "M4"
+        "M1",
+        "M2",
+        "M4",
     ]
     # line numbers of good rows after the bad one are still right
     assert_reconciles(report)

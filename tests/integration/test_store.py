@@ -21,14 +21,16 @@ def test_new_store_has_every_table_at_the_current_version(store_url: str) -> Non
 def test_older_store_is_upgraded_on_open(store_url: str) -> None:
     with open_store(store_url) as store:
         # make it look like a store written before `is_gift` and `sim_truth` existed
-        store.run_in_transaction([
-            "ALTER TABLE orders DROP COLUMN is_gift",
-            "DROP TABLE sim_truth",
-            "UPDATE tiyan_meta SET value = '0' WHERE key = 'schema_version'",
-        ])
-        store.run_in_transaction([
-            "INSERT INTO merchants (merchant_id, name, category) VALUES ('M1', 'kept', 'food')"
-        ])
+        store.run_in_transaction(
+            [
+                "ALTER TABLE orders DROP COLUMN is_gift",
+                "DROP TABLE sim_truth",
+                "UPDATE tiyan_meta SET value = '0' WHERE key = 'schema_version'",
+            ]
+        )
+        store.run_in_transaction(
+            ["INSERT INTO merchants (merchant_id, name, category) VALUES ('M1', 'kept', 'food')"]
+        )
     with open_store(store_url) as store:
         assert store.schema_version() == SCHEMA_VERSION
         assert "is_gift" in store.existing_columns()["orders"]

@@ -82,8 +82,12 @@ def _print_load(report: LoadReport) -> None:
     for t in report.tables.values():
         reasons = "; ".join(f"{r['code']} ×{r['rows']}" for r in t.reasons[:3])
         table.add_row(
-            t.table, *(f"{getattr(t, k):,}" for k in
-                       ("read", "inserted", "updated", "unchanged", "quarantined")), reasons
+            t.table,
+            *(
+                f"{getattr(t, k):,}"
+                for k in ("read", "inserted", "updated", "unchanged", "quarantined")
+            ),
+            reasons,
         )
     out.print(table)
     for t in report.tables.values():
@@ -191,11 +195,11 @@ def quarantine_cmd(
     for r in result["by_reason"]:
         summary.add_row(r["table_name"], r["reason_code"], f"{r['rows']:,}")
     out.print(summary)
-    rows = RichTable("table", "source:line", "column", "reason", title="rows",
-                     title_justify="left")
+    rows = RichTable("table", "source:line", "column", "reason", title="rows", title_justify="left")
     for r in result["rows"]:
-        rows.add_row(r["table_name"], f"{r['source']}:{r['line']}", r["column_name"] or "",
-                     r["reason"])
+        rows.add_row(
+            r["table_name"], f"{r['source']}:{r['line']}", r["column_name"] or "", r["reason"]
+        )
     out.print(rows)
 
 
@@ -219,17 +223,34 @@ def _print_status(result: dict[str, Any]) -> None:
     for name, t in result["tables"].items():
         tables.add_row(name, f"{t['rows']:,}", t["from"] or "", t["to"] or "")
     out.print(tables)
-    loads = RichTable("load", "finished (UTC)", "status", "read", "inserted", "updated",
-                      "unchanged", "quarantined", title="recent loads", title_justify="left")
+    loads = RichTable(
+        "load",
+        "finished (UTC)",
+        "status",
+        "read",
+        "inserted",
+        "updated",
+        "unchanged",
+        "quarantined",
+        title="recent loads",
+        title_justify="left",
+    )
     for load in result["recent_loads"]:
-        loads.add_row(load["load_id"][:12], load["finished_at"], load["status"],
-                      *(f"{load[k]:,}" for k in
-                        ("read_rows", "inserted", "updated", "unchanged", "quarantined")))
+        loads.add_row(
+            load["load_id"][:12],
+            load["finished_at"],
+            load["status"],
+            *(
+                f"{load[k]:,}"
+                for k in ("read_rows", "inserted", "updated", "unchanged", "quarantined")
+            ),
+        )
     out.print(loads)
 
 
-def _simulate_to(out_dir: Path, merchants: int, orders: int, days: int, seed: int,
-                 start: date, quiet: bool) -> dict[str, Path]:
+def _simulate_to(
+    out_dir: Path, merchants: int, orders: int, days: int, seed: int, start: date, quiet: bool
+) -> dict[str, Path]:
     from tiyan.sim import SimConfig, write_parquet
 
     cfg = SimConfig(merchants=merchants, orders=orders, days=days, seed=seed, start=start)
@@ -264,8 +285,9 @@ def simulate_cmd(
         raise _fail(ValueError("give exactly one of --out DIR or --db STORE"))
     if out_dir is not None:
         paths = _simulate_to(out_dir, merchants, orders, days, seed, start.date(), False)
-        out.print(f"wrote {len(paths)} tables to {out_dir}/ — load them with "
-                  f"`tiyan ingest {out_dir}`")
+        out.print(
+            f"wrote {len(paths)} tables to {out_dir}/ — load them with `tiyan ingest {out_dir}`"
+        )
         return
     assert db is not None
     tmp = Path(tempfile.mkdtemp(prefix="tiyan-sim-"))

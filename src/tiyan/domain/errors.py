@@ -8,10 +8,10 @@
     │   └── UnknownNameError
     ├── SourceError (OSError)            input that cannot be read at all: missing file,
     │                                    unknown format, unreadable encoding, malformed mapping
-    ├── StoreError (RuntimeError)        the store cannot be opened, migrated or written
-    └── RejectRateExceeded (RuntimeError) a load rejected more than --max-reject-rate
+    └── StoreError (RuntimeError)        the store cannot be opened, migrated or written
 
-Rejected *rows* are not exceptions: they are quarantined with their reason and counted.
+Rejected *rows* are not exceptions: they are quarantined with their reason and counted;
+a load above --max-reject-rate is reported with status ``rejected``, not raised.
 """
 
 from __future__ import annotations
@@ -56,14 +56,3 @@ class SourceError(TiyanError, OSError):
 
 class StoreError(TiyanError, RuntimeError):
     """The store cannot be opened, upgraded or written."""
-
-
-class RejectRateExceeded(TiyanError, RuntimeError):
-    """A load was rolled back because it rejected more rows than allowed."""
-
-    def __init__(self, rate: float, limit: float) -> None:
-        super().__init__(
-            f"reject rate {rate:.2%} is above --max-reject-rate {limit:.2%}; nothing was loaded"
-        )
-        self.rate = rate
-        self.limit = limit

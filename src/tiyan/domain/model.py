@@ -105,7 +105,7 @@ class Table:
         return tuple(c for c in self.columns if c.references is not None)
 
 
-S, I, M, F, B, T = (
+S, I, M, F, B, T = (  # noqa: E741 - one-letter aliases keep the column tables readable
     ColumnType.STRING,
     ColumnType.INT,
     ColumnType.MONEY,
@@ -130,7 +130,14 @@ CANCEL_REASONS = (
 )
 RISK_TIERS = ("premium", "ordinary", "watch", "blocked")
 AFTER_SALE_TYPES = ("refund_only", "return_refund", "exchange")
-AFTER_SALE_REASONS = ("quality", "not_as_described", "damaged", "logistics", "no_reason_7d", "other")
+AFTER_SALE_REASONS = (
+    "quality",
+    "not_as_described",
+    "damaged",
+    "logistics",
+    "no_reason_7d",
+    "other",
+)
 MERCHANT_DECISIONS = ("approve", "reject")
 RESOLUTIONS = ("refunded", "exchanged", "rejected", "withdrawn")
 RESOLVED_BY = ("merchant", "timeout", "platform")
@@ -163,8 +170,13 @@ MERCHANTS = Table(
     columns=(
         Column("merchant_id", S, "Merchant id.", "商家ID", required=True),
         Column("name", S, "Shop name.", "店铺名称", required=True),
-        Column("category", S, "Main category (行业), the peer group for scoring.", "主营类目",
-               required=True),
+        Column(
+            "category",
+            S,
+            "Main category (行业), the peer group for scoring.",
+            "主营类目",
+            required=True,
+        ),
         Column("store_type", S, "Store type.", "店铺类型", allowed=STORE_TYPES),
         Column("region", S, "Province the merchant ships from.", "发货地区"),
         Column("opened_at", T, "When the shop opened.", "开店时间"),
@@ -179,17 +191,30 @@ PRODUCTS = Table(
     primary_key=("product_id",),
     columns=(
         Column("product_id", S, "Product id.", "商品ID", required=True),
-        Column("merchant_id", S, "Merchant selling it.", "商家ID", required=True,
-               references=_MERCHANT),
+        Column(
+            "merchant_id", S, "Merchant selling it.", "商家ID", required=True, references=_MERCHANT
+        ),
         Column("category", S, "Product category.", "类目", required=True),
         Column("title", S, "Listing title (checked later for false marketing).", "商品标题"),
         Column("description", S, "Listing description.", "商品描述"),
         Column("price", M, "Current selling price.", "售价", minimum=0),
         Column("list_price", M, "List (strike-through) price.", "划线价", minimum=0),
-        Column("presale_days", I, "Presale period in days; null means in stock (现货).",
-               "预售天数", minimum=1, maximum=365),
-        Column("ship_promise_hours", I, "Promised hours from payment to pickup.",
-               "承诺发货时效(小时)", minimum=1, maximum=24 * 365),
+        Column(
+            "presale_days",
+            I,
+            "Presale period in days; null means in stock (现货).",
+            "预售天数",
+            minimum=1,
+            maximum=365,
+        ),
+        Column(
+            "ship_promise_hours",
+            I,
+            "Promised hours from payment to pickup.",
+            "承诺发货时效(小时)",
+            minimum=1,
+            maximum=24 * 365,
+        ),
     ),
 )
 
@@ -203,8 +228,13 @@ CONSUMERS = Table(
     columns=(
         Column("consumer_id", S, "Pseudonymous consumer id.", "用户ID", required=True),
         Column("region", S, "Province.", "地区"),
-        Column("risk_tier", S, "Risk tier, which bounds express refunds.", "风险等级",
-               allowed=RISK_TIERS),
+        Column(
+            "risk_tier",
+            S,
+            "Risk tier, which bounds express refunds.",
+            "风险等级",
+            allowed=RISK_TIERS,
+        ),
         Column("registered_at", T, "Registration time.", "注册时间"),
     ),
 )
@@ -222,23 +252,36 @@ ORDERS = Table(
         Column("consumer_id", S, "Consumer.", "用户ID", references=_CONSUMER),
         Column("channel", S, "Sales channel.", "成交渠道", allowed=CHANNELS),
         Column("quantity", I, "Items.", "件数", minimum=1),
-        Column("amount", M, "Amount paid by the consumer.", "实付金额", required=True,
-               minimum=0),
-        Column("paid_at", T, "Payment time; the clock for every shipping deadline.", "支付时间",
-               required=True),
-        Column("promised_ship_by", T, "Deadline for the first carrier scan (pickup).",
-               "承诺发货时间"),
-        Column("promised_delivery_by", T, "Promised (estimated) delivery date, if any.",
-               "承诺送达时间"),
-        Column("presale", B, "Presale order (pickup deadline is the presale deadline).",
-               "预售订单"),
-        Column("is_gift", B, "Gift or lucky-bag order (福袋/赠品), excluded from scores.",
-               "赠品订单"),
+        Column("amount", M, "Amount paid by the consumer.", "实付金额", required=True, minimum=0),
+        Column(
+            "paid_at",
+            T,
+            "Payment time; the clock for every shipping deadline.",
+            "支付时间",
+            required=True,
+        ),
+        Column(
+            "promised_ship_by", T, "Deadline for the first carrier scan (pickup).", "承诺发货时间"
+        ),
+        Column(
+            "promised_delivery_by", T, "Promised (estimated) delivery date, if any.", "承诺送达时间"
+        ),
+        Column(
+            "presale", B, "Presale order (pickup deadline is the presale deadline).", "预售订单"
+        ),
+        Column(
+            "is_gift", B, "Gift or lucky-bag order (福袋/赠品), excluded from scores.", "赠品订单"
+        ),
         Column("status", S, "Current status.", "订单状态", required=True, allowed=ORDER_STATUSES),
         Column("cancelled_at", T, "Cancellation time.", "取消时间"),
         Column("cancelled_by", S, "Who cancelled.", "取消方", allowed=CANCELLED_BY),
-        Column("cancel_reason", S, "Why (out_of_stock marks fake inventory).", "取消原因",
-               allowed=CANCEL_REASONS),
+        Column(
+            "cancel_reason",
+            S,
+            "Why (out_of_stock marks fake inventory).",
+            "取消原因",
+            allowed=CANCEL_REASONS,
+        ),
         Column("signed_at", T, "Signed for by the consumer.", "签收时间"),
         Column("completed_at", T, "Completed (confirmed receipt).", "确认收货时间"),
         Column("creator_id", S, "Creator (达人) who sold it, if any.", "达人ID"),
@@ -260,19 +303,29 @@ SHIPMENTS = Table(
     columns=(
         Column("shipment_id", S, "Shipment id.", "包裹ID", required=True),
         Column("order_id", S, "Order.", "订单号", required=True, references=_ORDER),
-        Column("carrier", S, "Carrier code (ZTO, YTO, YUNDA, JT, SF, EMS, ...).", "快递公司",
-               required=True),
+        Column(
+            "carrier",
+            S,
+            "Carrier code (ZTO, YTO, YUNDA, JT, SF, EMS, ...).",
+            "快递公司",
+            required=True,
+        ),
         Column("tracking_no", S, "Tracking number.", "运单号", required=True),
-        Column("shipped_at", T, "Tracking number uploaded by the merchant (not yet a pickup).",
-               "发货时间(上传单号)"),
+        Column(
+            "shipped_at",
+            T,
+            "Tracking number uploaded by the merchant (not yet a pickup).",
+            "发货时间(上传单号)",
+        ),
         Column("pickup_at", T, "First carrier scan.", "揽收时间"),
         Column("signed_at", T, "Signed for.", "签收时间"),
         Column("destination_region", S, "Destination province.", "收货地区"),
     ),
     time_order=(
         TimeOrder("signed_at", "pickup_at", why="signed before the carrier picked it up"),
-        TimeOrder("pickup_at", "orders.paid_at", via="order_id",
-                  why="picked up before the order was paid"),
+        TimeOrder(
+            "pickup_at", "orders.paid_at", via="order_id", why="picked up before the order was paid"
+        ),
     ),
     notes=(
         "shipped_at before the order's paid_at is accepted on purpose: it is evidence of "
@@ -290,9 +343,22 @@ TRACKING_EVENTS = Table(
         Column("tracking_no", S, "Tracking number.", "运单号", required=True),
         Column("carrier", S, "Carrier code.", "快递公司", required=True),
         Column("event_at", T, "Scan time.", "轨迹时间", required=True),
-        Column("status", S, "Scan status.", "轨迹状态", required=True,
-               allowed=("pickup", "in_transit", "arrived", "out_for_delivery", "signed",
-                        "exception", "returned")),
+        Column(
+            "status",
+            S,
+            "Scan status.",
+            "轨迹状态",
+            required=True,
+            allowed=(
+                "pickup",
+                "in_transit",
+                "arrived",
+                "out_for_delivery",
+                "signed",
+                "exception",
+                "returned",
+            ),
+        ),
         Column("region", S, "Province of the scan.", "所在地区"),
     ),
 )
@@ -307,13 +373,19 @@ AFTER_SALES = Table(
         Column("case_id", S, "Case id.", "售后单号", required=True),
         Column("order_id", S, "Order.", "订单号", required=True, references=_ORDER),
         Column("type", S, "Case type.", "售后类型", required=True, allowed=AFTER_SALE_TYPES),
-        Column("reason", S, "Consumer's reason.", "售后原因", required=True,
-               allowed=AFTER_SALE_REASONS),
+        Column(
+            "reason", S, "Consumer's reason.", "售后原因", required=True, allowed=AFTER_SALE_REASONS
+        ),
         Column("requested_at", T, "Requested.", "申请时间", required=True),
         Column("amount", M, "Amount requested.", "申请金额", minimum=0),
         Column("merchant_responded_at", T, "Merchant's first response.", "商家处理时间"),
-        Column("merchant_decision", S, "Merchant's decision.", "商家处理结果",
-               allowed=MERCHANT_DECISIONS),
+        Column(
+            "merchant_decision",
+            S,
+            "Merchant's decision.",
+            "商家处理结果",
+            allowed=MERCHANT_DECISIONS,
+        ),
         Column("return_tracking_no", S, "Return parcel tracking number.", "退货运单号"),
         Column("resolved_at", T, "Closed.", "完结时间"),
         Column("resolution", S, "Outcome.", "完结结果", allowed=RESOLUTIONS),
@@ -325,8 +397,12 @@ AFTER_SALES = Table(
     time_order=(
         TimeOrder("merchant_responded_at", "requested_at"),
         TimeOrder("resolved_at", "requested_at"),
-        TimeOrder("requested_at", "orders.paid_at", via="order_id",
-                  why="after-sales requested before the order was paid"),
+        TimeOrder(
+            "requested_at",
+            "orders.paid_at",
+            via="order_id",
+            why="after-sales requested before the order was paid",
+        ),
     ),
 )
 
@@ -341,13 +417,25 @@ CS_SESSIONS = Table(
         Column("merchant_id", S, "Merchant.", "商家ID", required=True, references=_MERCHANT),
         Column("consumer_id", S, "Consumer.", "用户ID", references=_CONSUMER),
         Column("order_id", S, "Order it is about, if any.", "订单号", references=_ORDER),
-        Column("started_at", T, "First consumer message to human service.", "会话开始时间",
-               required=True),
-        Column("first_response_at", T, "First human reply; null = never answered.",
-               "首次人工回复时间"),
+        Column(
+            "started_at",
+            T,
+            "First consumer message to human service.",
+            "会话开始时间",
+            required=True,
+        ),
+        Column(
+            "first_response_at", T, "First human reply; null = never answered.", "首次人工回复时间"
+        ),
         Column("ended_at", T, "Session end.", "会话结束时间"),
-        Column("rating", I, "Consumer's rating, 1 (dissatisfied) to 5.", "满意度评价",
-               minimum=1, maximum=5),
+        Column(
+            "rating",
+            I,
+            "Consumer's rating, 1 (dissatisfied) to 5.",
+            "满意度评价",
+            minimum=1,
+            maximum=5,
+        ),
     ),
     time_order=(
         TimeOrder("first_response_at", "started_at"),
@@ -366,14 +454,22 @@ REVIEWS = Table(
         Column("order_id", S, "Order.", "订单号", required=True, references=_ORDER),
         Column("merchant_id", S, "Merchant.", "商家ID", required=True, references=_MERCHANT),
         Column("product_id", S, "Product.", "商品ID", references=_PRODUCT),
-        Column("rating", I, "Stars, 1–5 (1–2 is a negative review, 差评).", "评分",
-               required=True, minimum=1, maximum=5),
+        Column(
+            "rating",
+            I,
+            "Stars, 1–5 (1–2 is a negative review, 差评).",
+            "评分",
+            required=True,
+            minimum=1,
+            maximum=5,
+        ),
         Column("text", S, "Review text.", "评价内容"),
         Column("created_at", T, "Posted.", "评价时间", required=True),
     ),
     time_order=(
-        TimeOrder("created_at", "orders.paid_at", via="order_id",
-                  why="reviewed before the order was paid"),
+        TimeOrder(
+            "created_at", "orders.paid_at", via="order_id", why="reviewed before the order was paid"
+        ),
     ),
 )
 
@@ -421,8 +517,15 @@ SURVEYS = Table(
         Column("consumer_id", S, "Consumer.", "用户ID", references=_CONSUMER),
         Column("merchant_id", S, "Merchant asked about, if any.", "商家ID", references=_MERCHANT),
         Column("order_id", S, "Order, if any.", "订单号", references=_ORDER),
-        Column("score", I, "Likelihood to recommend, 0–10.", "推荐意愿", required=True,
-               minimum=0, maximum=10),
+        Column(
+            "score",
+            I,
+            "Likelihood to recommend, 0–10.",
+            "推荐意愿",
+            required=True,
+            minimum=0,
+            maximum=10,
+        ),
         Column("created_at", T, "Answered.", "作答时间", required=True),
     ),
 )
@@ -435,8 +538,14 @@ SIM_TRUTH = Table(
     primary_key=("merchant_id",),
     columns=(
         Column("merchant_id", S, "Merchant.", "商家ID", required=True, references=_MERCHANT),
-        Column("archetype", S, "Behaviour the simulator gave it.", "商家类型", required=True,
-               allowed=ARCHETYPES),
+        Column(
+            "archetype",
+            S,
+            "Behaviour the simulator gave it.",
+            "商家类型",
+            required=True,
+            allowed=ARCHETYPES,
+        ),
         Column("seed", I, "Simulation seed.", "随机种子"),
     ),
 )
@@ -484,8 +593,12 @@ INGEST_LOG = Table(
         Column("source", S, "Source file (or mapping:query).", required=True),
         Column("checksum", S, "SHA-256 of the source file's bytes."),
         Column("table_name", S, "Canonical table.", required=True),
-        Column("status", S, "loaded, or rejected (reject rate above the limit: no data written).",
-               required=True),
+        Column(
+            "status",
+            S,
+            "loaded, or rejected (reject rate above the limit: no data written).",
+            required=True,
+        ),
         Column("read_rows", I, "Rows read.", required=True),
         Column("inserted", I, "New rows.", required=True),
         Column("updated", I, "Rows that changed an existing row.", required=True),
@@ -505,16 +618,29 @@ QUARANTINE = Table(
     time_column="quarantined_at",
     primary_key=("quarantine_id",),
     columns=(
-        Column("quarantine_id", S, "Deterministic id: the same bad row loaded twice is one entry.",
-               required=True),
+        Column(
+            "quarantine_id",
+            S,
+            "Deterministic id: the same bad row loaded twice is one entry.",
+            required=True,
+        ),
         Column("load_id", S, "Last load that rejected it.", required=True),
         Column("table_name", S, "Canonical table.", required=True),
         Column("source", S, "Source file (or mapping:query).", required=True),
-        Column("line", I, "CSV/JSONL: line in the file (header is line 1); Parquet: row number; "
-               "mapping: row of the query result.", required=True),
+        Column(
+            "line",
+            I,
+            "CSV/JSONL: line in the file (header is line 1); Parquet: row number; "
+            "mapping: row of the query result.",
+            required=True,
+        ),
         Column("column_name", S, "Column of the first problem (null for a malformed line)."),
-        Column("reason_code", S, "Machine-readable reason (missing_value, bad_type, ...).",
-               required=True),
+        Column(
+            "reason_code",
+            S,
+            "Machine-readable reason (missing_value, bad_type, ...).",
+            required=True,
+        ),
         Column("reason", S, "The first problem, in words.", required=True),
         Column("problems", S, "All problems of the row, as a JSON list.", required=True),
         Column("raw", S, "The raw record as read (JSON object, or the raw line).", required=True),

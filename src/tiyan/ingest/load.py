@@ -2,9 +2,9 @@
 
 ::
 
-    sources ─► staging DuckDB (in memory) ─► parse + row rules ─► batch rules ─┬─► accepted ─► insert / update
-                                                                              └─► rejected ─► quarantine
-                                                       ingest_log: read = accepted + quarantined, per source
+    sources ─► staging DuckDB ─► parse + row rules ─► batch rules ─┬─► accepted ─► insert/update
+                                                                   └─► rejected ─► quarantine
+    ingest_log: read = accepted + quarantined, per source
 
 Nothing reaches the store until every table of the load is validated; then the inserts,
 updates, quarantine entries and log rows are written in one transaction, so a crash, a kill
@@ -109,17 +109,17 @@ def ingest(
     If more than ``max_reject_rate`` of the rows read are rejected, no data row is written
     (the quarantine and the log still are) and the report's status is ``"rejected"``.
     """
-    tz = timezone
+    spec = load_mapping(mapping) if mapping is not None else None
+    tz = spec.timezone if spec is not None and spec.timezone else timezone
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {tz!r} (use an IANA name like Asia/Shanghai)")
-    if mapping is not None:
-        mapping = load_mapping(mapping)
-        tz = mapping.timezone or timezone
+        raise UsageError(
+            f"unknown time zone {tz!r} (use an IANA name like Asia/Shanghai)"
+        ) from None
     with store.staging(tz) as staging:
         return _Load(store, staging, now, tz, progress).run(
-            [Path(p) for p in paths], mapping, max_reject_rate
+            [Path(p) for p in paths], spec, max_reject_rate
         )
 
 
@@ -180,9 +180,7 @@ class _Load:
 
     def _mapping_sources(self, paths: list[Path], mapping: Mapping) -> tuple[list[Source], str]:
         if len(paths) != 1 or not paths[0].is_dir():
-            raise UsageError(
-                f"--mapping {mapping.name} takes one folder holding its source files"
-            )
+            raise UsageError(f"--mapping {mapping.name} takes one folder holding its source files")
         files = create_source_views(self.con, mapping, paths[0])
         digest = hashlib.sha256()
         for view in sorted(files):
@@ -192,8 +190,13 @@ class _Load:
         for table, query in mapping.tables.items():
             check = hashlib.sha256(digest.digest() + query.encode()).hexdigest()
             sources.append(
-                Source(table=table, name=f"mapping:{mapping.name}/{table}", format="query",
-                       query=query, checksum=check)
+                Source(
+                    table=table,
+                    name=f"mapping:{mapping.name}/{table}",
+                    format="query",
+                    query=query,
+                    checksum=check,
+                )
             )
         return sources, mapping.name
 
@@ -243,9 +246,7 @@ class _Load:
         parent = TABLES[ref.table]
         k = quote(ref.column)
         c = quote(col.name)
-        needed = [
-            r.earlier.split(".", 1)[1] for r in table.time_order if r.via == col.name
-        ]
+        needed = [r.earlier.split(".", 1)[1] for r in table.time_order if r.via == col.name]
         extra = "".join(f", {quote(n)}" for n in needed)
         rel = f"look_{table.name}_{col.name}"
         parts = []
@@ -262,9 +263,7 @@ class _Load:
         fetched = f"stored_{table.name}_{col.name}"
         self.store.fetch_rows(self.con, parent, f"({missing})", fetched)
         parts.append(f"SELECT {k} AS k, true AS ok{extra} FROM {fetched}")
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {rel} AS {' UNION ALL '.join(parts)}"
-        )
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {rel} AS {' UNION ALL '.join(parts)}")
         return Lookup(column=col, relation=rel, alias=f"ref_{col.name}")
 
     def _classify(self, table: Table, plan: WritePlan) -> None:
@@ -306,7 +305,7 @@ class _Load:
         for i, src in enumerate(sources):
             n = self.con.execute(f"SELECT count(*) FROM mal_{t}_{i}").fetchone()[0]
             per[src.name]["malformed"] += int(n)
-        for source, c in per.items():
+        for c in per.values():
             c["read"] += c["malformed"]
             c["quarantined"] = c["read"] - c["accepted"]
             c["unchanged"] = c["accepted"] - c["inserted"] - c["updated"]
@@ -318,8 +317,7 @@ class _Load:
             f"SELECT __problems[1].code AS code, __problems[1].message AS message "
             f"FROM checked_{t} WHERE len(__problems) > 0 "
             + "".join(
-                f"UNION ALL SELECT code, message FROM mal_{t}_{i} "
-                for i in range(len(sources))
+                f"UNION ALL SELECT code, message FROM mal_{t}_{i} " for i in range(len(sources))
             )
             + ") GROUP BY code ORDER BY n DESC, code LIMIT 5"
         )
@@ -365,7 +363,10 @@ class _Load:
         return parts
 
     def _finish_plan(
-        self, plan: WritePlan, quarantine_parts: list[str], sources: list[Source],
+        self,
+        plan: WritePlan,
+        quarantine_parts: list[str],
+        sources: list[Source],
         report: LoadReport,
     ) -> None:
         cols = ", ".join(quote(c) for c in QUARANTINE.column_names)

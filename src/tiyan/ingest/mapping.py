@@ -80,9 +80,7 @@ def parse_mapping(text: str, where: str) -> Mapping:
         raise SourceError("a mapping must be a YAML mapping with sources and tables", path=where)
     unknown = set(raw) - _KEYS
     if unknown:
-        raise SourceError(
-            f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}", path=where
-        )
+        raise SourceError(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}", path=where)
     sources = raw.get("sources")
     tables = raw.get("tables")
     if not isinstance(sources, dict) or not sources:

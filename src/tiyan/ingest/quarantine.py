@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tiyan.domain.model import QUARANTINE, TABLES
 from tiyan.domain.errors import UnknownTableError
+from tiyan.domain.model import QUARANTINE, TABLES
 from tiyan.store.base import Store
 
 

@@ -103,8 +103,9 @@ def discover(paths: list[Path]) -> tuple[list[Source], list[Path]]:
             unique.append(src)
     sources = unique
     if not sources:
-        raise SourceError("no data files found (expected files like orders.csv)",
-                          path=", ".join(map(str, paths)))
+        raise SourceError(
+            "no data files found (expected files like orders.csv)", path=", ".join(map(str, paths))
+        )
     return sources, skipped
 
 
@@ -115,8 +116,9 @@ def _unknown_format() -> str:
 def _file_source(path: Path) -> Source:
     fmt = file_format(path)
     assert fmt is not None
-    return Source(table=table_of(path), name=str(path), format=fmt, path=path,
-                  checksum=sha256_of(path))
+    return Source(
+        table=table_of(path), name=str(path), format=fmt, path=path, checksum=sha256_of(path)
+    )
 
 
 def _literal(path: Path) -> str:
@@ -143,9 +145,7 @@ def read_source(con: Any, source: Source, raw: str, malformed: str) -> None:
         return
     assert source.path is not None
     if source.path.stat().st_size == 0:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {raw} (__source VARCHAR, __line BIGINT)"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} (__source VARCHAR, __line BIGINT)")
         return
     try:
         if source.format == "parquet":
@@ -247,7 +247,7 @@ def _read_jsonl(con: Any, source: Source, raw: str, malformed: str, name: str) -
         ).fetchall()
     ]
     cols = "".join(
-        f", j ->> '$.\"{k.replace(chr(34), '')}\"' AS \"{k.replace(chr(34), '')}\"" for k in keys
+        f', j ->> \'$."{k.replace(chr(34), "")}"\' AS "{k.replace(chr(34), "")}"' for k in keys
     )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT '{name}' AS __source, line AS __line"

@@ -81,8 +81,7 @@ class Store(abc.ABC):
         if version < SCHEMA_VERSION or statements:
             statements.append("DELETE FROM tiyan_meta WHERE key = 'schema_version'")
             statements.append(
-                f"INSERT INTO tiyan_meta (key, value) VALUES ('schema_version', "
-                f"'{SCHEMA_VERSION}')"
+                f"INSERT INTO tiyan_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')"
             )
             self.run_in_transaction(statements)
 

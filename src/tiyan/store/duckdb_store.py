@@ -31,7 +31,7 @@ class DuckDBStore(Store):
             raise StoreError(f"cannot open {self.path}: {exc}") from None
         # Stored timestamps are naive UTC; a UTC session keeps DuckDB from shifting them.
         self.con.execute("SET TimeZone = 'UTC'")
-        self.catalog = quote(self.con.execute("SELECT current_database()").fetchone()[0])
+        self.catalog = quote(self.query("SELECT current_database()")[0][0])
         if not read_only:
             try:
                 self.ensure_schema()

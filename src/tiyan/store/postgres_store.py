@@ -150,9 +150,7 @@ class PostgresStore(Store):
                     f"CREATE TEMP TABLE {temp} (LIKE {quote(table.name)}) ON COMMIT DROP"
                 )
                 self._copy_in(staging, relation, temp, table.column_names)
-                self.con.execute(
-                    upsert_sql(table, temp) if replace else insert_sql(table, temp)
-                )
+                self.con.execute(upsert_sql(table, temp) if replace else insert_sql(table, temp))
 
     def ibis(self) -> Any:
         """An Ibis backend on its own connection (opened once, closed with the store)."""

@@ -71,7 +71,9 @@ def upsert_sql(table: Table, source: str) -> str:
     cols = ", ".join(quote(c) for c in table.column_names)
     pk = ", ".join(quote(c) for c in table.primary_key)
     updates = ", ".join(
-        f"{quote(c)} = EXCLUDED.{quote(c)}" for c in table.column_names if c not in table.primary_key
+        f"{quote(c)} = EXCLUDED.{quote(c)}"
+        for c in table.column_names
+        if c not in table.primary_key
     )
     action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
     return (
