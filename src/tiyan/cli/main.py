@@ -319,11 +319,11 @@ def demo_cmd(
     with _store(db) as store:
         _print_status(store_status(store))
     out.print(
-        f"\nResults: the store is [bold]{db}[/bold] (DuckDB). Try:\n"
+        f"\nDone. The market is in [bold]{db}[/bold] (an embedded DuckDB file; the Parquet "
+        f"files it came from are in {data}/). Try:\n"
         f"  .venv/bin/tiyan status --db {db}\n"
         f"  .venv/bin/tiyan quarantine --db {db}\n"
-        f"  python -c \"import duckdb; print(duckdb.connect('{db}').sql("
-        f"'select * from sim_truth limit 5'))\""
+        f"  .venv/bin/tiyan ingest {data} --db {db}    # a reload: every row unchanged"
     )
 
 

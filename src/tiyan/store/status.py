@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tiyan.domain.model import TABLES
@@ -64,4 +65,9 @@ def store_status(store: Store, *, recent_loads: int = 5) -> dict[str, Any]:
 
 
 def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
+    """A time as ``YYYY-MM-DD HH:MM:SS`` (UTC, to the second)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
