@@ -253,7 +253,10 @@ def _simulate_to(
 ) -> dict[str, Path]:
     from tiyan.sim import SimConfig, write_parquet
 
-    cfg = SimConfig(merchants=merchants, orders=orders, days=days, seed=seed, start=start)
+    try:
+        cfg = SimConfig(merchants=merchants, orders=orders, days=days, seed=seed, start=start)
+    except ValueError as exc:
+        raise _fail(exc) from None
     with _progress(quiet) as bar:
         task = bar.add_task("simulating orders", total=orders)
 

@@ -149,8 +149,9 @@ def read_source(con: Any, source: Source, raw: str, malformed: str) -> None:
         return
     try:
         if source.format == "parquet":
+            # a view, not a copy: Parquet numbers its rows itself, and validation reads it once
             con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT '{name}' AS __source, "
+                f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT '{name}' AS __source, "
                 f"file_row_number + 1 AS __line, * EXCLUDE (file_row_number) "
                 f"FROM read_parquet({_literal(source.path)}, file_row_number = true)"
             )

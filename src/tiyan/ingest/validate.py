@@ -110,7 +110,8 @@ def parse_expr(col: Column, source_type: str, tz: str) -> str:
         return f"NULLIF(CAST({x} AS VARCHAR), '')"
     if col.type is ColumnType.TIMESTAMP:
         if src.startswith("TIMESTAMP WITH TIME ZONE"):
-            return f"timezone('UTC', {x})"
+            # an instant: its epoch microseconds are UTC (plain arithmetic, no ICU lookup)
+            return f"make_timestamp(epoch_us({x}))"
         if src.startswith("TIMESTAMP") or src == "DATE":
             # A naive timestamp is local time of the platform (or of the mapping's sources).
             return local_to_utc(f"CAST({x} AS TIMESTAMP)", tz)
