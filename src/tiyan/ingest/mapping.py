@@ -24,27 +24,45 @@ takes such a name or a path to a file.
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from tiyan.domain.errors import SourceError, UnknownNameError
 from tiyan.domain.model import TABLES
 
-_KEYS = {"name", "description", "timezone", "sources", "tables"}
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
-@dataclass(frozen=True)
-class Mapping:
-    name: str
-    description: str
-    timezone: str | None
-    sources: dict[str, str]
-    tables: dict[str, str]
-    path: str
+class Mapping(BaseModel):
+    """A validated mapping file (unknown keys are refused)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: NonEmpty
+    description: str = ""
+    timezone: str | None = None
+    sources: dict[NonEmpty, NonEmpty] = Field(min_length=1)
+    tables: dict[NonEmpty, NonEmpty] = Field(min_length=1)
+    path: str = ""
+
+    @field_validator("tables")
+    @classmethod
+    def _canonical_tables(cls, tables: dict[str, str]) -> dict[str, str]:
+        for table in tables:
+            if table not in TABLES:
+                raise ValueError(str(UnknownNameError("canonical table", table, TABLES)))
+        return tables
 
 
 def shipped_mappings() -> list[str]:
@@ -72,36 +90,22 @@ def load_mapping(name_or_path: str | Path) -> Mapping:
 
 
 def parse_mapping(text: str, where: str) -> Mapping:
+    """Validate mapping YAML; an error names the file and the key that is wrong."""
     try:
         raw: Any = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SourceError(f"not valid YAML: {exc}", path=where) from None
     if not isinstance(raw, dict):
         raise SourceError("a mapping must be a YAML mapping with sources and tables", path=where)
-    unknown = set(raw) - _KEYS
-    if unknown:
-        raise SourceError(f"unknown key(s) {sorted(unknown)}; allowed: {sorted(_KEYS)}", path=where)
-    sources = raw.get("sources")
-    tables = raw.get("tables")
-    if not isinstance(sources, dict) or not sources:
-        raise SourceError("'sources' must map view names to file names", path=where)
-    if not isinstance(tables, dict) or not tables:
-        raise SourceError("'tables' must map canonical tables to SQL queries", path=where)
-    for table in tables:
-        if table not in TABLES:
-            err = UnknownNameError("canonical table", str(table), TABLES)
-            raise SourceError(f"tables.{table}: {err}", path=where)
-    for key, value in [*sources.items(), *tables.items()]:
-        if not isinstance(value, str) or not value.strip():
-            raise SourceError(f"{key}: must be a non-empty string", path=where)
-    return Mapping(
-        name=str(raw.get("name") or Path(where).stem),
-        description=str(raw.get("description") or ""),
-        timezone=raw.get("timezone"),
-        sources={str(k): str(v) for k, v in sources.items()},
-        tables={str(k): str(v) for k, v in tables.items()},
-        path=where,
-    )
+    raw.setdefault("name", Path(where).stem)
+    try:
+        return Mapping.model_validate({**raw, "path": where})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or '(top)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise SourceError(f"invalid mapping: {problems}", path=where) from None
 
 
 def source_files(mapping: Mapping, folder: Path) -> dict[str, list[Path]]:

@@ -62,6 +62,8 @@ class Store(abc.ABC):
 
     dialect: str
     url: str
+    #: The schema (namespace) holding the tables: ``main`` in DuckDB, ``?schema=`` in PostgreSQL.
+    schema: str
 
     # -- schema ---------------------------------------------------------------------------
     def ensure_schema(self) -> None:
@@ -95,9 +97,16 @@ class Store(abc.ABC):
         return self._stored_version(self.existing_columns())
 
     # -- engine-specific -----------------------------------------------------------------
-    @abc.abstractmethod
     def existing_columns(self) -> dict[str, set[str]]:
         """Table name -> column names, for the tables that exist in the store."""
+        found: dict[str, set[str]] = {}
+        for table, column in self.query(
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_catalog = current_database()",
+            (self.schema,),
+        ):
+            found.setdefault(table, set()).add(column)
+        return found
 
     @abc.abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

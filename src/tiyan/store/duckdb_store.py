@@ -17,6 +17,7 @@ from tiyan.store.schema import quote
 
 class DuckDBStore(Store):
     dialect = "duckdb"
+    schema = "main"
 
     def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
         self.url = str(path)
@@ -38,16 +39,6 @@ class DuckDBStore(Store):
             except BaseException:
                 self.con.close()
                 raise
-
-    def existing_columns(self) -> dict[str, set[str]]:
-        rows = self.con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = 'main' AND table_catalog = current_database()"
-        ).fetchall()
-        found: dict[str, set[str]] = {}
-        for table, column in rows:
-            found.setdefault(table, set()).add(column)
-        return found
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()

@@ -57,17 +57,6 @@ class PostgresStore(Store):
             self.con.close()
             raise
 
-    def existing_columns(self) -> dict[str, set[str]]:
-        rows = self.con.execute(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = %s",
-            (self.schema,),
-        ).fetchall()
-        found: dict[str, set[str]] = {}
-        for table, column in rows:
-            found.setdefault(table, set()).add(column)
-        return found
-
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql.replace("?", "%s"), list(params)).fetchall()
 
