@@ -27,9 +27,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pyarrow as pa
 
 from tiyan.domain.errors import UsageError
-from tiyan.domain.model import INGEST_LOG, QUARANTINE, TABLES, Table
+from tiyan.domain.model import INGEST_LOG, QUARANTINE, TABLES, Column, Table
 from tiyan.ingest.mapping import Mapping, create_source_views, load_mapping
-from tiyan.ingest.sources import Source, discover, read_source
+from tiyan.ingest.sources import Source, discover, read_source, sha256_of
 from tiyan.ingest.validate import Lookup, batch_query, parse_query, sql_str
 from tiyan.store.base import Store, WritePlan
 from tiyan.store.schema import quote
@@ -134,7 +134,7 @@ class _Load:
         self.tz = tz
         self.progress = progress or (lambda step, done, total: None)
         self.load_id = uuid.uuid4().hex
-        self.accepted: set[str] = set()  # tables of this load already validated
+        self.validated: set[str] = set()  # tables of this load already validated
         # table -> source -> counts (read, accepted, inserted, updated, ...)
         self.per_source: dict[str, dict[str, dict[str, int]]] = {}
 
@@ -185,7 +185,7 @@ class _Load:
         digest = hashlib.sha256()
         for view in sorted(files):
             for file in files[view]:
-                digest.update(Path(file).read_bytes())
+                digest.update(sha256_of(Path(file)).encode())
         sources = []
         for table, query in mapping.tables.items():
             check = hashlib.sha256(digest.digest() + query.encode()).hexdigest()
@@ -235,14 +235,15 @@ class _Load:
             f"CREATE OR REPLACE TEMP VIEW accepted_{t} AS SELECT * EXCLUDE (__problems) "
             f"FROM checked_{t} WHERE len(__problems) = 0"
         )
-        self.accepted.add(t)
+        self.validated.add(t)
         self._classify(table, plan)
         self._count(table, sources, report)
         return report
 
-    def _lookup(self, table: Table, col: Any) -> Lookup:
+    def _lookup(self, table: Table, col: Column) -> Lookup:
         """Staging relation of the rows ``col`` may reference: this load's, then the store's."""
         ref = col.references
+        assert ref is not None
         parent = TABLES[ref.table]
         k = quote(ref.column)
         c = quote(col.name)
@@ -251,7 +252,7 @@ class _Load:
         rel = f"look_{table.name}_{col.name}"
         parts = []
         missing = f"SELECT DISTINCT {c} AS {k} FROM batch_{table.name} WHERE {c} IS NOT NULL"
-        if parent.name in self.accepted:
+        if parent.name in self.validated:
             p = parent.name
             parts.append(f"SELECT {k} AS k, true AS ok{extra} FROM accepted_{p}")
             parts.append(
