@@ -97,3 +97,12 @@ def test_olist_mapping_through_the_cli(tmp_path: Path) -> None:
     assert {
         (r["table"], r["quarantined"]) for r in report["tables"].values() if r["quarantined"]
     } == {("orders", 1), ("shipments", 1)}
+
+
+def test_reading_commands_do_not_create_a_store(tmp_path: Path) -> None:
+    missing = tmp_path / "typo.duckdb"
+    for command in ("status", "quarantine"):
+        code, output = invoke(command, "--db", str(missing))
+        assert code == 2
+        assert "no such store" in output
+    assert not missing.exists()

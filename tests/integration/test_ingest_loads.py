@@ -16,6 +16,7 @@ from tests.conftest import write_csv
 from tests.integration.test_ingest_rejections import NOW, base_rows, load, write_market
 from tiyan.domain.errors import SourceError, UnknownNameError, UsageError
 from tiyan.ingest.load import ingest
+from tiyan.ingest.quarantine import list_quarantine
 from tiyan.store import Store
 
 
@@ -179,3 +180,18 @@ def test_unknown_time_zone_is_a_usage_error(store: Store, tmp_path: Path) -> Non
     folder = write_market(tmp_path / "in", base_rows())
     with pytest.raises(UsageError, match="unknown time zone 'Mars/Olympus'"):
         ingest(store, [folder], now=NOW, timezone="Mars/Olympus")
+
+
+def test_quarantine_listing_reads_through_ibis(store: Store, tmp_path: Path) -> None:
+    rows = base_rows()
+    rows["orders"].append(dict(rows["orders"][0], order_id="O2", channel="tv"))
+    rows["orders"].append(dict(rows["orders"][0], order_id="O3", amount="x"))
+    load(store, write_market(tmp_path / "in", rows))
+    listed = list_quarantine(store, table="orders")
+    assert listed["total"] == 2
+    assert {(r["reason_code"], r["rows"]) for r in listed["by_reason"]} == {
+        ("not_allowed", 1),
+        ("bad_type", 1),
+    }
+    assert [r["line"] for r in listed["rows"]] == [3, 4]
+    assert list_quarantine(store, table="merchants")["total"] == 0

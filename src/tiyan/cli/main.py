@@ -45,9 +45,9 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 
 
 @contextmanager
-def _store(db: str) -> Iterator[Store]:
+def _store(db: str, *, read_only: bool = False) -> Iterator[Store]:
     try:
-        store = open_store(db)
+        store = open_store(db, read_only=read_only)
     except TiyanError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -182,7 +182,7 @@ def quarantine_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """List rejected rows: table, source, line, column and the reason."""
-    with _store(db) as store:
+    with _store(db, read_only=True) as store:
         try:
             result = list_quarantine(store, table=table, limit=limit)
         except TiyanError as exc:
@@ -206,7 +206,7 @@ def quarantine_cmd(
 @app.command("status")
 def status_cmd(db: DbOption = DEFAULT_DB, as_json: JsonOption = False) -> None:
     """Tables, row counts, date ranges (UTC) and recent loads."""
-    with _store(db) as store:
+    with _store(db, read_only=True) as store:
         result = store_status(store)
     if as_json:
         print(json.dumps(result, indent=2, ensure_ascii=False, default=str))

@@ -19,7 +19,11 @@ def is_postgres_url(url: str) -> bool:
 
 
 def open_store(url: str = DEFAULT_DB, *, read_only: bool = False) -> Store:
-    """Open (creating or upgrading as needed) the store at ``url``."""
+    """Open (creating or upgrading as needed) the store at ``url``.
+
+    ``read_only`` opens an existing DuckDB file for reading only (an error if it does not
+    exist, rather than creating an empty store); PostgreSQL stores ignore it.
+    """
     if is_postgres_url(url):
         from tiyan.store.postgres_store import PostgresStore
 
