@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tiyan.domain.errors import StoreError
+from tiyan.domain.errors import StoreError, UnknownNameError
 from tiyan.domain.model import SYSTEM_TABLES, TABLES
 from tiyan.store import SCHEMA_VERSION, open_store
 
@@ -52,3 +52,8 @@ def test_reads_go_through_ibis(store_url: str) -> None:
         con = store.ibis()
         assert con.table("orders").count().to_pyarrow().as_py() == 0
         assert set(TABLES) <= set(con.list_tables())
+
+
+def test_unknown_url_scheme_is_refused_with_a_suggestion() -> None:
+    with pytest.raises(UnknownNameError, match="Did you mean 'postgresql'"):
+        open_store("postgresq://localhost/db")

@@ -7,6 +7,7 @@ Engines are imported on first use.
 
 from __future__ import annotations
 
+from tiyan.domain.errors import UnknownNameError
 from tiyan.store.base import MIGRATIONS, SCHEMA_VERSION, Store, WritePlan
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Store", "WritePlan", "open_store"]
@@ -24,6 +25,9 @@ def open_store(url: str = DEFAULT_DB, *, read_only: bool = False) -> Store:
     ``read_only`` opens an existing DuckDB file for reading only (an error if it does not
     exist, rather than creating an empty store); PostgreSQL stores ignore it.
     """
+    scheme = url.split("://", 1)[0] if "://" in url else None
+    if scheme is not None and not is_postgres_url(url):
+        raise UnknownNameError("store URL scheme", scheme, ["postgresql", "postgres"])
     if is_postgres_url(url):
         from tiyan.store.postgres_store import PostgresStore
 
