@@ -67,7 +67,18 @@ class Store(abc.ABC):
 
     # -- schema ---------------------------------------------------------------------------
     def ensure_schema(self) -> None:
-        """Create the tables, or upgrade an older store to :data:`SCHEMA_VERSION`."""
+        """Create the tables, or upgrade an older store to :data:`SCHEMA_VERSION`.
+
+        Called on open; on failure the store is closed, so nothing is left holding the file
+        or the connection.
+        """
+        try:
+            self._upgrade()
+        except BaseException:
+            self.close()
+            raise
+
+    def _upgrade(self) -> None:
         existing = self.existing_columns()
         version = self._stored_version(existing)
         if version > SCHEMA_VERSION:

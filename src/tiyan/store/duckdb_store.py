@@ -34,11 +34,7 @@ class DuckDBStore(Store):
         self.con.execute("SET TimeZone = 'UTC'")
         self.catalog = quote(self.query("SELECT current_database()")[0][0])
         if not read_only:
-            try:
-                self.ensure_schema()
-            except BaseException:
-                self.con.close()
-                raise
+            self.ensure_schema()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()

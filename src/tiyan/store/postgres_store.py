@@ -51,11 +51,7 @@ class PostgresStore(Store):
         self.con.execute(pgsql.SQL("SET search_path TO {}").format(ident))
         self.con.execute("SET TIME ZONE 'UTC'")
         self._ibis: Any = None
-        try:
-            self.ensure_schema()
-        except BaseException:
-            self.con.close()
-            raise
+        self.ensure_schema()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql.replace("?", "%s"), list(params)).fetchall()
