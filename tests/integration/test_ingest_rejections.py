@@ -299,3 +299,25 @@ def test_malformed_jsonl_lines(store: Store, tmp_path: Path) -> None:
     }
     assert report.tables["merchants"].read == 5  # the blank line is not a record
     assert report.tables["merchants"].inserted == 2
+
+
+def test_lines_are_physical_when_values_span_lines(store: Store, tmp_path: Path) -> None:
+    rows = base_rows()
+    rows["reviews"][0]["text"] = 'good,\n"really"\ngood'
+    rows["reviews"].append(dict(rows["reviews"][0], review_id="R2", text="ok"))
+    rows["reviews"].append(dict(rows["reviews"][0], review_id="R3", rating="9", text="x\ny"))
+    rows["reviews"].append(dict(rows["reviews"][0], review_id="R4", rating="0", text="z"))
+    folder = write_market(tmp_path / "in", rows)
+    path = folder / "reviews.csv"
+    path.write_text(path.read_text() + "R5,O1,M1,P1,5,too,many,fields\n")
+    lines = path.read_text().splitlines()
+    assert lines[5].startswith("R3") and lines[7].startswith("R4") and lines[8].startswith("R5")
+    report = load(store, folder)
+    assert quarantined(store) == {
+        ("reviews", 6, "rating", "out_of_range"),
+        ("reviews", 8, "rating", "out_of_range"),
+        ("reviews", 9, None, "malformed_line"),
+    }
+    assert report.tables["reviews"].inserted == 2
+    texts = dict(store.query("SELECT review_id, text FROM reviews"))
+    assert texts["R1"] == 'good,\n"really"\ngood'

@@ -17,6 +17,7 @@ from typing import Any
 
 from tiyan.domain.errors import SourceError, UnknownNameError
 from tiyan.domain.model import TABLES
+from tiyan.store.schema import quote
 
 FORMATS = {
     ".csv": "csv",
@@ -190,47 +191,90 @@ def _read_csv(con: Any, source: Source, raw: str, malformed: str, name: str) -> 
             "UTF-8 first, e.g. `iconv -f GBK -t UTF-8`",
             path=source.name,
         )
+    # DuckDB numbers records (header = 1), rejected ones included; __line starts as that.
     if not rejects:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT '{name}' AS __source, "
             "rowid + 2 AS __line, * FROM __tiyan_csv"
         )
-        return
-    con.execute(
-        f"INSERT INTO {malformed} SELECT '{name}', line, 'malformed_line', "
-        "'line ' || line || ' cannot be parsed: ' || min(error_message), "
-        "any_value(csv_line) FROM __tiyan_rejects GROUP BY line"
-    )
-    # The good rows are numbered in file order; skip the rejected line numbers to recover
-    # each good row's line (header = line 1, one record per line).
-    total = con.execute("SELECT count(*) FROM __tiyan_csv").fetchone()[0] + len(
-        {r[0] for r in rejects}
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {raw} AS "
-        "WITH good AS (SELECT line, row_number() OVER (ORDER BY line) - 1 AS k "
-        f"  FROM range(2, {total} + 2) r(line) "
-        "  WHERE line NOT IN (SELECT line FROM __tiyan_rejects)) "
-        f"SELECT '{name}' AS __source, good.line AS __line, c.* "
-        "FROM (SELECT rowid AS __k, * FROM __tiyan_csv) c JOIN good ON good.k = c.__k "
-        "ORDER BY __line"
-    )
-    con.execute(f"ALTER TABLE {raw} DROP COLUMN __k")
+    else:
+        con.execute(
+            f"INSERT INTO {malformed} SELECT '{name}', line, 'malformed_line', "
+            "'cannot be parsed: ' || min(error_message), "
+            "any_value(csv_line) FROM __tiyan_rejects GROUP BY line"
+        )
+        # The good rows are in file order; skipping the rejected record numbers gives each
+        # good row its own.
+        total = con.execute("SELECT count(*) FROM __tiyan_csv").fetchone()[0] + len(
+            {r[0] for r in rejects}
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {raw} AS "
+            "WITH good AS (SELECT line, row_number() OVER (ORDER BY line) - 1 AS k "
+            f"  FROM range(2, {total} + 2) r(line) "
+            "  WHERE line NOT IN (SELECT line FROM __tiyan_rejects)) "
+            f"SELECT '{name}' AS __source, good.line AS __line, c.* "
+            "FROM (SELECT rowid AS __k, * FROM __tiyan_csv) c JOIN good ON good.k = c.__k "
+            "ORDER BY __line"
+        )
+        con.execute(f"ALTER TABLE {raw} DROP COLUMN __k")
+    _record_numbers_to_lines(con, source, raw, malformed)
 
 
-def _read_jsonl(con: Any, source: Source, raw: str, malformed: str, name: str) -> None:
+def _record_numbers_to_lines(con: Any, source: Source, raw: str, malformed: str) -> None:
+    """Turn record numbers into physical line numbers where quoted values span lines.
+
+    Only needed when some value holds a line break (review texts often do). A physical line
+    starts a record when the quotes before it are balanced (``""`` inside a value counts twice,
+    so it never changes the balance); the n-th such line is where record n starts.
+    """
     assert source.path is not None
-    # Read each line as one text value (0x01 cannot occur unescaped in valid JSON), so a
-    # broken line is quarantined with its number instead of failing the whole file.
+    columns = [
+        row[0] for row in con.execute(f"DESCRIBE {raw}").fetchall() if not row[0].startswith("__")
+    ]
+    if not columns:
+        return
+    spans = " OR ".join(f"contains({quote(c)}, chr(10))" for c in columns)
+    if not con.execute(f"SELECT coalesce(bool_or({spans}), false) FROM {raw}").fetchone()[0]:
+        return
+    _read_lines(con, source.path, "__tiyan_physical")
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __tiyan_lines AS SELECT * FROM "
-        f"read_csv({_literal(source.path)}, columns = {{'j': 'VARCHAR'}}, "
+        "CREATE OR REPLACE TEMP TABLE __tiyan_starts AS "
+        "SELECT line, row_number() OVER (ORDER BY line) AS record FROM ("
+        "  SELECT line, j, coalesce(sum(length(j) - length(replace(j, '\"', ''))) OVER ("
+        "    ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS quotes "
+        "  FROM __tiyan_physical) "
+        "WHERE quotes % 2 = 0 AND j IS NOT NULL AND j <> ''"
+    )
+    for table in (raw, malformed):
+        con.execute(
+            f"UPDATE {table} SET __line = s.line FROM __tiyan_starts s "
+            f"WHERE s.record = {table}.__line"
+        )
+
+
+def _read_lines(con: Any, path: Path, target: str) -> None:
+    """``target(line, j)``: every physical line of ``path`` as text, numbered from 1."""
+    # 0x01 as the delimiter and no quoting: each line is one value, whatever it holds.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {target}_read AS SELECT * FROM "
+        f"read_csv({_literal(path)}, columns = {{'j': 'VARCHAR'}}, "
         "header = false, delim = E'\\x01', quote = '', escape = '', auto_detect = false, "
         "strict_mode = false, encoding = 'utf-8')"
     )
     # A table keeps the file's order in its rowid, so rowid + 1 is the line number.
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE __tiyan_json AS SELECT rowid + 1 AS line, j, "
+        f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT rowid + 1 AS line, j FROM {target}_read"
+    )
+
+
+def _read_jsonl(con: Any, source: Source, raw: str, malformed: str, name: str) -> None:
+    assert source.path is not None
+    # Each line as one text value, so a broken line is quarantined with its number instead
+    # of failing the whole file (0x01 cannot occur unescaped in valid JSON).
+    _read_lines(con, source.path, "__tiyan_lines")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE __tiyan_json AS SELECT line, j, "
         "CASE WHEN json_valid(j) THEN json_type(j) END AS t "
         "FROM __tiyan_lines WHERE j IS NOT NULL AND trim(j) <> ''"
     )
