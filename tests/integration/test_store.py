@@ -3,6 +3,8 @@ newer one, and the same tables on both engines."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tiyan.domain.errors import StoreError, UnknownNameError
@@ -57,3 +59,11 @@ def test_reads_go_through_ibis(store_url: str) -> None:
 def test_unknown_url_scheme_is_refused_with_a_suggestion() -> None:
     with pytest.raises(UnknownNameError, match="Did you mean 'postgresql'"):
         open_store("postgresq://localhost/db")
+
+
+def test_memory_limit_bounds_the_embedded_engine(tmp_path: Path) -> None:
+    with open_store(str(tmp_path / "t.duckdb"), memory_limit="1GB") as store:
+        limit = store.query("SELECT current_setting('memory_limit')")[0][0]
+        assert limit.replace(" ", "") in {"1.0GiB", "953.6MiB", "1.0GB", "953.6MB"}, limit
+    with pytest.raises(StoreError, match="bad memory limit"):
+        open_store(str(tmp_path / "u.duckdb"), memory_limit="lots")

@@ -42,12 +42,21 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+MemoryOption = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="Memory for the embedded engine, e.g. 4GB (spills to disk beyond it). "
+        "Default: half the machine's memory.",
+        envvar="TIYAN_MEMORY_LIMIT",
+    ),
+]
 
 
 @contextmanager
-def _store(db: str, *, read_only: bool = False) -> Iterator[Store]:
+def _store(db: str, *, read_only: bool = False, memory_limit: str | None = None) -> Iterator[Store]:
     try:
-        store = open_store(db, read_only=read_only)
+        store = open_store(db, read_only=read_only, memory_limit=memory_limit)
     except TiyanError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -117,8 +126,9 @@ def _run_ingest(
     timezone: str,
     max_reject_rate: float | None,
     quiet: bool,
+    memory_limit: str | None = None,
 ) -> LoadReport:
-    with _store(db) as store, _progress(quiet) as bar:
+    with _store(db, memory_limit=memory_limit) as store, _progress(quiet) as bar:
         task = bar.add_task("loading", total=None)
 
         plain = not err.is_terminal  # a log line per step when nobody sees the bar
@@ -161,11 +171,12 @@ def ingest_cmd(
         typer.Option(help="Fail (and write no data) above this share of rejected rows, 0–1."),
     ] = None,
     as_json: JsonOption = False,
+    memory_limit: MemoryOption = None,
 ) -> None:
     """Validate and load canonical tables; bad rows go to the quarantine with a reason."""
     if max_reject_rate is not None and not 0 <= max_reject_rate <= 1:
         raise _fail(ValueError("--max-reject-rate must be between 0 and 1"))
-    report = _run_ingest(db, sources, mapping, timezone, max_reject_rate, as_json)
+    report = _run_ingest(db, sources, mapping, timezone, max_reject_rate, as_json, memory_limit)
     if as_json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str))
     else:
@@ -282,6 +293,7 @@ def simulate_cmd(
     db: Annotated[
         str | None, typer.Option("--db", help="Or load the market straight into this store.")
     ] = None,
+    memory_limit: MemoryOption = None,
 ) -> None:
     """Generate a synthetic marketplace with known merchant archetypes (sim_truth)."""
     if (out_dir is None) == (db is None):
@@ -296,7 +308,7 @@ def simulate_cmd(
     tmp = Path(tempfile.mkdtemp(prefix="tiyan-sim-"))
     try:
         _simulate_to(tmp, merchants, orders, days, seed, start.date(), False)
-        report = _run_ingest(db, [tmp], None, DEFAULT_TIMEZONE, None, False)
+        report = _run_ingest(db, [tmp], None, DEFAULT_TIMEZONE, None, False, memory_limit)
         _print_load(report)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -308,6 +320,7 @@ def demo_cmd(
     orders: Annotated[int, typer.Option(min=1, help="Orders to simulate.")] = 1_000_000,
     merchants: Annotated[int, typer.Option(min=1, help="Merchants.")] = 5_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    memory_limit: MemoryOption = None,
 ) -> None:
     """Simulate a market (~1M orders), ingest it into an embedded store, and show the store."""
     data = folder / "data"
@@ -316,7 +329,7 @@ def demo_cmd(
     _simulate_to(data, merchants, orders, 90, seed, date(2024, 5, 1), False)
     out.print(f"market written to {data}/ (Parquet, one file per table)")
     out.rule("2/3 ingest")
-    report = _run_ingest(db, [data], None, DEFAULT_TIMEZONE, None, False)
+    report = _run_ingest(db, [data], None, DEFAULT_TIMEZONE, None, False, memory_limit)
     _print_load(report)
     out.rule("3/3 store")
     with _store(db) as store:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,11 +16,19 @@ from tiyan.store.base import Store, WritePlan, key_join
 from tiyan.store.schema import quote
 
 
+def default_memory_limit() -> str:
+    """Half the machine's memory: room for DuckDB, and for the process around it."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return f"{total // 2 // 2**20}MB"
+
+
 class DuckDBStore(Store):
     dialect = "duckdb"
     schema = "main"
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(
+        self, path: str | Path, *, read_only: bool = False, memory_limit: str | None = None
+    ) -> None:
         self.url = str(path)
         self.path = Path(path)
         if read_only and not self.path.exists():
@@ -32,6 +41,14 @@ class DuckDBStore(Store):
             raise StoreError(f"cannot open {self.path}: {exc}") from None
         # Stored timestamps are naive UTC; a UTC session keeps DuckDB from shifting them.
         self.con.execute("SET TimeZone = 'UTC'")
+        # A load keeps every validated table until its one transaction commits; past this
+        # limit DuckDB spills them to disk. Measured on a 92M-row load: 80% of RAM (DuckDB's
+        # default) peaked at 20 GB and took 141 s, a 6 GB limit peaked at 6.7 GB in 124 s.
+        try:
+            self.con.execute(f"SET memory_limit = '{memory_limit or default_memory_limit()}'")
+        except duckdb.Error as exc:
+            self.con.close()
+            raise StoreError(f"bad memory limit {memory_limit!r}: {exc}") from None
         self.catalog = quote(self.query("SELECT current_database()")[0][0])
         if not read_only:
             self.ensure_schema()

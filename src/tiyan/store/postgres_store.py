@@ -39,8 +39,9 @@ def split_schema(url: str) -> tuple[str, str]:
 class PostgresStore(Store):
     dialect = "postgres"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, memory_limit: str | None = None) -> None:
         self.url = url
+        self.memory_limit = memory_limit
         conninfo, self.schema = split_schema(url)
         try:
             self.con = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
@@ -90,8 +91,11 @@ class PostgresStore(Store):
         """A private in-memory DuckDB: validation runs there, PostgreSQL sees only COPYs."""
         import duckdb
 
+        from tiyan.store.duckdb_store import default_memory_limit
+
         con = duckdb.connect()
         con.execute(f"SET TimeZone = '{timezone}'")
+        con.execute(f"SET memory_limit = '{self.memory_limit or default_memory_limit()}'")
         try:
             yield con
         finally:
