@@ -13,7 +13,7 @@ import duckdb
 from tiyan.domain.errors import StoreError
 from tiyan.domain.model import Table
 from tiyan.store.base import Store, WritePlan, key_join
-from tiyan.store.schema import quote
+from tiyan.store.schema import insert_sql, quote
 
 
 def default_memory_limit() -> str:
@@ -105,8 +105,7 @@ class DuckDBStore(Store):
                         f"DELETE FROM {target} t USING {relation} s "
                         f"WHERE {key_join(table, 't', 's')}"
                     )
-                cols = ", ".join(quote(c) for c in table.column_names)
-                con.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {relation}")
+                con.execute(insert_sql(table, relation, target))
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")

@@ -57,10 +57,11 @@ def create_table_sql(table: Table, dialect: str) -> str:
     return f"CREATE TABLE IF NOT EXISTS {quote(table.name)} (\n  {body}\n)"
 
 
-def insert_sql(table: Table, source: str) -> str:
-    """Insert the rows of ``source`` (new keys only) into ``table``."""
+def insert_sql(table: Table, source: str, target: str | None = None) -> str:
+    """Insert the rows of ``source`` (new keys only) into ``table`` (or the qualified
+    ``target`` naming it)."""
     cols = ", ".join(quote(c) for c in table.column_names)
-    return f"INSERT INTO {quote(table.name)} ({cols}) SELECT {cols} FROM {source}"
+    return f"INSERT INTO {target or quote(table.name)} ({cols}) SELECT {cols} FROM {source}"
 
 
 def upsert_sql(table: Table, source: str) -> str:
