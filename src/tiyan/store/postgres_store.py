@@ -76,7 +76,8 @@ class PostgresStore(Store):
         cols = ", ".join(quote(c) for c in columns)
         with self._tempfile() as path:
             staging.execute(
-                f"COPY (SELECT {cols} FROM {relation}) TO '{path}' (FORMAT csv, HEADER false, USE_TMP_FILE false)"
+                f"COPY (SELECT {cols} FROM {relation}) TO '{path}' "
+                "(FORMAT csv, HEADER false, USE_TMP_FILE false)"
             )
             with (
                 self.con.cursor() as cur,
