@@ -35,6 +35,7 @@ class ColumnType(StrEnum):
     FLOAT = "float"
     BOOL = "bool"
     TIMESTAMP = "timestamp"
+    DATE = "date"
 
 
 @dataclass(frozen=True)
@@ -105,13 +106,14 @@ class Table:
         return tuple(c for c in self.columns if c.references is not None)
 
 
-S, I, M, F, B, T = (  # noqa: E741 - one-letter aliases keep the column tables readable
+S, I, M, F, B, T, D = (  # noqa: E741 - one-letter aliases keep the column tables readable
     ColumnType.STRING,
     ColumnType.INT,
     ColumnType.MONEY,
     ColumnType.FLOAT,
     ColumnType.BOOL,
     ColumnType.TIMESTAMP,
+    ColumnType.DATE,
 )
 
 CATEGORIES = ("apparel", "beauty", "food", "electronics", "home", "jewellery", "baby", "sports")
@@ -662,3 +664,78 @@ SCHEMA_META = Table(
 
 #: Tables the store keeps for itself (not loaded by ingestion).
 SYSTEM_TABLES: dict[str, Table] = {t.name: t for t in (INGEST_LOG, QUARANTINE, SCHEMA_META)}
+
+METRIC_DAILY = Table(
+    name="metric_daily",
+    zh="指标日汇总",
+    meaning="Daily partial aggregates: one metric's numerator and denominator sums for one "
+    "merchant and one local day. Windows are sums of these.",
+    kind="governance",
+    primary_key=("metric_id", "merchant_id", "day"),
+    columns=(
+        Column("metric_id", S, "Metric (see docs/metrics.md).", "指标", required=True),
+        Column(
+            "merchant_id",
+            S,
+            "Merchant; empty for records about no merchant (platform totals only).",
+            "商家ID",
+            required=True,
+        ),
+        Column("day", D, "Local day the records count on (their anchor).", "日期", required=True),
+        Column("num", F, "Sum of the numerator.", "分子", required=True),
+        Column("den", F, "Sum of the denominator.", "分母", required=True),
+    ),
+)
+
+METRIC_VALUES = Table(
+    name="metric_values",
+    zh="指标值",
+    meaning="A metric over a window for a merchant, a category or the platform, as of a date.",
+    kind="governance",
+    time_column="as_of",
+    primary_key=("as_of", "window_days", "metric_id", "scope", "subject_id"),
+    columns=(
+        Column(
+            "as_of", D, "The run date; the window ends the day before.", "统计日", required=True
+        ),
+        Column("window_days", I, "Window length in days.", "窗口天数", required=True),
+        Column("metric_id", S, "Metric.", "指标", required=True),
+        Column("scope", S, "merchant, category or platform.", "范围", required=True),
+        Column("subject_id", S, "Merchant id, category, or 'all'.", "对象", required=True),
+        Column("window_start", D, "First day of the window.", "窗口开始", required=True),
+        Column("window_end", D, "Last day of the window.", "窗口结束", required=True),
+        Column("numerator", F, "Numerator over the window.", "分子", required=True),
+        Column("denominator", F, "Denominator over the window.", "分母", required=True),
+        Column(
+            "value", F, "scale × numerator / denominator; null when the denominator is 0.", "值"
+        ),
+    ),
+)
+
+SCORES = Table(
+    name="scores",
+    zh="商家体验分",
+    meaning="The Merchant Experience Score of a merchant as of a date, with its explanation.",
+    kind="governance",
+    time_column="as_of",
+    primary_key=("as_of", "window_days", "merchant_id"),
+    columns=(
+        Column("as_of", D, "The run date.", "统计日", required=True),
+        Column("window_days", I, "Window length in days.", "窗口天数", required=True),
+        Column("merchant_id", S, "Merchant.", "商家ID", required=True),
+        Column("category", S, "Peer group category.", "类目"),
+        Column("status", S, "scored or insufficient_data.", "状态", required=True),
+        Column("valid_orders", I, "Valid orders in the window.", "有效订单量", required=True),
+        Column("score", F, "Overall score, 0–100 (null when not scored).", "体验分"),
+        Column("product", F, "Product dimension, 0–100.", "商品体验"),
+        Column("logistics", F, "Logistics dimension, 0–100.", "物流体验"),
+        Column("service", F, "Service dimension, 0–100.", "服务体验"),
+        Column("display_score", F, "The 5-point score consumers see.", "展示分(5分制)"),
+        Column("level", S, "excellent, good, fair, poor or critical.", "等级"),
+        Column("policy_version", S, "Policy version that scored it.", "规则版本", required=True),
+        Column("explanation", S, "Per-metric detail and top improvements, as JSON.", "解读"),
+    ),
+)
+
+#: Tables the governance stages write (metrics, scores; later violations and the ledger).
+GOVERNANCE_TABLES: dict[str, Table] = {t.name: t for t in (METRIC_DAILY, METRIC_VALUES, SCORES)}

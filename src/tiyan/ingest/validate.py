@@ -49,6 +49,7 @@ _TYPE_WORDS = {
     ColumnType.FLOAT: "a finite number",
     ColumnType.BOOL: "true or false",
     ColumnType.TIMESTAMP: "a timestamp (e.g. 2024-06-18 20:15:00 or 2024-06-18T12:15:00Z)",
+    ColumnType.DATE: "a date (e.g. 2024-06-18)",
 }
 
 

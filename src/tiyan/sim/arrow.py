@@ -27,6 +27,7 @@ ARROW_TYPES: dict[ColumnType, Any] = {
     ColumnType.BOOL: pa.bool_(),
     # Naive, holding UTC (the model's convention for stored timestamps).
     ColumnType.TIMESTAMP: pa.timestamp("us"),
+    ColumnType.DATE: pa.date32(),
 }
 
 

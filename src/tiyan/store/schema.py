@@ -5,7 +5,7 @@ Engine differences are data (a type table per dialect), not branches in the code
 
 from __future__ import annotations
 
-from tiyan.domain.model import SYSTEM_TABLES, TABLES, ColumnType, Table
+from tiyan.domain.model import GOVERNANCE_TABLES, SYSTEM_TABLES, TABLES, ColumnType, Table
 
 #: SQL type of each logical type, per dialect.
 SQL_TYPES: dict[str, dict[ColumnType, str]] = {
@@ -16,6 +16,7 @@ SQL_TYPES: dict[str, dict[ColumnType, str]] = {
         ColumnType.FLOAT: "DOUBLE",
         ColumnType.BOOL: "BOOLEAN",
         ColumnType.TIMESTAMP: "TIMESTAMP",
+        ColumnType.DATE: "DATE",
     },
     "postgres": {
         ColumnType.STRING: "TEXT",
@@ -24,6 +25,7 @@ SQL_TYPES: dict[str, dict[ColumnType, str]] = {
         ColumnType.FLOAT: "DOUBLE PRECISION",
         ColumnType.BOOL: "BOOLEAN",
         ColumnType.TIMESTAMP: "TIMESTAMP",
+        ColumnType.DATE: "DATE",
     },
 }
 
@@ -35,7 +37,7 @@ SQL_TYPES: dict[str, dict[ColumnType, str]] = {
 ENFORCED_KEYS: dict[str, bool] = {"duckdb": False, "postgres": True}
 
 #: The tables a store holds, in creation order.
-ALL_TABLES: dict[str, Table] = {**TABLES, **SYSTEM_TABLES}
+ALL_TABLES: dict[str, Table] = {**TABLES, **SYSTEM_TABLES, **GOVERNANCE_TABLES}
 
 
 def quote(name: str) -> str:
