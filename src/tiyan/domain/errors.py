@@ -5,7 +5,8 @@
     TiyanError
     ├── UsageError (ValueError)          bad arguments: unknown table, engine, mapping, format
     │   ├── UnknownTableError
-    │   └── UnknownNameError
+    │   ├── UnknownNameError
+    │   └── PolicyError                  a policy file that does not validate (file, line, key)
     ├── SourceError (OSError)            input that cannot be read at all: missing file,
     │                                    unknown format, unreadable encoding, malformed mapping
     └── StoreError (RuntimeError)        the store cannot be opened, migrated or written
@@ -56,3 +57,19 @@ class SourceError(TiyanError, OSError):
 
 class StoreError(TiyanError, RuntimeError):
     """The store cannot be opened, upgraded or written."""
+
+
+class PolicyError(UsageError):
+    """A policy file that does not validate; names the file, the line and the key.
+
+    ``problems`` lists every problem found, each as ``(line, key, message)``.
+    """
+
+    def __init__(self, path: str, problems: list[tuple[int | None, str, str]]) -> None:
+        self.path = path
+        self.problems = problems
+        lines = [
+            f"{path}:{line if line is not None else '?'}: {key or '(top)'}: {message}"
+            for line, key, message in problems
+        ]
+        super().__init__("invalid policy:\n  " + "\n  ".join(lines))

@@ -94,7 +94,8 @@ class MetricDef:
     window: WindowKind = WindowKind.TRAILING
     #: value = scale * numerator / denominator (e.g. 1/3600 turns seconds into hours).
     scale: float = 1.0
-    #: Part of the Merchant Experience Score (reported only otherwise).
+    #: In the default policy's Merchant Experience Score (a policy may choose others of the
+    #: three scored dimensions).
     scored: bool = False
     #: Below this denominator in the window the metric gets no points of its own: it counts
     #: at its peer group's level (see docs/scoring.md).

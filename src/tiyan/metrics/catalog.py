@@ -309,7 +309,7 @@ METRICS: tuple[Metric, ...] = (
             "pickup_24h_rate", "24小时揽收率", "Pickup within 24 h", L, HIGH, Unit.SHARE,
             numerator="orders whose first carrier scan came < 24 h after payment",
             denominator="picked-up orders", population=PICKED, anchor="first pickup",
-            scored=True, source=_DOUYIN_TABLE + " (揽收及时率, 24H)",
+            source=_DOUYIN_TABLE + " (揽收及时率, 24H)",
         ),
         _pickup_within(24),
     ),
@@ -329,7 +329,8 @@ METRICS: tuple[Metric, ...] = (
             numerator="Σ weight per order: 1 if picked up < 24 h after payment, 0.6 within "
             "24–36 h, 0.3 within 36–48 h, 0 later",
             denominator="picked-up orders", population=PICKED, anchor="first pickup",
-            scale=0.01, source=_DOUYIN_TABLE + " (24H/24–36H/36–48H combined by weight)",
+            scale=0.01, scored=True,
+            source=_DOUYIN_TABLE + " (24H/24–36H/36–48H combined by weight)",
             notes="The official weights are not published; 1 / 0.6 / 0.3 are tiyan's.",
         ),
         _pickup_weighted,

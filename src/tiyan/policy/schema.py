@@ -1,0 +1,257 @@
+"""The policy file's schema: every key, its type, its default and what it means.
+
+Unknown keys are refused; metric ids are resolved against the catalog (with "did you
+mean"). The scoring section is described in ``docs/policy.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tiyan.domain.errors import UnknownNameError
+from tiyan.domain.metrics import (
+    SCORED_DIMENSIONS,
+    CatalogConfig,
+    Dimension,
+    Direction,
+    MetricDef,
+)
+
+DimensionName = Literal["product", "logistics", "service"]
+LEVELS = ("excellent", "good", "fair", "poor", "critical")
+Weight = Annotated[float, Field(ge=0)]
+
+
+def _definitions() -> dict[str, MetricDef]:
+    # The catalog module holds the Ibis expressions too; its definitions are what we need.
+    from tiyan.metrics.catalog import DEFINITIONS
+
+    return DEFINITIONS
+
+
+def _known_metric(metric_id: str) -> MetricDef:
+    definitions = _definitions()
+    if metric_id not in definitions:
+        raise ValueError(str(UnknownNameError("metric", metric_id, definitions)))
+    return definitions[metric_id]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Population(_Strict):
+    """Who counts: the platform's clock and the score's population of orders."""
+
+    #: Platform time zone as a fixed UTC offset ("+08:00"): local days and business hours.
+    utc_offset: str = "+08:00"
+    #: Orders paid below this amount (¥) are left out of every metric (<2元, reference §1.4).
+    min_amount: float = Field(2.0, ge=0)
+    #: Gift and lucky-bag orders (福袋/赠品) are left out (reference §1.4).
+    exclude_gifts: bool = True
+    #: [start, end) local hours in which IM sessions count (08:00:00–22:59:59, §1.2).
+    business_hours: tuple[int, int] = (8, 23)
+
+    @field_validator("utc_offset")
+    @classmethod
+    def _offset(cls, value: str) -> str:
+        if not re.fullmatch(r"[+-](0\d|1[0-4]):[0-5]\d", value):
+            raise ValueError(f"expected an offset like +08:00 or -03:00, not {value!r}")
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: tuple[int, int]) -> tuple[int, int]:
+        start, end = value
+        if not 0 <= start < end <= 24:
+            raise ValueError("business hours are [start, end) with 0 <= start < end <= 24")
+        return value
+
+    def catalog_config(self) -> CatalogConfig:
+        sign = -1 if self.utc_offset.startswith("-") else 1
+        hours, minutes = self.utc_offset[1:].split(":")
+        return CatalogConfig(
+            utc_offset_minutes=sign * (int(hours) * 60 + int(minutes)),
+            min_amount=self.min_amount,
+            exclude_gifts=self.exclude_gifts,
+            business_hours=self.business_hours,
+        )
+
+
+class DimensionConfig(_Strict):
+    #: Weight of the dimension in the overall score (normalised over the three).
+    weight: Weight
+    #: Metric id -> its weight within the dimension.
+    metrics: dict[str, Annotated[float, Field(gt=0)]] = Field(min_length=1)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known(cls, value: dict[str, float]) -> dict[str, float]:
+        for metric_id in value:
+            _known_metric(metric_id)
+        return value
+
+
+class Condition(_Strict):
+    """A threshold on a metric's value: ``min`` for higher-is-better metrics, ``max`` for
+    lower-is-better ones (so meeting a standard can never reward a worse value)."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Condition:
+        if (self.min is None) == (self.max is None):
+            raise ValueError("give exactly one of min or max")
+        return self
+
+
+class Standard(_Strict):
+    """A fixed standard (优秀物流 / 优秀客服 ...): a merchant meeting every condition gets
+    at least ``floor`` in ``dimension`` (reference §1.1, "Dec 13" row)."""
+
+    name: str
+    zh: str = ""
+    dimension: DimensionName
+    floor: float = Field(ge=0, le=100)
+    #: Categories it applies to; empty means every category.
+    categories: list[str] = []
+    when: dict[str, Condition] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _conditions(self) -> Standard:
+        for metric_id, cond in self.when.items():
+            d = _known_metric(metric_id)
+            if cond.max is not None and d.direction is Direction.HIGHER:
+                raise ValueError(f"{metric_id} is higher-is-better: give a min, not a max")
+            if cond.min is not None and d.direction is Direction.LOWER:
+                raise ValueError(f"{metric_id} is lower-is-better: give a max, not a min")
+        return self
+
+
+class Shrinkage(_Strict):
+    """How far small merchants' rates are pulled toward their peers' (docs/scoring.md)."""
+
+    #: Pseudo-orders of the prior for rates: "auto" fits it per peer group and metric
+    #: (empirical-Bayes beta-binomial, method of moments); a number fixes it.
+    prior_strength: float | None = None
+    #: Bounds of the fitted strength.
+    min_strength: float = Field(1.0, gt=0)
+    max_strength: float = Field(1000.0, gt=0)
+    #: Pseudo-observations for durations (hours, minutes), which have no binomial variance.
+    mean_strength: float = Field(10.0, ge=0)
+
+    @field_validator("prior_strength", mode="before")
+    @classmethod
+    def _auto(cls, value: Any) -> Any:
+        return None if value == "auto" else value
+
+    @field_validator("prior_strength")
+    @classmethod
+    def _positive(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError("prior_strength is 'auto' or a positive number")
+        return value
+
+
+class Scoring(_Strict):
+    """The Merchant Experience Score (商家体验分)."""
+
+    #: Default window in days (`tiyan score --window` overrides it).
+    window_days: int = Field(90, ge=1, le=3650)
+    #: No score below this many valid orders in the window (reference §1.4: about 30).
+    min_valid_orders: int = Field(30, ge=1)
+    #: Peers: merchants of the same category, or of the same category and size band.
+    peer_group: Literal["category", "category_size"] = "category"
+    #: Valid-order thresholds that split a category into size bands (category_size).
+    size_bands: list[Annotated[int, Field(gt=0)]] = [300, 3000]
+    #: A peer group smaller than this falls back to all scored merchants of the platform.
+    min_peers: int = Field(5, ge=1)
+    #: Points of the worst merchant of a peer group on a metric (the best gets 100).
+    points_floor: float = Field(40.0, ge=0, lt=100)
+    shrinkage: Shrinkage = Shrinkage()
+    dimensions: dict[DimensionName, DimensionConfig]
+    #: Category -> dimension weights overriding the dimensions' own.
+    category_weights: dict[str, dict[DimensionName, Weight]] = {}
+    standards: list[Standard] = []
+    #: Level -> lowest score of that level.
+    levels: dict[Literal["excellent", "good", "fair", "poor", "critical"], float]
+    #: (score, stars) points of the piecewise-linear mapping to the 5-point display score.
+    display: list[tuple[float, float]]
+    #: Score shown for a merchant below min_valid_orders, by store type ("default": others).
+    new_merchant_score: dict[str, float] = {}
+
+    @field_validator("dimensions")
+    @classmethod
+    def _members(cls, value: dict[str, DimensionConfig]) -> dict[str, DimensionConfig]:
+        for name, dim in value.items():
+            for metric_id in dim.metrics:
+                d = _known_metric(metric_id)
+                if d.dimension is not Dimension(name):
+                    raise ValueError(f"{metric_id} belongs to {d.dimension.value}, not {name}")
+        return value
+
+    @field_validator("size_bands")
+    @classmethod
+    def _bands(cls, value: list[int]) -> list[int]:
+        if value != sorted(set(value)):
+            raise ValueError("size bands must be increasing")
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> Scoring:
+        missing = [d.value for d in SCORED_DIMENSIONS if d.value not in self.dimensions]
+        if missing:
+            raise ValueError(f"dimensions needs all three; missing: {', '.join(missing)}")
+        if sum(d.weight for d in self.dimensions.values()) <= 0:
+            raise ValueError("dimension weights add up to zero")
+        for category, weights in self.category_weights.items():
+            if sum(weights.values()) <= 0:
+                raise ValueError(f"category_weights.{category} add up to zero")
+        if set(self.levels) != set(LEVELS):
+            missing = [lv for lv in LEVELS if lv not in self.levels]
+            raise ValueError(f"levels needs all of {', '.join(LEVELS)}; missing {missing}")
+        bounds = [self.levels[lv] for lv in LEVELS]
+        if bounds != sorted(bounds, reverse=True) or self.levels["critical"] != 0:
+            raise ValueError("level bounds must decrease from excellent to critical = 0")
+        xs = [x for x, _ in self.display]
+        if len(xs) < 2 or xs[0] != 0 or xs[-1] != 100 or xs != sorted(set(xs)):
+            raise ValueError("display points must start at 0, end at 100 and increase")
+        ys = [y for _, y in self.display]
+        if ys != sorted(ys):
+            raise ValueError("display stars must not decrease")
+        return self
+
+    def weights_for(self, category: str | None) -> dict[str, float]:
+        """Dimension weights for a category."""
+        own = self.category_weights.get(category or "", {})
+        return {name: own.get(name, dim.weight) for name, dim in self.dimensions.items()}
+
+    def level_of(self, score: float) -> str:
+        for level in LEVELS:
+            if score >= self.levels[level]:
+                return level
+        return LEVELS[-1]
+
+    def display_of(self, score: float) -> float:
+        """The 5-point display score: piecewise linear through ``display``, 2 decimals."""
+        points = self.display
+        for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+            if score <= x1:
+                return round(y0 + (y1 - y0) * (score - x0) / (x1 - x0), 2)
+        return round(points[-1][1], 2)
+
+
+class Policy(_Strict):
+    """A versioned governance policy. Sections other stages add come later (issue 4)."""
+
+    version: str = Field(min_length=1)
+    #: The first day this version applies (as_of >= effective_from).
+    effective_from: date
+    description: str = ""
+    population: Population = Population()
+    scoring: Scoring
