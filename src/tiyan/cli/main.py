@@ -8,7 +8,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -322,25 +322,43 @@ def demo_cmd(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     memory_limit: MemoryOption = None,
 ) -> None:
-    """Simulate a market (~1M orders), ingest it into an embedded store, and show the store."""
+    """Simulate a market (~1M orders), ingest it into an embedded store, and score it."""
     data = folder / "data"
     db = str(folder / "tiyan.duckdb")
-    out.rule("1/3 simulate")
+    out.rule("1/4 simulate")
     _simulate_to(data, merchants, orders, 90, seed, date(2024, 5, 1), False)
     out.print(f"market written to {data}/ (Parquet, one file per table)")
-    out.rule("2/3 ingest")
+    out.rule("2/4 ingest")
     report = _run_ingest(db, [data], None, DEFAULT_TIMEZONE, None, False, memory_limit)
     _print_load(report)
-    out.rule("3/3 store")
+    out.rule("3/4 store")
     with _store(db) as store:
         _print_status(store_status(store))
+    out.rule("4/4 score")
+    from tiyan.cli.scoring_cmds import score_and_print
+
+    as_of = date(2024, 5, 1) + timedelta(days=90)
+    score_and_print(db, as_of, None, None, False, 7, memory_limit)
+    with _store(db, read_only=True) as store:
+        rows = store.query(
+            "SELECT merchant_id FROM scores WHERE as_of = ? AND status = 'scored' "
+            "ORDER BY score, merchant_id LIMIT 1",
+            (as_of,),
+        )
+    worst = rows[0][0] if rows else "M000001"
     out.print(
         f"\nDone. The market is in [bold]{db}[/bold] (an embedded DuckDB file; the Parquet "
         f"files it came from are in {data}/). Try:\n"
         f"  .venv/bin/tiyan status --db {db}\n"
         f"  .venv/bin/tiyan quarantine --db {db}\n"
-        f"  .venv/bin/tiyan ingest {data} --db {db}    # a reload: every row unchanged"
+        f"  .venv/bin/tiyan ingest {data} --db {db}    # a reload: every row unchanged\n"
+        f"  .venv/bin/tiyan merchant {worst} --db {db}    # the lowest score, explained\n"
+        f"  .venv/bin/tiyan score --as-of {as_of + timedelta(days=1)} --db {db}    # next day"
     )
+
+
+# The scoring commands register themselves on `app` (imported here so `tiyan` has them).
+from tiyan.cli import scoring_cmds  # noqa: E402, F401
 
 
 def main() -> None:  # pragma: no cover - console entry point

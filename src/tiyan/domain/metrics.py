@@ -151,3 +151,19 @@ class CatalogConfig:
             f"v1;tz={self.utc_offset_minutes};min_amount={self.min_amount:g};"
             f"gifts={'out' if self.exclude_gifts else 'in'};hours={start}-{end}"
         )
+
+
+def format_value(definition: MetricDef, value: float | None) -> str:
+    """A value as people read it: ``8.1%``, ``36.2 h``, ``1,250``; ``—`` for no value."""
+    if value is None:
+        return "—"
+    unit = definition.unit
+    if unit is Unit.SHARE:
+        pct = value * 100
+        return f"{pct:.2f}%" if 0 < abs(pct) < 1 else f"{pct:.1f}%"
+    suffix = {Unit.HOURS: " h", Unit.MINUTES: " min", Unit.DAYS: " d"}.get(unit)
+    if suffix is not None:
+        return f"{value:.1f}{suffix}"
+    if unit is Unit.NPS:
+        return f"{value:.1f}"
+    return f"{value:,.0f}"

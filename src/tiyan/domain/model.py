@@ -732,6 +732,12 @@ SCORES = Table(
         Column("service", F, "Service dimension, 0–100.", "服务体验"),
         Column("display_score", F, "The 5-point score consumers see.", "展示分(5分制)"),
         Column("level", S, "excellent, good, fair, poor or critical.", "等级"),
+        Column(
+            "provisional_score",
+            F,
+            "Shown instead while a new merchant has too few orders (by store type).",
+            "新商家初始分",
+        ),
         Column("policy_version", S, "Policy version that scored it.", "规则版本", required=True),
         Column("explanation", S, "Per-metric detail and top improvements, as JSON.", "解读"),
     ),

@@ -97,7 +97,9 @@ def parse_policy(text: str, where: str) -> Policy:
     """Validate policy YAML; every problem names ``where``, the line and the key."""
     data, lines = _parse(text, where)
     if not isinstance(data, dict):
-        raise PolicyError(where, [(1, "", "a policy file is a YAML mapping (version, scoring, ...)")])
+        raise PolicyError(
+            where, [(1, "", "a policy file is a YAML mapping (version, scoring, ...)")]
+        )
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
@@ -115,9 +117,7 @@ def parse_policy(text: str, where: str) -> Policy:
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load and validate a policy file; without ``path``, the default policy."""
     if path is None:
-        text = (resources.files("tiyan") / "policies" / "default.yaml").read_text(
-            encoding="utf-8"
-        )
+        text = (resources.files("tiyan") / "policies" / "default.yaml").read_text(encoding="utf-8")
         return parse_policy(text, DEFAULT_POLICY)
     file = Path(path)
     if not file.is_file():

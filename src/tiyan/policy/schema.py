@@ -6,6 +6,7 @@ mean"). The scoring section is described in ``docs/policy.md``.
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import date
 from typing import Annotated, Any, Literal
@@ -50,7 +51,7 @@ class Population(_Strict):
     #: Platform time zone as a fixed UTC offset ("+08:00"): local days and business hours.
     utc_offset: str = "+08:00"
     #: Orders paid below this amount (¥) are left out of every metric (<2元, reference §1.4).
-    min_amount: float = Field(2.0, ge=0)
+    min_amount: float = Field(default=2.0, ge=0)
     #: Gift and lucky-bag orders (福袋/赠品) are left out (reference §1.4).
     exclude_gifts: bool = True
     #: [start, end) local hours in which IM sessions count (08:00:00–22:59:59, §1.2).
@@ -140,10 +141,10 @@ class Shrinkage(_Strict):
     #: (empirical-Bayes beta-binomial, method of moments); a number fixes it.
     prior_strength: float | None = None
     #: Bounds of the fitted strength.
-    min_strength: float = Field(1.0, gt=0)
-    max_strength: float = Field(1000.0, gt=0)
+    min_strength: float = Field(default=1.0, gt=0)
+    max_strength: float = Field(default=1000.0, gt=0)
     #: Pseudo-observations for durations (hours, minutes), which have no binomial variance.
-    mean_strength: float = Field(10.0, ge=0)
+    mean_strength: float = Field(default=10.0, ge=0)
 
     @field_validator("prior_strength", mode="before")
     @classmethod
@@ -162,24 +163,27 @@ class Scoring(_Strict):
     """The Merchant Experience Score (商家体验分)."""
 
     #: Default window in days (`tiyan score --window` overrides it).
-    window_days: int = Field(90, ge=1, le=3650)
+    window_days: int = Field(default=90, ge=1, le=3650)
     #: No score below this many valid orders in the window (reference §1.4: about 30).
-    min_valid_orders: int = Field(30, ge=1)
+    min_valid_orders: int = Field(default=30, ge=1)
     #: Peers: merchants of the same category, or of the same category and size band.
     peer_group: Literal["category", "category_size"] = "category"
     #: Valid-order thresholds that split a category into size bands (category_size).
     size_bands: list[Annotated[int, Field(gt=0)]] = [300, 3000]
     #: A peer group smaller than this falls back to all scored merchants of the platform.
-    min_peers: int = Field(5, ge=1)
+    min_peers: int = Field(default=5, ge=1)
     #: Points of the worst merchant of a peer group on a metric (the best gets 100).
-    points_floor: float = Field(40.0, ge=0, lt=100)
+    points_floor: float = Field(default=40.0, ge=0, lt=100)
+    #: points = floor + (100 − floor) × percentile ** curve. Below 1 the bottom of a peer
+    #: group loses more than the top gains (a defect costs more than a lead earns).
+    points_curve: float = Field(default=0.5, gt=0, le=1)
     shrinkage: Shrinkage = Shrinkage()
-    dimensions: dict[DimensionName, DimensionConfig]
+    dimensions: dict[str, DimensionConfig]
     #: Category -> dimension weights overriding the dimensions' own.
-    category_weights: dict[str, dict[DimensionName, Weight]] = {}
+    category_weights: dict[str, dict[str, Weight]] = {}
     standards: list[Standard] = []
     #: Level -> lowest score of that level.
-    levels: dict[Literal["excellent", "good", "fair", "poor", "critical"], float]
+    levels: dict[str, float]
     #: (score, stars) points of the piecewise-linear mapping to the 5-point display score.
     display: list[tuple[float, float]]
     #: Score shown for a merchant below min_valid_orders, by store type ("default": others).
@@ -204,7 +208,11 @@ class Scoring(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> Scoring:
-        missing = [d.value for d in SCORED_DIMENSIONS if d.value not in self.dimensions]
+        known = [d.value for d in SCORED_DIMENSIONS]
+        for name in [*self.dimensions, *(d for w in self.category_weights.values() for d in w)]:
+            if name not in known:
+                raise ValueError(str(UnknownNameError("dimension", name, known)))
+        missing = [d for d in known if d not in self.dimensions]
         if missing:
             raise ValueError(f"dimensions needs all three; missing: {', '.join(missing)}")
         if sum(d.weight for d in self.dimensions.values()) <= 0:
@@ -212,6 +220,9 @@ class Scoring(_Strict):
         for category, weights in self.category_weights.items():
             if sum(weights.values()) <= 0:
                 raise ValueError(f"category_weights.{category} add up to zero")
+        for name in self.levels:
+            if name not in LEVELS:
+                raise ValueError(str(UnknownNameError("level", name, LEVELS)))
         if set(self.levels) != set(LEVELS):
             missing = [lv for lv in LEVELS if lv not in self.levels]
             raise ValueError(f"levels needs all of {', '.join(LEVELS)}; missing {missing}")
@@ -240,7 +251,7 @@ class Scoring(_Strict):
     def display_of(self, score: float) -> float:
         """The 5-point display score: piecewise linear through ``display``, 2 decimals."""
         points = self.display
-        for (x0, y0), (x1, y1) in zip(points, points[1:], strict=False):
+        for (x0, y0), (x1, y1) in itertools.pairwise(points):
             if score <= x1:
                 return round(y0 + (y1 - y0) * (score - x0) / (x1 - x0), 2)
         return round(points[-1][1], 2)

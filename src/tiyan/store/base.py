@@ -141,6 +141,11 @@ class Store(abc.ABC):
         """Apply ``plan`` in one transaction."""
 
     @abc.abstractmethod
+    def replace_rows(self, table: Table, rows: Sequence[tuple[Any, ...]], where: str) -> None:
+        """In one transaction, delete the rows of ``table`` matching SQL condition ``where``
+        and insert ``rows`` (tuples in the table's column order)."""
+
+    @abc.abstractmethod
     def ibis(self) -> Any:
         """An Ibis backend over the store."""
 

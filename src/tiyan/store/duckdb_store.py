@@ -111,6 +111,31 @@ class DuckDBStore(Store):
             con.execute("ROLLBACK")
             raise
 
+    def replace_rows(self, table: Table, rows: Sequence[tuple[Any, ...]], where: str) -> None:
+        import pyarrow as pa
+
+        from tiyan.sim.arrow import arrow_schema
+
+        schema = arrow_schema(table)
+        columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in table.columns]
+        batch = pa.table(
+            [
+                pa.array(list(values), type=f.type)
+                for values, f in zip(columns, schema, strict=True)
+            ],
+            schema=schema,
+        )
+        self.con.register("__tiyan_rows", batch)
+        try:
+            self.run_in_transaction(
+                [
+                    f"DELETE FROM {self._table(table.name)} WHERE {where}",
+                    insert_sql(table, "__tiyan_rows", self._table(table.name)),
+                ]
+            )
+        finally:
+            self.con.unregister("__tiyan_rows")
+
     def ibis(self) -> Any:
         import ibis
 

@@ -1,0 +1,271 @@
+"""``tiyan score``, ``tiyan metrics``, ``tiyan merchant`` and ``tiyan policy check``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table as RichTable
+
+from tiyan.cli.main import DbOption, JsonOption, MemoryOption, _fail, _store, app, err, out
+from tiyan.domain.errors import TiyanError
+from tiyan.domain.metrics import format_value
+from tiyan.metrics.catalog import DEFINITIONS
+from tiyan.metrics.runner import DEFAULT_RESTATE_DAYS, compute_metric_values, refresh_partials
+from tiyan.policy.files import load_policy
+from tiyan.scoring.run import ScoreSummary, run_scoring
+from tiyan.store import DEFAULT_DB
+
+AsOfOption = Annotated[
+    str, typer.Option("--as-of", help="Run date (YYYY-MM-DD); windows end the day before.")
+]
+WindowOption = Annotated[
+    int | None, typer.Option("--window", min=1, help="Window in days (default: the policy's).")
+]
+PolicyOption = Annotated[
+    Path | None, typer.Option("--policy", help="Policy file (default: the shipped one).")
+]
+
+policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _fail(ValueError(f"--as-of must be a date like 2024-08-01, not {text!r}")) from None
+
+
+def _say(message: str) -> None:
+    err.print(f"tiyan: {message}", highlight=False)
+
+
+def score_and_print(
+    db: str,
+    as_of: date,
+    window: int | None,
+    policy_file: Path | None,
+    full: bool,
+    restate_days: int,
+    memory_limit: str | None,
+    as_json: bool = False,
+) -> ScoreSummary:
+    with _store(db, memory_limit=memory_limit) as store:
+        try:
+            summary = run_scoring(
+                store,
+                as_of=as_of,
+                window=window,
+                policy=load_policy(policy_file),
+                full=full,
+                restate_days=restate_days,
+                progress=_say,
+            )
+        except TiyanError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        out.print_json(json.dumps(asdict(summary), default=str))
+        return summary
+    r = summary.refresh
+    out.print(
+        f"as of {summary.as_of}, {summary.window}-day window, policy {summary.policy_version}: "
+        f"{summary.scored:,} of {summary.merchants:,} merchants scored; partials "
+        f"{'recomputed' if r.full else 'updated'} for {r.days} day(s), "
+        f"{summary.metric_values:,} metric values"
+    )
+    levels = RichTable("level", "merchants", title="Levels")
+    for level in ("excellent", "good", "fair", "poor", "critical", "insufficient_data"):
+        levels.add_row(level, f"{summary.levels.get(level, 0):,}")
+    out.print(levels)
+    worst = RichTable("metric", "merchants losing most on it", title="Worst metrics")
+    for metric_id, count in summary.worst_metrics:
+        d = DEFINITIONS[metric_id]
+        worst.add_row(f"{d.en} ({d.zh})", f"{count:,}")
+    out.print(worst)
+    return summary
+
+
+@app.command("score")
+def score_cmd(
+    as_of: AsOfOption,
+    window: WindowOption = None,
+    db: DbOption = DEFAULT_DB,
+    policy: PolicyOption = None,
+    full: Annotated[bool, typer.Option("--full", help="Recompute every daily partial.")] = False,
+    restate_days: Annotated[
+        int,
+        typer.Option(min=0, help="Days already computed to recompute (late records)."),
+    ] = DEFAULT_RESTATE_DAYS,
+    memory_limit: MemoryOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Compute the metric catalog and the Merchant Experience Score as of a date."""
+    score_and_print(
+        db, _date(as_of), window, policy, full, restate_days, memory_limit, as_json=as_json
+    )
+
+
+@app.command("metrics")
+def metrics_cmd(
+    as_of: AsOfOption,
+    out_file: Annotated[Path, typer.Option("--out", help="FILE.csv or FILE.parquet.")],
+    window: WindowOption = None,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant.")] = None,
+    db: DbOption = DEFAULT_DB,
+    policy: PolicyOption = None,
+    memory_limit: MemoryOption = None,
+) -> None:
+    """Export metric values (merchant_id, metric_id, window, numerator, denominator, value)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if out_file.suffix not in {".csv", ".parquet"}:
+        raise _fail(ValueError(f"--out must end in .csv or .parquet, not {out_file.name!r}"))
+    day = _date(as_of)
+    with _store(db, memory_limit=memory_limit) as store:
+        try:
+            pol = load_policy(policy)
+            length = window or pol.scoring.window_days
+            refresh_partials(store, pol.population.catalog_config(), as_of=day, progress=_say)
+            compute_metric_values(store, as_of=day, window=length)
+        except TiyanError as exc:
+            raise _fail(exc) from None
+        where = "as_of = ? AND window_days = ? AND scope = 'merchant'"
+        params: list[Any] = [day, length]
+        if merchant is not None:
+            where += " AND subject_id = ?"
+            params.append(merchant)
+        rows = store.query(
+            "SELECT subject_id, metric_id, window_days, window_start, window_end, numerator, "
+            f"denominator, value FROM metric_values WHERE {where} ORDER BY subject_id, metric_id",
+            params,
+        )
+        if merchant is not None and not rows:
+            raise _fail(ValueError(f"no metric values for merchant {merchant!r}"))
+    names = [
+        "merchant_id",
+        "metric_id",
+        "window",
+        "window_start",
+        "window_end",
+        "numerator",
+        "denominator",
+        "value",
+    ]
+    table = pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    if out_file.suffix == ".csv":
+        pacsv.write_csv(table, out_file)
+    else:
+        pq.write_table(table, out_file)
+    out.print(f"wrote {len(rows):,} metric values to {out_file}")
+
+
+def _scorecard(store: Any, merchant_id: str, as_of: date | None, window: int | None) -> Any:
+    where = "merchant_id = ?"
+    params: list[Any] = [merchant_id]
+    if as_of is not None:
+        where += " AND as_of = ?"
+        params.append(as_of)
+    if window is not None:
+        where += " AND window_days = ?"
+        params.append(window)
+    rows = store.query(
+        "SELECT as_of, window_days, category, status, valid_orders, score, product, logistics, "
+        "service, display_score, level, provisional_score, policy_version, explanation "
+        f"FROM scores WHERE {where} ORDER BY as_of DESC, window_days DESC LIMIT 1",
+        params,
+    )
+    return rows[0] if rows else None
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+@app.command("merchant")
+def merchant_cmd(
+    merchant_id: Annotated[str, typer.Argument(help="Merchant id.")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Score date (default: the latest).")
+    ] = None,
+    window: WindowOption = None,
+    db: DbOption = DEFAULT_DB,
+    as_json: JsonOption = False,
+) -> None:
+    """A merchant's scorecard: score, level, dimensions, metrics against peers, what to fix."""
+    day = _date(as_of) if as_of else None
+    with _store(db, read_only=True) as store:
+        row = _scorecard(store, merchant_id, day, window)
+    if row is None:
+        raise _fail(
+            ValueError(
+                f"no score for merchant {merchant_id!r}"
+                + (f" as of {day}" if day else "")
+                + " (run `tiyan score --as-of DATE` first)"
+            )
+        )
+    (asof, length, category, status, valid, score, prod, logi, serv, display, level) = row[:11]
+    provisional, version, explanation = row[11], row[12], json.loads(row[13])
+    if as_json:
+        keys = ["as_of", "window_days", "category", "status", "valid_orders", "score"]
+        keys += ["product", "logistics", "service", "display_score", "level"]
+        card = dict(zip(keys, row[:11], strict=True))
+        card.update(merchant_id=merchant_id, provisional_score=provisional)
+        card.update(policy_version=version, explanation=explanation)
+        out.print_json(json.dumps(card, default=str, ensure_ascii=False))
+        return
+    out.rule(f"{merchant_id} · {category} · as of {asof} · {length}-day window")
+    if status != "scored":
+        out.print(
+            f"[yellow]insufficient data[/yellow]: {valid} valid orders in the window (a score "
+            f"needs the policy's minimum). Provisional score for a new merchant: {provisional}."
+        )
+    else:
+        out.print(
+            f"score [bold]{score:.1f}[/bold] / 100 · {display:.2f} ★ · level [bold]{level}"
+            f"[/bold] · {valid:,} valid orders · peers: {explanation['peer_group']}"
+        )
+        out.print(f"product {prod:.1f} · logistics {logi:.1f} · service {serv:.1f}")
+        if explanation["standards_met"]:
+            out.print("standards met: " + ", ".join(explanation["standards_met"]))
+    table = RichTable(
+        "dimension", "metric", "value", "num / den", "peer median", "percentile", "lost",
+        title="Metrics against peers",
+    )  # fmt: skip
+    for m in sorted(explanation["metrics"], key=lambda m: -(m.get("points_lost") or 0)):
+        d = DEFINITIONS[m["metric_id"]]
+        lost = m.get("points_lost")
+        table.add_row(
+            m["dimension"],
+            f"{d.en} {d.zh}",
+            format_value(d, m["value"]),
+            f"{m['numerator']:,.0f} / {m['denominator']:,.0f}",
+            format_value(d, m.get("peer_median")),
+            _pct(m.get("percentile")),
+            "—" if lost is None else f"{lost:.1f}",
+        )
+    out.print(table)
+    if explanation["improvements"]:
+        out.print("[bold]What to fix first[/bold]")
+        for i in explanation["improvements"]:
+            out.print(f"  • {i['text']}  ({i['text_zh']})")
+    out.print(f"policy {version}")
+
+
+@policy_app.command("check")
+def policy_check_cmd(
+    path: Annotated[Path, typer.Argument(help="Policy YAML file.")],
+) -> None:
+    """Validate a policy file; every problem names the line and the key."""
+    try:
+        policy = load_policy(path)
+    except TiyanError as exc:
+        raise _fail(exc) from None
+    out.print(f"{path}: valid (version {policy.version}, effective {policy.effective_from})")
