@@ -82,15 +82,14 @@ def _refine(path: Path_, message: str, lines: dict[Path_, int]) -> Path_:
     """A validator of a whole section reports at the section; when its message names a
     key inside the section, point at that key instead."""
     message = message.split(" Did you mean")[0].split(" Known:")[0]
-    inside = [
-        p
-        for p in lines
-        if len(p) > len(path)
-        and p[: len(path)] == path
-        and isinstance(p[-1], str)
-        and re.search(rf"(?<![\w.]){re.escape(p[-1])}(?![\w])", message)
-    ]
-    return max(inside, key=len) if inside else path
+    found: list[tuple[int, int, Path_]] = []
+    for p in lines:
+        if len(p) > len(path) and p[: len(path)] == path and isinstance(p[-1], str):
+            hit = re.search(rf"(?<![\w.]){re.escape(p[-1])}(?![\w])", message)
+            if hit:
+                found.append((hit.start(), -len(p), p))
+    # The key the message names first is its subject ("x is lower-is-better: ... a min").
+    return min(found, key=lambda f: (f[0], f[1]))[2] if found else path
 
 
 def parse_policy(text: str, where: str) -> Policy:

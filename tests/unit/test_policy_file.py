@@ -1,0 +1,121 @@
+"""Policy files: the default loads, and every mistake names the file, the line and the key."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from tiyan.domain.errors import PolicyError
+from tiyan.metrics.catalog import DEFINITIONS
+from tiyan.policy.files import load_policy, parse_policy
+
+DEFAULT = (resources.files("tiyan") / "policies" / "default.yaml").read_text(encoding="utf-8")
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def problems(text: str) -> list[tuple[int | None, str, str]]:
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, "candidate.yaml")
+    assert str(info.value).startswith("invalid policy:")
+    assert "candidate.yaml:" in str(info.value)
+    return info.value.problems
+
+
+def test_default_policy_loads_with_the_documented_defaults() -> None:
+    policy = load_policy()
+    weights = policy.scoring.weights_for("food")
+    assert weights == {"product": 50, "logistics": 15, "service": 35}
+    assert policy.scoring.min_valid_orders == 30
+    assert policy.population.catalog_config().utc_offset_minutes == 480
+    scored = {m for dim in policy.scoring.dimensions.values() for m in dim.metrics}
+    assert scored == {mid for mid, d in DEFINITIONS.items() if d.scored}
+
+
+def test_display_and_level_mappings() -> None:
+    scoring = load_policy().scoring
+    assert scoring.display_of(0) == 3.0
+    assert scoring.display_of(100) == 5.0
+    assert scoring.display_of(70) == 4.3
+    assert scoring.level_of(90) == "excellent"
+    assert scoring.level_of(89.99) == "good"
+    assert scoring.level_of(59.9) == "critical"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "key", "message"),
+    [
+        (
+            "  min_peers: 5",
+            "  min_peers: 5\n  colour: red",
+            "colour: red",
+            "scoring.colour",
+            "unknown key",
+        ),
+        (
+            "ship_timeout_rate: 3",
+            "ship_timeout: 3",
+            "ship_timeout: 3",
+            "scoring.dimensions.logistics.metrics.ship_timeout",
+            "Did you mean 'ship_timeout_rate'?",
+        ),
+        (
+            "negative_review_rate: 2",
+            "negative_review_rate: 2\n        pickup_24h_rate: 1",
+            "pickup_24h_rate: 1",
+            "scoring.dimensions.product.metrics.pickup_24h_rate",
+            "belongs to logistics, not product",
+        ),
+        (
+            "      weight: 15 ",
+            "      weight: lots ",
+            "weight: lots",
+            "scoring.dimensions.logistics.weight",
+            "valid number",
+        ),
+        (
+            "ship_timeout_rate: {max: 0.01}",
+            "ship_timeout_rate: {min: 0.01}",
+            "ship_timeout_rate: {min",
+            "scoring.standards[0].when.ship_timeout_rate",
+            "lower-is-better",
+        ),
+        (
+            'utc_offset: "+08:00"',
+            'utc_offset: "Asia/Shanghai"',
+            "utc_offset:",
+            "population.utc_offset",
+            "+08:00",
+        ),
+        (
+            "  min_valid_orders: 30 ",
+            "  min_valid_orders: 30\n  min_valid_orders: 40 ",
+            "min_valid_orders: 40",
+            "scoring.min_valid_orders",
+            "duplicate key",
+        ),
+    ],
+)
+def test_a_mistake_names_its_line_and_key(
+    old: str, new: str, needle: str, key: str, message: str
+) -> None:
+    assert old in DEFAULT, old
+    text = DEFAULT.replace(old, new, 1)
+    found = problems(text)
+    assert (line_of(text, needle), key) in [(line, k) for line, k, _ in found], found
+    assert any(message in m for _, _, m in found), found
+
+
+def test_a_missing_section_and_broken_yaml_are_reported() -> None:
+    (problem,) = problems("version: x\neffective_from: 2024-01-01\n")
+    assert problem[1] == "scoring" and "required" in problem[2].lower()
+    (problem,) = problems("version: [unclosed\n")
+    assert problem[0] == 2 and "not valid YAML" in problem[2]
+
+
+def test_a_missing_policy_file(tmp_path: object) -> None:
+    with pytest.raises(PolicyError, match="no such policy file"):
+        load_policy("nowhere.yaml")
