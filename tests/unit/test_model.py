@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tiyan.docs import render
+from tiyan.docs import render, render_metrics
 from tiyan.domain.errors import UnknownTableError
 from tiyan.domain.model import SYSTEM_TABLES, TABLES, get_table
 
@@ -72,6 +72,8 @@ def test_unknown_table_suggests_the_closest() -> None:
 def test_generated_data_model_doc_is_current() -> None:
     committed = (ROOT / "docs" / "data-model.md").read_text(encoding="utf-8")
     assert committed == render(), "docs/data-model.md is stale: run `make docs`"
+    metrics = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
+    assert metrics == render_metrics(), "docs/metrics.md is stale: run `make docs`"
 
 
 PURE = ["domain"]
