@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest docs bench clean
+.PHONY: demo test lint typecheck pytest docs bench bench-metrics clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $@ $(STAMP)
 
 ## make demo: simulate a ~1M-order market, ingest it into demo/tiyan.duckdb, show the store
@@ -30,13 +30,17 @@ test: $(DEV)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
-## make docs: regenerate docs/data-model.md from the model
+## make docs: regenerate docs/data-model.md and docs/metrics.md from the code
 docs: $(STAMP)
 	$(BIN)/python -m tiyan.docs
 
 ## make bench: simulator and ingest throughput, side by side with DuckDB's bare copy
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
+
+## make bench-metrics: the metric catalog (full and next-day runs) vs one hand-written query
+bench-metrics: $(STAMP)
+	$(BIN)/python benchmarks/metrics_bench.py
 
 clean:
 	rm -rf demo .pytest_cache .mypy_cache .ruff_cache

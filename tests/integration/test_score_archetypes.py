@@ -103,4 +103,4 @@ def test_most_merchants_are_scored(scored: dict[str, Any]) -> None:
     summary = scored["summary"]
     assert summary.merchants == CONFIG.merchants
     assert summary.scored >= 0.85 * CONFIG.merchants
-    assert AS_OF == date(2024, 7, 30)
+    assert date(2024, 7, 30) == AS_OF

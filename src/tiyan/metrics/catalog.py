@@ -167,7 +167,6 @@ def _first_refund(f: Facts, reasons: tuple[str, ...] | None) -> Stream:
         _.in_population,
         _.resolution == "refunded",
         _.resolved_at.notnull(),
-        _.type.isin(("refund_only", "return_refund")),
     )
     if reasons is not None:
         c = c.filter(c.reason.isin(reasons))
@@ -241,10 +240,7 @@ def _after_sales_timeout(f: Facts) -> list[Stream]:
     # A case closed before the deadline (withdrawn, or decided by the platform) without an
     # answer was not timed out; a case the system auto-approved at the deadline was.
     c = c.filter(
-        c.merchant_responded_at.notnull()
-        | c.resolved_at.isnull()
-        | (c.resolved_at >= deadline)
-        | (c.resolved_by == "timeout")
+        c.merchant_responded_at.notnull() | c.resolved_at.isnull() | (c.resolved_at >= deadline)
     )
     deadline = c.requested_at + ibis.interval(hours=48)
     late = c.merchant_responded_at.isnull() | (c.merchant_responded_at > deadline)
@@ -376,7 +372,8 @@ METRICS: tuple[Metric, ...] = (
             anchor="sign-off", scale=1 / 3600, scored=True, min_volume=5,
             source=_DOUYIN_TABLE + " (订单配送时长)",
             notes="Sign-off is the order's signed_at, else its first parcel's, else the "
-            "confirmed receipt (completed_at).",
+            "confirmed receipt (completed_at). An order signed off before its first pickup "
+            "(inconsistent data) is left out rather than counted with a negative time.",
         ),
         _delivery,
     ),
@@ -432,8 +429,8 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         MetricDef(
             "quality_return_rate", "品质退货率", "Quality-return rate", P, LOW, Unit.SHARE,
-            numerator="orders refunded (refund only or return + refund) for quality, not as "
-            "described, damaged or logistics reasons, once per order, on the day the first "
+            numerator="orders refunded (any case type resolved as refunded) for quality, not "
+            "as described, damaged or logistics reasons, once per order, on the day the first "
             "such refund completed",
             denominator="paid orders", population=POP, anchor="refund / payment",
             window=WindowKind.LAGGED, scored=True,

@@ -59,8 +59,9 @@ LOCAL_CONF: dict[str, str] = {
     "spark.driver.bindAddress": "127.0.0.1",
 }
 
-# Spark SQL type of each logical column type. Timestamps are TIMESTAMP_NTZ: Spark's plain
-# TIMESTAMP is an instant shown in the session time zone, which Ibis reads as tz-aware.
+# Spark SQL type of each logical column type. Timestamps are TIMESTAMP_NTZ (wall-clock, like
+# the stores' naive UTC): Spark's plain TIMESTAMP is an instant whose .date() and .hour()
+# follow the session time zone, so results would shift if anyone changed it.
 _SPARK_TYPES: dict[ColumnType, str] = {
     ColumnType.STRING: "string",
     ColumnType.INT: "bigint",
