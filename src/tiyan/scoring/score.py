@@ -145,6 +145,14 @@ class _GroupMetric:
         return (worse + 0.5 * equal) / others
 
 
+def _in_sentence(label: str) -> str:
+    """A label inside a sentence: "Ship-timeout rate" → "ship-timeout rate", but acronyms
+    ("CS dissatisfaction rate", "IM 3-minute reply rate", "NPS") stay as they are."""
+    if len(label) > 1 and label[1].isupper():
+        return label
+    return label[0].lower() + label[1:]
+
+
 def _value(d: MetricDef, sums: tuple[float, float] | None) -> float | None:
     if sums is None:
         return None
@@ -360,7 +368,7 @@ class _Scorer:
             found.append(
                 Improvement(
                     mid, value, gm.median, gain,
-                    f"{verb} {d.en[0].lower() + d.en[1:]} from {now} to the peer median "
+                    f"{verb} {_in_sentence(d.en)} from {now} to the peer median "
                     f"{goal} → +{gain:.1f}",
                     f"{d.zh}从{now}{verb_zh}同行中位数{goal} → +{gain:.1f}",
                 )
