@@ -294,7 +294,8 @@ def test_late_records_within_the_restatement_horizon_are_picked_up(
     paid_at = datetime(late_day.year, late_day.month, late_day.day, 4, tzinfo=UTC)  # noon local
     merchant, folder = late_orders(market, tmp_path / "late", paid_at, 3)
     before = merchant_valid_orders(store, merchant, late_day)
-    assert ingest(store, [folder], now=NOW).status == "loaded"
+    loaded = ingest(store, [folder], now=NOW)
+    assert loaded.status == "loaded" and loaded.tables["orders"].inserted == 3
 
     nxt = LAST + timedelta(days=1)
     # Without a restatement horizon the late day is not looked at again ...

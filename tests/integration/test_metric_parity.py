@@ -48,6 +48,7 @@ SPARK_HOW_TO = "pip install 'tiyan[spark]' and a Java 17+ runtime run them (CI d
 Row = tuple[Any, ...]
 
 pytestmark = [
+    pytest.mark.slow,
     # PySpark 4.0 and ibis 12 convert Spark results through pandas, with calls that pandas 3
     # deprecates (removed only in pandas 4, which ibis 12 excludes); results are unaffected.
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning"),
