@@ -159,13 +159,28 @@ def job_catalog(db: str, as_of: date, memory_limit: str) -> dict[str, Any]:
     from tiyan.store import open_store
 
     stages: dict[str, float] = {}
+    report = None
     with open_store(db, memory_limit=memory_limit) as store:
         if scoring_available():
             from tiyan.scoring.run import run_scoring
 
-            start = time.perf_counter()
-            run_scoring(store, as_of=as_of, window=WINDOW)
-            stages["run_scoring"] = time.perf_counter() - start
+            # Stage times from the progress messages: partials, then sums, then scores.
+            marks = [time.perf_counter()]
+
+            def mark(msg: str) -> None:
+                if msg.startswith(("summing", "scoring")):
+                    marks.append(time.perf_counter())
+
+            summary = run_scoring(
+                store, as_of=as_of, window=WINDOW, restate_days=RESTATE_DAYS, progress=mark
+            )
+            marks.append(time.perf_counter())
+            if len(marks) == 4:
+                names = ("refresh_partials", "compute_metric_values", "scores")
+                stages.update({n: b - a for n, a, b in zip(names, marks, marks[1:], strict=False)})
+            else:
+                stages["run_scoring"] = marks[-1] - marks[0]
+            report = summary.refresh
         else:
             from tiyan.domain.metrics import CatalogConfig
             from tiyan.metrics.runner import compute_metric_values, refresh_partials
@@ -180,7 +195,7 @@ def job_catalog(db: str, as_of: date, memory_limit: str) -> dict[str, Any]:
             stages["compute_metric_values"] = time.perf_counter() - start
         partial_rows = store.query("SELECT count(*) FROM metric_daily")[0][0]
     info: dict[str, Any] = {"stages": stages, "metric_daily_rows": partial_rows}
-    if not scoring_available():
+    if report is not None:
         info["refresh"] = {
             "full": report.full,
             "computed_from": str(report.computed_from),
@@ -273,8 +288,7 @@ quality AS (           -- orders refunded for quality reasons: once, at the firs
     FROM (
         SELECT order_id, min(date_trunc('second', resolved_at)) AS refunded
         FROM after_sales
-        WHERE resolution = 'refunded' AND resolved_at IS NOT NULL
-          AND type IN ('refund_only', 'return_refund')
+        WHERE resolution = 'refunded' AND resolved_at IS NOT NULL  -- any case type
           AND reason IN ('quality', 'not_as_described', 'damaged', 'logistics')
         GROUP BY order_id
     ) q

@@ -176,7 +176,18 @@ EDGE_DURATIONS = [
     72 * H,
 ]
 DURATIONS = st.one_of(st.sampled_from(EDGE_DURATIONS), st.integers(0, 6 * DAY))
-SMALL_DURATIONS = st.one_of(st.sampled_from([0, 1, 179, 180, 181, 3600]), st.integers(0, 2 * H))
+#: Tracking uploads relative to payment (before it is evidence of a fake shipment).
+UPLOADS = st.one_of(st.sampled_from([0, 0, 1, -1, -H, H]), st.integers(-2 * H, 3 * DAY))
+#: After-sales answers and closings, often on the 48 h deadline.
+CASE_DURATIONS = st.one_of(
+    st.sampled_from([48 * H - 1, 48 * H, 48 * H, 48 * H + 1]),
+    st.sampled_from(EDGE_DURATIONS),
+    DURATIONS,
+)
+#: IM replies and session ends, often on the 3-minute limit.
+SMALL_DURATIONS = st.one_of(
+    st.sampled_from([0, 1, 179, 180, 180, 180, 181, 3600]), st.integers(0, 2 * H)
+)
 RANGES = [
     (DAY0 - timedelta(days=2), DAY0 + timedelta(days=30)),
     (DAY0 - timedelta(days=2), DAY0 + timedelta(days=30)),
@@ -240,8 +251,11 @@ def markets(draw: Any) -> tuple[CatalogConfig, Rows, date, date]:
         # parcels: none, one, or a split shipment
         first_pickup = None
         for j in range(draw(st.sampled_from([0, 1, 1, 1, 2, 3]))):
-            shipped = maybe(draw, st.integers(-2 * H, 3 * DAY), 0.2)
+            shipped = maybe(draw, UPLOADS, 0.2)
             pickup = maybe(draw, DURATIONS, 0.25)
+            if shipped is not None and shipped >= 0 and draw(st.integers(0, 3)) == 0:
+                # on the fake-shipment deadline: 24 h after this upload
+                pickup = shipped + draw(st.sampled_from([24 * H - 1, 24 * H, 24 * H + 1]))
             pickup_at = None if pickup is None else after(paid, pickup, draw(MICROS))
             signed_at = None if pickup_at is None else maybe(draw, st.just(later(pickup_at)), 0.4)
             rows["shipments"].append(
@@ -279,16 +293,16 @@ def markets(draw: Any) -> tuple[CatalogConfig, Rows, date, date]:
 
     # after-sales: about a third of the orders, some with a second case
     cased = [o for o in orders if draw(st.integers(0, 2)) == 0]
-    cased += [o for o in cased if draw(st.integers(0, 2)) == 0]
+    cased += [o for o in cased if draw(st.booleans())]
     for k, order in enumerate(cased):
         requested = later(order["paid_at"])
         case_type = draw(st.sampled_from(AFTER_SALE_TYPES))
-        responded = maybe(draw, st.just(later(requested)), 0.35)
-        resolved = maybe(draw, st.just(later(requested)), 0.25)
+        responded = maybe(draw, st.just(later(requested, CASE_DURATIONS)), 0.35)
+        resolved = maybe(draw, st.just(later(requested, CASE_DURATIONS)), 0.25)
         resolution = resolved_by = None
         if resolved is not None:
             allowed = RESOLUTIONS
-            resolution = draw(st.sampled_from(["refunded", *allowed, "withdrawn"]))
+            resolution = draw(st.sampled_from(["refunded", "refunded", *allowed, "withdrawn"]))
             if resolution not in allowed:
                 resolution = "withdrawn"
             resolved_by = None
@@ -315,7 +329,7 @@ def markets(draw: Any) -> tuple[CatalogConfig, Rows, date, date]:
             }
         )
 
-    for k in range(draw(st.integers(0, 12))):
+    for k in range(draw(st.integers(0, 16))):
         started = instant()
         rows["cs_sessions"].append(
             {
@@ -379,7 +393,7 @@ def markets(draw: Any) -> tuple[CatalogConfig, Rows, date, date]:
             {
                 "response_id": f"N{k:03d}",
                 "merchant_id": maybe(draw, st.sampled_from(MERCHANTS), 0.4),
-                "score": draw(st.integers(0, 10)),
+                "score": draw(st.one_of(st.integers(0, 10), st.sampled_from([6, 7, 8, 9]))),
                 "created_at": instant(),
             }
         )
@@ -393,7 +407,7 @@ def test_reference_covers_the_catalog() -> None:
     assert set(REFERENCE) == {m.id for m in METRICS}
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(markets())
 def test_catalog_matches_reference(market: tuple[CatalogConfig, Rows, date, date]) -> None:
     config, rows, start, end = market
