@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -89,7 +90,13 @@ def run_child(fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
     queue = ctx.Queue()
     proc = ctx.Process(target=_child, args=(fn, args, queue))
     proc.start()
-    result: dict[str, Any] = queue.get()
+    while True:
+        try:
+            result: dict[str, Any] = queue.get(timeout=5)
+            break
+        except Empty:
+            if not proc.is_alive():  # killed (e.g. out of memory) before it could report
+                raise SystemExit(f"{fn.__name__} died (exit code {proc.exitcode})") from None
     proc.join()
     if "error" in result:
         raise SystemExit(f"{fn.__name__} failed: {result['error']}")
