@@ -28,8 +28,6 @@ import importlib.util
 import json
 import math
 import multiprocessing as mp
-import os
-import platform
 import resource
 import shutil
 import sys
@@ -411,27 +409,8 @@ def compare(db: Path, hand: Path, as_of: date) -> dict[str, Any]:
 
 # -- the run -----------------------------------------------------------------------------------
 
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    import duckdb
-
-    return {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(mem_gib, 1),
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-    }
+# Same machine facts as the other benchmarks (benchmarks/ is on sys.path when run as a script).
+from run import machine  # noqa: E402
 
 
 def prepare(work: Path, args: argparse.Namespace) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from tiyan.cli.main import DbOption, JsonOption, MemoryOption, _fail, _store, ap
 from tiyan.domain.errors import TiyanError
 from tiyan.domain.metrics import format_value
 from tiyan.metrics.catalog import DEFINITIONS
-from tiyan.metrics.runner import DEFAULT_RESTATE_DAYS, compute_metric_values, refresh_partials
+from tiyan.metrics.runner import DEFAULT_RESTATE_DAYS
 from tiyan.policy.files import load_policy
-from tiyan.scoring.run import ScoreSummary, run_scoring
+from tiyan.scoring.run import ScoreSummary, run_metrics, run_scoring
 from tiyan.store import DEFAULT_DB
 
 AsOfOption = Annotated[
@@ -132,8 +132,7 @@ def metrics_cmd(
         try:
             pol = load_policy(policy)
             length = window or pol.scoring.window_days
-            refresh_partials(store, pol.population.catalog_config(), as_of=day, progress=_say)
-            compute_metric_values(store, as_of=day, window=length)
+            run_metrics(store, as_of=day, window=length, policy=pol, progress=_say)
         except TiyanError as exc:
             raise _fail(exc) from None
         where = "as_of = ? AND window_days = ? AND scope = 'merchant'"

@@ -92,6 +92,35 @@ def score_row(s: MerchantScore, *, as_of: date, window: int, version: str) -> tu
     return tuple(row[c.name] for c in GOVERNANCE_TABLES["scores"].columns)
 
 
+def run_metrics(
+    store: Store,
+    *,
+    as_of: date,
+    window: int,
+    policy: Policy,
+    full: bool = False,
+    restate_days: int = DEFAULT_RESTATE_DAYS,
+    progress: Progress | None = None,
+) -> tuple[RefreshReport, int]:
+    """Refresh the daily partials and store ``metric_values`` for ``as_of`` under ``policy``;
+    returns the refresh report and the number of metric values written."""
+    if policy.effective_from > as_of:
+        raise UsageError(
+            f"policy {policy.version} takes effect on {policy.effective_from}, after {as_of}"
+        )
+    say = progress or (lambda _msg: None)
+    refresh = refresh_partials(
+        store,
+        policy.population.catalog_config(),
+        as_of=as_of,
+        full=full,
+        restate_days=restate_days,
+        progress=say,
+    )
+    say(f"summing {window}-day windows")
+    return refresh, compute_metric_values(store, as_of=as_of, window=window)
+
+
 def run_scoring(
     store: Store,
     *,
@@ -104,24 +133,12 @@ def run_scoring(
 ) -> ScoreSummary:
     """Refresh the partials, compute ``metric_values`` and ``scores`` for ``as_of``."""
     policy = policy or load_policy()
-    if policy.effective_from > as_of:
-        raise UsageError(
-            f"policy {policy.version} takes effect on {policy.effective_from}, after {as_of}"
-        )
-    window = window or policy.scoring.window_days
-    if window < 1:
-        raise UsageError(f"a window has at least one day, not {window}")
     say = progress or (lambda _msg: None)
-    refresh = refresh_partials(
-        store,
-        policy.population.catalog_config(),
-        as_of=as_of,
-        full=full,
-        restate_days=restate_days,
-        progress=say,
-    )
-    say(f"summing {window}-day windows")
-    values = compute_metric_values(store, as_of=as_of, window=window)
+    window = window or policy.scoring.window_days
+    refresh, values = run_metrics(
+        store, as_of=as_of, window=window, policy=policy, full=full,
+        restate_days=restate_days, progress=say,
+    )  # fmt: skip
     say("scoring merchants")
     scores = score_merchants(
         load_merchant_metrics(store, as_of=as_of, window=window), policy.scoring
