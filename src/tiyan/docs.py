@@ -146,9 +146,11 @@ its *anchor* (a pickup, a ship deadline passing, a review). A window is a sum of
 - **Durations** are whole seconds (timestamps truncated to the second), so every engine
   computes the same sums.
 
-**Data sets without a table** (the Olist mapping has no IM sessions, complaints, platform
-contacts or surveys): the metrics built on them have no value for anyone, are reported as
-absent, and the score is computed from the metrics that exist.
+**Data sets without a table** (the Olist mapping has no IM sessions, complaints, after-sales
+cases, platform contacts or surveys): a metric is measured only when every table its records
+come from ("records from" below) has at least one row in the store. Otherwise it has no
+value for anyone — a complaint rate on data without complaints is absent, not 0 over the paid
+orders — and the score is computed from the metrics that exist.
 
 Direction: ↓ lower is better, ↑ higher is better. "Score": in the default policy's Merchant
 Experience Score (weights in docs/scoring.md).
@@ -174,6 +176,7 @@ def metric_section(d: MetricDef) -> str:
         ("window", window),
         ("minimum volume", f"{d.min_volume} (denominator) before it is ranked on its own"),
         ("in the default score", "yes" if d.scored else "no"),
+        ("records from", ", ".join(f"`{t}`" for t in d.records) or "`orders`"),
         ("source", d.source),
     ]
     if d.notes:

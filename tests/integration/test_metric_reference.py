@@ -584,11 +584,14 @@ def test_small_amounts_and_gifts(
     paid = utc(config, 0, "12:00:00")
     rows: Rows = {
         "orders": [
-            order(1, paid, amount=Decimal("1.99")),
-            order(2, paid, amount=Decimal("2.00")),
-            order(3, paid, amount=Decimal("0.00")),
-            order(4, paid, amount=Decimal("50.00"), is_gift=True),
-            order(5, paid, amount=Decimal("50.00"), is_gift=None),
+            order(i, paid, amount=amount, is_gift=gift, signed_at=after(paid, 30 * 60))
+            for i, amount, gift in (
+                (1, Decimal("1.99"), False),
+                (2, Decimal("2.00"), False),
+                (3, Decimal("0.00"), False),
+                (4, Decimal("50.00"), True),
+                (5, Decimal("50.00"), None),
+            )
         ],
         "reviews": [
             {
@@ -613,7 +616,7 @@ def test_small_amounts_and_gifts(
     }
     got = check(rows, config, d(-1), d(3))
     assert got[("valid_orders", "M1", d(0))] == (valid, valid)
-    assert got[("negative_review_rate", "M1", d(0))] == (reviews, 0.0)
+    assert got[("negative_review_rate", "M1", d(0))] == (reviews, valid)
     # the complaint about no order always counts
     assert got[("product_complaint_rate", "M1", d(0))] == (complaints, valid)
     assert got[("ccr", "M1", d(0))] == (complaints, valid)
@@ -689,7 +692,7 @@ def test_first_review_and_after_sales_edges() -> None:
         }
 
     rows: Rows = {
-        "orders": [order(1, paid)],
+        "orders": [order(1, paid, completed_at=after(paid, H))],
         "reviews": [
             {"review_id": "R2", "order_id": "O1", "merchant_id": "M1", "rating": 5},
             {"review_id": "R1", "order_id": "O1", "merchant_id": "M1", "rating": 1},
@@ -713,11 +716,36 @@ def test_first_review_and_after_sales_edges() -> None:
     for r in rows["reviews"]:
         r["created_at"] = after(paid, 2 * H)  # a tie: R1 is the first review
     got = check(rows, CFG, d(-1), d(5))
-    assert got[("negative_review_rate", "M1", d(0))] == (1.0, 0.0)
+    assert got[("negative_review_rate", "M1", d(0))] == (1.0, 1.0)
     assert got[("after_sales_timeout_rate", "M1", d(2))] == (2.0, 4.0)
     assert got[("refund_rate", "M1", d(0))] == (1.0, 1.0)  # once per order
     assert got[("express_refund_share", "M1", d(0))] == (1.0, 2.0)
     assert got[("refund_only_hours", "M1", d(0))] == (5 * H, 1.0)
+
+
+def test_reviews_of_orders_never_signed_off_are_not_negative_reviews() -> None:
+    paid = utc(CFG, 0, "10:00:00")
+    rows: Rows = {
+        "orders": [
+            order(1, paid, signed_at=after(paid, H)),  # signed off itself
+            order(2, paid, status="cancelled", cancelled_at=after(paid, H)),  # never signed
+            order(3, paid, completed_at=after(paid, 2 * H)),  # confirmed receipt only
+            order(4, paid),  # its parcel was signed
+        ],
+        "shipments": [parcel("O4", 1, pickup_at=after(paid, H), signed_at=after(paid, 3 * H))],
+        "reviews": [
+            {
+                "review_id": f"R{i}",
+                "order_id": f"O{i}",
+                "merchant_id": "M1",
+                "rating": 1,
+                "created_at": after(paid, 5 * H),
+            }
+            for i in (1, 2, 3, 4)
+        ],
+    }
+    got = check(rows, CFG, d(-1), d(3))
+    assert got[("negative_review_rate", "M1", d(0))] == (3.0, 3.0)
 
 
 # -- cases where catalog and definitions once disagreed (decided, documented in metrics.md) ---

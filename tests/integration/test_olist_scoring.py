@@ -60,7 +60,7 @@ NO_SOURCE = {
     "presale_days_mean",
 }
 #: Rates of complaints, contacts and refunds over paid orders: Olist has none of those
-#: records either, so they should be absent too (see the xfail test below).
+#: records either, so they are absent too, not 0 over the paid orders.
 NO_NUMERATOR_SOURCE = {
     "complaint_rate",
     "product_complaint_rate",
@@ -161,12 +161,6 @@ def test_metrics_without_source_data_are_absent_not_zero(store: Store, sums: Sum
     assert not NO_SOURCE & {r[0] for r in rows}
 
 
-@pytest.mark.xfail(
-    reason="complaint/contact/refund rates are 0 / paid orders (value 0.0) when the source has "
-    "no complaints, contacts or after-sales table at all: the denominator stream alone makes "
-    "a row",
-    strict=True,
-)
 def test_rates_of_records_olist_lacks_are_absent_not_zero(sums: Sums) -> None:
     for merchant_id, own in sums.items():
         assert not NO_NUMERATOR_SOURCE & set(own), (

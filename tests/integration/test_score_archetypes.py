@@ -29,11 +29,18 @@ DAMAGE = {
     "passive_service": ("service", "im_3min_reply_rate"),
     "low_quality": ("product", "negative_review_rate"),
 }
-#: Archetypes whose dimension score separates them from good merchants with AUC >= 0.9.
-#: The other three damage one metric among the six of logistics, while good merchants'
-#: logistics varies with their carriers and the promotion: their *metric* separates them
-#: (asserted below), the dimension does less well (figures in the issue's closing note).
-SEPARATED_BY_DIMENSION = {"slow_shipper", "fake_shipper", "passive_service", "low_quality"}
+#: Archetypes whose dimension score separates them from good merchants with AUC >= 0.9 (on
+#: seeds 11-15, not only this one). presale_abuser is not among them: its timeouts (15-35%)
+#: overlap those of good merchants strained by the promotion, so its *metric* separates it
+#: (asserted below) and its dimension only with AUC 0.84-0.90 across seeds: asserted >= 0.8.
+SEPARATED_BY_DIMENSION = {
+    "slow_shipper",
+    "fake_shipper",
+    "malicious_non_shipper",
+    "fake_inventory",
+    "passive_service",
+    "low_quality",
+}
 
 
 def auc(bad: list[tuple[str, float]], good: list[tuple[str, float]], lower_is_worse: bool) -> float:
@@ -82,7 +89,7 @@ def test_archetypes_score_below_good_merchants(archetype: str, scored: dict[str,
     good = [(r[2], r[column]) for r in rows if r[1] == "good"]
     assert len(bad) >= 8, f"too few {archetype} merchants scored"
     dim_auc = auc(bad, good, lower_is_worse=True)
-    assert dim_auc > 0.5, f"{archetype}: {dimension} AUC {dim_auc:.3f}"
+    assert dim_auc >= 0.8, f"{archetype}: {dimension} AUC {dim_auc:.3f}"
     if archetype in SEPARATED_BY_DIMENSION:
         assert dim_auc >= 0.9, f"{archetype}: {dimension} AUC {dim_auc:.3f}"
 

@@ -351,7 +351,9 @@ def _merchant_cancel(m: Market, add: Callable[..., None]) -> None:
 @metric("negative_review_rate")
 def _negative_reviews(m: Market, add: Callable[..., None]) -> None:
     for r in m.first_reviews():
-        if r["rating"] <= 2:
+        order = m.orders.get(r["order_id"])
+        # only reviews of orders that were signed off
+        if r["rating"] <= 2 and order is not None and order.signoff is not None:
             add(r["merchant_id"], second(r["created_at"]), 1, 0)
     for o in m.population:
         if o.signoff is not None:

@@ -103,6 +103,10 @@ class MetricDef:
     #: Where the definition comes from.
     source: str = ""
     notes: str = ""
+    #: Canonical tables the metric's records come from. A store with no row at all in one of
+    #: them (a data set without complaints, say) does not measure the metric: it has no value
+    #: for anyone, rather than a rate of 0 over paid orders.
+    records: tuple[str, ...] = ()
 
     @property
     def is_count(self) -> bool:

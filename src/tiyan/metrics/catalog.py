@@ -156,7 +156,10 @@ def _signed_orders(f: Facts) -> Stream:
 
 
 def _negative_reviews(f: Facts) -> list[Stream]:
+    # Reviews of orders never signed off (cancelled, lost) are not counted: the rate stays
+    # a share of signed orders.
     r = f.first_reviews.filter(_.rating <= 2)
+    r = r.filter(f.signed_off(r.order_id))
     return [stream(r, r.created_at, 1, 0), _signed_orders(f)]
 
 
@@ -306,6 +309,7 @@ METRICS: tuple[Metric, ...] = (
             numerator="orders whose first carrier scan came < 24 h after payment",
             denominator="picked-up orders", population=PICKED, anchor="first pickup",
             source=_DOUYIN_TABLE + " (揽收及时率, 24H)",
+            records=("shipments",),
         ),
         _pickup_within(24),
     ),
@@ -315,6 +319,7 @@ METRICS: tuple[Metric, ...] = (
             numerator="orders whose first carrier scan came < 48 h after payment",
             denominator="picked-up orders", population=PICKED, anchor="first pickup",
             source=_DOUYIN_TABLE + " (揽收及时率, 48H)",
+            records=("shipments",),
         ),
         _pickup_within(48),
     ),
@@ -328,6 +333,7 @@ METRICS: tuple[Metric, ...] = (
             scale=0.01, scored=True,
             source=_DOUYIN_TABLE + " (24H/24–36H/36–48H combined by weight)",
             notes="The official weights are not published; 1 / 0.6 / 0.3 are tiyan's.",
+            records=("shipments",),
         ),
         _pickup_weighted,
     ),
@@ -341,6 +347,7 @@ METRICS: tuple[Metric, ...] = (
             "orders count against their presale deadline",
             anchor="promised_ship_by", scored=True,
             source="Douyin 发货超时 (reference §2.2: shipped only when pickup completes in time)",
+            records=("shipments",),
         ),
         _ship_timeout,
     ),
@@ -351,6 +358,7 @@ METRICS: tuple[Metric, ...] = (
             denominator="picked-up orders", population=PICKED, anchor="first pickup",
             scale=1 / 3600, scored=True, min_volume=5,
             source="Douyin 平均揽收时长 (older score version, reference §1.1)",
+            records=("shipments",),
         ),
         _pay_to_pickup,
     ),
@@ -361,6 +369,7 @@ METRICS: tuple[Metric, ...] = (
             denominator="orders with a tracking number uploaded",
             population=f"{POP} with a tracking upload", anchor="first upload + 24 h",
             scored=True, source="Douyin 虚假发货 (reference §2.3)",
+            records=("shipments",),
         ),
         _fake_shipment,
     ),
@@ -374,6 +383,7 @@ METRICS: tuple[Metric, ...] = (
             notes="Sign-off is the order's signed_at, else its first parcel's, else the "
             "confirmed receipt (completed_at). An order signed off before its first pickup "
             "(inconsistent data) is left out rather than counted with a negative time.",
+            records=("shipments",),
         ),
         _delivery,
     ),
@@ -419,10 +429,16 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         MetricDef(
             "negative_review_rate", "商品差评率", "Negative-review rate", P, LOW, Unit.SHARE,
-            numerator="first reviews of an order rated 1–2 (on the day of the review)",
+            numerator="first reviews rated 1–2 of orders that were signed off (on the day of "
+            "the review)",
             denominator="signed orders (on the day of sign-off)", population=POP,
             anchor="review / sign-off", scored=True, source=_DOUYIN_TABLE + " (商品差评率)",
-            notes="Only an order's first review counts.",
+            notes="Only an order's first review counts, and only for an order signed off "
+            "(a review of a cancelled or lost order is not a product defect on a delivered "
+            "order). Numerator and denominator are flows over the same days, so a merchant "
+            "whose sign-offs fall before the window and reviews inside it can, rarely, pass "
+            "100%.",
+            records=("reviews",),
         ),
         _negative_reviews,
     ),
@@ -435,6 +451,7 @@ METRICS: tuple[Metric, ...] = (
             denominator="paid orders", population=POP, anchor="refund / payment",
             window=WindowKind.LAGGED, scored=True,
             source=_DOUYIN_TABLE + " (品质退货率, 前15–104天)",
+            records=("after_sales",),
         ),
         _quality_returns,
     ),
@@ -446,6 +463,7 @@ METRICS: tuple[Metric, ...] = (
             denominator="paid orders", population=f"{POP}; complaints about no order count",
             anchor="complaint / payment", scored=True,
             source="Douyin 综合负向反馈率 (reference §1.1)",
+            records=("complaints",),
         ),
         _product_complaints,
     ),
@@ -455,6 +473,7 @@ METRICS: tuple[Metric, ...] = (
             Unit.SHARE, numerator="sessions with a human reply within 3 minutes",
             denominator="sessions", population=BIZ, anchor="session start", scored=True,
             source=_DOUYIN_TABLE + " (IM 3分钟平均回复率, 08:00:00–22:59:59)",
+            records=("cs_sessions",),
         ),
         _im_3min,
     ),
@@ -465,6 +484,7 @@ METRICS: tuple[Metric, ...] = (
             denominator="answered sessions", population=f"{BIZ}, answered",
             anchor="first reply", scale=1 / 60, min_volume=5,
             source="Douyin IM首次平均回复时长 (older score version, reference §1.1)",
+            records=("cs_sessions",),
         ),
         _im_first_response,
     ),
@@ -475,6 +495,7 @@ METRICS: tuple[Metric, ...] = (
             denominator="paid orders", population=f"{POP}; complaints about no order count",
             anchor="complaint / payment", window=WindowKind.LAGGED, scored=True,
             source=_DOUYIN_TABLE + " (投诉率, 前15–104天)",
+            records=("complaints",),
         ),
         _complaints,
     ),
@@ -485,6 +506,7 @@ METRICS: tuple[Metric, ...] = (
             numerator="cases arbitrated by the platform and judged merchant-liable",
             denominator="completed after-sales cases", population=f"cases of {POP}",
             anchor="case completion", scored=True, source=_DOUYIN_TABLE + " (纠纷商责率)",
+            records=("after_sales",),
         ),
         _dispute_liability,
     ),
@@ -496,6 +518,7 @@ METRICS: tuple[Metric, ...] = (
             population=f"cases of {POP} resolved by the merchant without platform arbitration",
             anchor="case completion", scale=1 / 3600, scored=True, min_volume=5,
             source="Douyin 仅退款自主完结时长 (reference §1.1)",
+            records=("after_sales",),
         ),
         _self_resolution("refund_only"),
     ),
@@ -507,6 +530,7 @@ METRICS: tuple[Metric, ...] = (
             population=f"cases of {POP} resolved by the merchant without platform arbitration",
             anchor="case completion", scale=1 / 3600, scored=True, min_volume=5,
             source="Douyin 退货退款自主完结时长 (reference §1.1)",
+            records=("after_sales",),
         ),
         _self_resolution("return_refund"),
     ),
@@ -519,6 +543,7 @@ METRICS: tuple[Metric, ...] = (
             "(withdrawn, decided by the platform) is not counted",
             anchor="request + 48 h", scored=True,
             source="Douyin 售后处理超时率 (reference §1.2 UI names; auto-approval at 48 h, §2.6)",
+            records=("after_sales",),
         ),
         _after_sales_timeout,
     ),
@@ -528,6 +553,7 @@ METRICS: tuple[Metric, ...] = (
             Unit.SHARE, numerator="rated sessions rated 1–2", denominator="rated sessions",
             population="IM sessions with a rating (any hour)", anchor="session end",
             scored=True, source="Douyin IM不满意率 (reference §1.1)",
+            records=("cs_sessions",),
         ),
         _cs_dissatisfaction,
     ),
@@ -537,6 +563,7 @@ METRICS: tuple[Metric, ...] = (
             numerator="promoters (9–10) minus detractors (0–6)", denominator="answers",
             population="survey answers about the merchant (platform: all answers)",
             anchor="answer", scale=100, source="Net Promoter Score (Bain)",
+            records=("surveys",),
         ),
         _nps,
     ),
@@ -546,6 +573,7 @@ METRICS: tuple[Metric, ...] = (
             numerator="complaints of any type and outcome", denominator="paid orders",
             population=f"{POP}; complaints about no order count", anchor="complaint / payment",
             source="Customer complaint rate, as in the seeds' experience report",
+            records=("complaints",),
         ),
         _ccr,
     ),
@@ -557,6 +585,7 @@ METRICS: tuple[Metric, ...] = (
             population=f"{POP}; contacts about no merchant count for the platform only",
             anchor="contact / payment", scale=1_000_000,
             source="Contacts per order (Amazon CPO), per million as in the seeds",
+            records=("platform_contacts",),
         ),
         _cpo,
     ),
@@ -566,6 +595,7 @@ METRICS: tuple[Metric, ...] = (
             numerator="orders refunded, once per order, on the day of the first refund",
             denominator="paid orders", population=POP, anchor="refund / payment",
             source="Platform refund rate",
+            records=("after_sales",),
         ),
         _refunds,
     ),
@@ -575,6 +605,7 @@ METRICS: tuple[Metric, ...] = (
             numerator="refunds paid as express refunds (极速退)", denominator="refunded cases",
             population=f"refunded cases of {POP}", anchor="refund",
             source="Douyin 极速退款 (reference §2.6)",
+            records=("after_sales",),
         ),
         _express_share,
     ),

@@ -12,11 +12,19 @@ Each is an Ibis expression (nothing runs here), shared by several metrics:
 
 Times are naive UTC, truncated to whole seconds so that every engine computes the same
 durations.
+
+With ``since`` (an incremental run), each relation keeps only the records that can count on
+a day from ``since`` on: records with some anchor time at or after it, and for the relations
+that pick one record per order (first pickup, first review, first refund) every record of an
+order that has one. A stream's anchor is never earlier than the raw times these filters
+test, so nothing that counts from ``since`` on is left out; the runner still filters every
+stream on its anchor.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
@@ -43,9 +51,32 @@ def flag(condition: Any) -> Any:
 class Facts:
     """Shared relations over the canonical ``tables`` (name -> Ibis table)."""
 
-    def __init__(self, tables: Mapping[str, Any], config: CatalogConfig) -> None:
+    def __init__(
+        self, tables: Mapping[str, Any], config: CatalogConfig, *, since: datetime | None = None
+    ) -> None:
         self.tables = tables
         self.config = config
+        self.since = since
+
+    def _after(self, ts: Any, hours: int = 0) -> Any:
+        """``ts`` (a raw time column) is at or after ``since`` minus ``hours``."""
+        assert self.since is not None
+        return ts >= ibis.literal(self.since - timedelta(hours=hours))
+
+    @cached_property
+    def order_population(self) -> Any:
+        """Every order's merchant and population flag, straight from ``orders``."""
+        o = self.tables["orders"]
+        return o.select("order_id", "merchant_id", in_population=self._in_population(o))
+
+    def _in_population(self, o: Any) -> Any:
+        """Whether each order of ``o`` (the ``orders`` table) is in the score's population:
+        paid at least ``min_amount``, and not a gift unless gifts count."""
+        cfg = self.config
+        keep = o.amount >= cfg.min_amount
+        if cfg.exclude_gifts:
+            keep = keep & ~o.is_gift.fill_null(False)
+        return keep.fill_null(False)
 
     def local(self, ts: Any) -> Any:
         """``ts`` (naive UTC) as naive local time of the platform."""
@@ -55,15 +86,26 @@ class Facts:
     def orders(self) -> Any:
         o = self.tables["orders"]
         s = self.tables["shipments"]
+        if self.since is not None:
+            # Orders with an anchor from `since` on: paid, due, cancelled, signed off, or a
+            # parcel uploaded (its scan deadline is 24 h later), picked up or signed.
+            parcels = s.filter(
+                self._after(s.shipped_at, 24) | self._after(s.pickup_at) | self._after(s.signed_at)
+            )
+            o = o.filter(
+                self._after(o.paid_at)
+                | self._after(o.promised_ship_by)
+                | self._after(o.cancelled_at)
+                | self._after(o.signed_at)
+                | self._after(o.completed_at)
+                | o.order_id.isin(parcels.order_id)
+            )
+            s = s.filter(s.order_id.isin(o.order_id))
         first = s.group_by("order_id").aggregate(
             first_shipped_at=s.shipped_at.truncate("s").min(),
             first_pickup_at=s.pickup_at.truncate("s").min(),
             parcel_signed_at=s.signed_at.truncate("s").min(),
         )
-        cfg = self.config
-        in_population = o.amount >= cfg.min_amount
-        if cfg.exclude_gifts:
-            in_population = in_population & ~o.is_gift.fill_null(False)
         joined = o.left_join(first, o.order_id == first.order_id)
         return joined.select(
             order_id=o.order_id,
@@ -83,8 +125,16 @@ class Facts:
             ),
             first_shipped_at=first.first_shipped_at,
             first_pickup_at=first.first_pickup_at,
-            in_population=in_population.fill_null(False),
+            in_population=self._in_population(o),
         )
+
+    def signed_off(self, order_id: Any) -> Any:
+        """Whether the order ``order_id`` was ever signed off (its own time, a parcel's or the
+        confirmed receipt), over all history whatever ``since`` is."""
+        o = self.tables["orders"]
+        s = self.tables["shipments"]
+        own = o.filter(o.signed_at.notnull() | o.completed_at.notnull())
+        return order_id.isin(own.order_id) | order_id.isin(s.filter(s.signed_at.notnull()).order_id)
 
     @cached_property
     def population(self) -> Any:
@@ -94,7 +144,12 @@ class Facts:
     @cached_property
     def cases(self) -> Any:
         a = self.tables["after_sales"]
-        o = self.orders
+        if self.since is not None:
+            # Every case of an order with a case answered-by (requested + 48 h) or resolved
+            # from `since` on: an order's first refund is chosen among all its cases.
+            touched = a.filter(self._after(a.requested_at, 48) | self._after(a.resolved_at))
+            a = a.filter(a.order_id.isin(touched.order_id))
+        o = self.order_population
         joined = a.join(o, a.order_id == o.order_id)
         return joined.select(
             case_id=a.case_id,
@@ -116,6 +171,12 @@ class Facts:
     @cached_property
     def sessions(self) -> Any:
         c = self.tables["cs_sessions"]
+        if self.since is not None:
+            c = c.filter(
+                self._after(c.started_at)
+                | self._after(c.first_response_at)
+                | self._after(c.ended_at)
+            )
         started = c.started_at.truncate("s")
         local = self.local(started)
         second_of_day = local.hour() * 3600 + local.minute() * 60 + local.second()
@@ -134,7 +195,9 @@ class Facts:
     def _with_order_population(self, rel: Any) -> Any:
         """``rel`` (with a nullable ``order_id``) minus records about an order outside the
         score's population; records about no order stay."""
-        o = self.orders.select(pop_order_id=_.order_id, order_in_population=_.in_population)
+        o = self.order_population.select(
+            pop_order_id=_.order_id, order_in_population=_.in_population
+        )
         joined = rel.left_join(o, rel.order_id == o.pop_order_id)
         return joined.filter(joined.order_in_population.fill_null(True)).drop(
             "pop_order_id", "order_in_population"
@@ -143,6 +206,10 @@ class Facts:
     @cached_property
     def first_reviews(self) -> Any:
         r = self.tables["reviews"]
+        if self.since is not None:
+            # Every review of an order reviewed from `since` on: its first one is chosen
+            # among them all.
+            r = r.filter(r.order_id.isin(r.filter(self._after(r.created_at)).order_id))
         ranked = r.mutate(
             rank=ibis.row_number().over(group_by=r.order_id, order_by=[r.created_at, r.review_id])
         )
@@ -154,6 +221,8 @@ class Facts:
     @cached_property
     def complaints(self) -> Any:
         c = self.tables["complaints"]
+        if self.since is not None:
+            c = c.filter(self._after(c.created_at))
         rel = c.select(
             "complaint_id",
             "order_id",
@@ -167,6 +236,8 @@ class Facts:
     @cached_property
     def contacts(self) -> Any:
         p = self.tables["platform_contacts"]
+        if self.since is not None:
+            p = p.filter(self._after(p.created_at))
         return p.select(
             merchant_id=p.merchant_id.fill_null(NO_MERCHANT),
             created_at=p.created_at.truncate("s"),
@@ -175,6 +246,8 @@ class Facts:
     @cached_property
     def surveys(self) -> Any:
         s = self.tables["surveys"]
+        if self.since is not None:
+            s = s.filter(self._after(s.created_at))
         return s.select(
             merchant_id=s.merchant_id.fill_null(NO_MERCHANT),
             score=s.score,

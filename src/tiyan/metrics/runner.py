@@ -165,6 +165,15 @@ def _bounds_sql(length: int, as_of: date) -> str:
     return f"CASE {' '.join(starts)} END AS window_start, CASE {' '.join(ends)} END AS window_end"
 
 
+def measured_metrics(store: Store, metric_ids: Iterable[str]) -> list[str]:
+    """``metric_ids`` minus those the store cannot measure: a metric whose records come from
+    a table with no row at all (the source does not have it) has no value, not 0."""
+    ids = list(metric_ids)
+    needed = sorted({t for mid in ids for t in DEFINITIONS[mid].records})
+    empty = {t for t in needed if not store.query(f"SELECT 1 FROM {quote(t)} LIMIT 1")}
+    return [mid for mid in ids if not empty & set(DEFINITIONS[mid].records)]
+
+
 def compute_metric_values(
     store: Store, *, as_of: date, window: int, metrics: Iterable[str] | None = None
 ) -> int:
@@ -174,17 +183,26 @@ def compute_metric_values(
     """
     if window < 1:
         raise UsageError(f"a window has at least one day, not {window}")
-    ids = list(DEFINITIONS) if metrics is None else list(metrics)
+    ids = measured_metrics(store, list(DEFINITIONS) if metrics is None else list(metrics))
+    if not ids:
+        store.run_in_transaction(
+            [f"DELETE FROM metric_values WHERE as_of = '{as_of}' AND window_days = {window}"]
+        )
+        return 0
     where = _window_filter(window, as_of, ids)
+    # The window is summed once per merchant, then rolled up to categories and the platform
+    # (merchant_id '' holds records about no merchant: the platform's only).
     sums = (
-        f"SELECT 'merchant' AS scope, p.merchant_id AS subject_id, p.metric_id, "
-        f"sum(p.num) AS numerator, sum(p.den) AS denominator FROM metric_daily p "
-        f"WHERE ({where}) AND p.merchant_id <> '{NO_MERCHANT}' GROUP BY p.merchant_id, p.metric_id "
-        f"UNION ALL SELECT 'category', m.category, p.metric_id, sum(p.num), sum(p.den) "
-        f"FROM metric_daily p JOIN merchants m ON m.merchant_id = p.merchant_id "
-        f"WHERE ({where}) GROUP BY m.category, p.metric_id "
-        f"UNION ALL SELECT 'platform', 'all', p.metric_id, sum(p.num), sum(p.den) "
-        f"FROM metric_daily p WHERE ({where}) GROUP BY p.metric_id"
+        f"WITH m AS MATERIALIZED (SELECT merchant_id, metric_id, sum(num) AS numerator, "
+        f"sum(den) AS denominator FROM metric_daily WHERE ({where}) "
+        f"GROUP BY merchant_id, metric_id) "
+        f"SELECT 'merchant' AS scope, merchant_id AS subject_id, metric_id, numerator, "
+        f"denominator FROM m WHERE merchant_id <> '{NO_MERCHANT}' "
+        f"UNION ALL SELECT 'category', c.category, m.metric_id, sum(m.numerator), "
+        f"sum(m.denominator) FROM m JOIN merchants c ON c.merchant_id = m.merchant_id "
+        f"GROUP BY c.category, m.metric_id "
+        f"UNION ALL SELECT 'platform', 'all', metric_id, sum(numerator), sum(denominator) "
+        f"FROM m GROUP BY metric_id"
     )
     cols = ", ".join(quote(c.name) for c in GOVERNANCE_TABLES["metric_values"].columns)
     store.run_in_transaction(

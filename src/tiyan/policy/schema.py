@@ -177,6 +177,12 @@ class Scoring(_Strict):
     #: points = floor + (100 − floor) × percentile ** curve. Below 1 the bottom of a peer
     #: group loses more than the top gains (a defect costs more than a lead earns).
     points_curve: float = Field(default=0.5, gt=0, le=1)
+    #: Share of that range (100 − floor) lost by severity rather than by rank: a defect
+    #: (the value, or 1 − value for a higher-is-better share) several times the peer
+    #: group's median costs more than a last place among similar peers. 0: rank only.
+    severity_share: float = Field(default=0.75, ge=0, le=1)
+    #: Multiples of the peer median defect where the severity starts and where it is full.
+    severity_ratio: tuple[float, float] = (2.0, 6.0)
     shrinkage: Shrinkage = Shrinkage()
     dimensions: dict[str, DimensionConfig]
     #: Category -> dimension weights overriding the dimensions' own.
@@ -197,6 +203,14 @@ class Scoring(_Strict):
                 d = _known_metric(metric_id)
                 if d.dimension is not Dimension(name):
                     raise ValueError(f"{metric_id} belongs to {d.dimension.value}, not {name}")
+        return value
+
+    @field_validator("severity_ratio")
+    @classmethod
+    def _ratio(cls, value: tuple[float, float]) -> tuple[float, float]:
+        start, full = value
+        if not 1 <= start < full:
+            raise ValueError("severity_ratio is [start, full] with 1 <= start < full")
         return value
 
     @field_validator("size_bands")

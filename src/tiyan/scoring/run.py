@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -69,8 +69,8 @@ def score_row(s: MerchantScore, *, as_of: date, window: int, version: str) -> tu
     explanation = {
         "peer_group": s.peer_group,
         "standards_met": list(s.standards_met),
-        "metrics": [asdict(m) for m in s.metrics],
-        "improvements": [asdict(i) for i in s.improvements],
+        "metrics": [vars(m) for m in s.metrics],
+        "improvements": [vars(i) for i in s.improvements],
     }
     row = {
         "as_of": as_of,

@@ -241,9 +241,25 @@ class _Scorer:
     def _n(m: MerchantMetrics, mid: str) -> float:
         return m.sums[mid][1] if mid in m.sums else 0.0
 
-    def _points(self, pct: float) -> float:
-        floor = self.scoring.points_floor
-        return float(floor + (100 - floor) * pct**self.scoring.points_curve)
+    def _points(self, pct: float, gm: _GroupMetric, shrunk: float) -> float:
+        """100 minus a loss of up to ``100 − points_floor``, additive per metric: the share
+        ``1 − severity_share`` follows the rank (``1 − pct ** points_curve``), the share
+        ``severity_share`` the severity, 0 up to ``severity_ratio[0]`` times the group's median
+        defect and 1 from ``severity_ratio[1]`` times it (linear between)."""
+        cfg = self.scoring
+        d = gm.definition
+        lower = d.direction is Direction.LOWER
+        values = gm.shrunk  # sorted: the median is the middle, the defect monotone in it
+        middle = (values[(len(values) - 1) // 2] + values[len(values) // 2]) / 2
+        severity = 0.0
+        if lower or d.unit is Unit.SHARE:  # defect: the value, or the shortfall from 100%
+            defect, median = (shrunk, middle) if lower else (1 - shrunk, 1 - middle)
+            start, full = cfg.severity_ratio
+            if median > 0:
+                severity = min(1.0, max(0.0, (defect / median - start) / (full - start)))
+        rank = 1 - pct**cfg.points_curve
+        loss = (1 - cfg.severity_share) * rank + cfg.severity_share * severity
+        return float(100 - (100 - cfg.points_floor) * loss)
 
     def _combine(
         self, m: MerchantMetrics, points: dict[str, float], values: dict[str, float | None]
@@ -299,7 +315,7 @@ class _Scorer:
             values[mid] = value
             shrunk = gm.shrink(value, self._n(m, mid))
             pct = gm.percentile(shrunk, shrunk)
-            points[mid] = self._points(pct)
+            points[mid] = self._points(pct, gm, shrunk)
             details.append((mid, gm, value, shrunk, pct))
         overall, dims, met = self._combine(m, points, values)
         present = {d: w for d, w in weights.items() if dims.get(d) is not None}
@@ -356,7 +372,7 @@ class _Scorer:
                 continue
             own = gm.shrink(value, n)
             target = gm.shrink(gm.median, n)
-            new_points = {**points, mid: self._points(gm.percentile(own, target))}
+            new_points = {**points, mid: self._points(gm.percentile(own, target), gm, target)}
             new_overall, _, _ = self._combine(m, new_points, {**values, mid: gm.median})
             gain = new_overall - overall
             if gain <= 0.005:
