@@ -28,13 +28,30 @@ from tiyan.domain.errors import UnknownNameError
 from tiyan.domain.metrics import Dimension, Direction, MetricDef, Unit, WindowKind
 from tiyan.metrics.facts import Facts, flag, seconds_between
 
-Stream = Any  # an Ibis table with merchant_id, at, num, den
-Build = Callable[[Facts], list[Stream]]
-
 _DOUYIN_TABLE = "Douyin 商家体验分 indicator table (reference §1.2, blog.11467.com/b1474427.htm)"
 _QUALITY_REASONS = ("quality", "not_as_described", "damaged", "logistics")
 _MERCHANT_CANCEL_REASONS = ("out_of_stock", "unable_to_ship")
 _DAY = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Stream:
+    """The records of ``rel``, each counting ``num`` over ``den`` for ``merchant`` on the
+    local day of ``at`` (all three are columns of ``rel``)."""
+
+    rel: Any
+    at: Any
+    num: Any
+    den: Any
+    merchant: Any
+
+    @property
+    def scan(self) -> tuple[Any, Any, Any]:
+        """Streams with the same scan (relation, anchor, merchant) are summed in one pass."""
+        return self.rel.op(), self.at.op(), self.merchant.op()
+
+
+Build = Callable[[Facts], list[Stream]]
 
 
 @dataclass(frozen=True)
@@ -50,11 +67,12 @@ class Metric:
 def stream(rel: Any, at: Any, num: Any, den: Any = 1, merchant: Any = None) -> Stream:
     """One stream of ``rel``: each row counts ``num`` over ``den`` on the local day of
     ``at``."""
-    return rel.select(
-        merchant_id=rel.merchant_id if merchant is None else merchant,
+    return Stream(
+        rel=rel,
         at=at,
         num=ibis.literal(num) if isinstance(num, int) else num,
         den=ibis.literal(den) if isinstance(den, int) else den,
+        merchant=rel.merchant_id if merchant is None else merchant,
     )
 
 

@@ -17,10 +17,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import ibis
-from ibis import _
 
 from tiyan.domain.metrics import CatalogConfig
-from tiyan.metrics.catalog import METRICS, Metric, get_metric
+from tiyan.metrics.catalog import METRICS, Metric, Stream, get_metric
 from tiyan.metrics.facts import Facts
 
 #: Columns of a partials relation, in order.
@@ -63,26 +62,47 @@ def daily_partials(
     lo, hi = utc_bounds(start, end, config)
     facts = Facts(tables, config, since=lo if restrict else None)
     lo_lit, hi_lit = ibis.literal(lo), ibis.literal(hi)
-    parts = []
-    for metric in select_metrics(metrics):
-        streams = []
-        for rel in metric.build(facts):
-            rel = rel.filter(rel.at >= lo_lit, rel.at < hi_lit)
-            streams.append(
-                rel.select(
-                    merchant_id=rel.merchant_id.cast("string"),
-                    day=facts.local(rel.at).date(),
-                    num=rel.num.cast("float64"),
-                    den=rel.den.cast("float64"),
-                )
+    chosen = select_metrics(metrics)
+    # Streams over the same relation and anchor (the paid orders behind ten metrics, the
+    # picked-up orders behind four) are summed in one aggregation with a column pair each.
+    scans: dict[tuple[Any, Any, Any], list[tuple[str, Stream]]] = {}
+    for metric in chosen:
+        for s in metric.build(facts):
+            scans.setdefault(s.scan, []).append((metric.id, s))
+    parts: dict[str, list[Any]] = {}
+    for members in scans.values():
+        first = members[0][1]
+        columns = {"merchant_id": first.merchant.cast("string"), "at": first.at}
+        for j, (_mid, s) in enumerate(members):
+            columns[f"n{j}"] = s.num.cast("float64")
+            columns[f"d{j}"] = s.den.cast("float64")
+        rel = first.rel.select(**columns)
+        rel = rel.filter(rel.at >= lo_lit, rel.at < hi_lit)
+        sums = rel.group_by(merchant_id=rel.merchant_id, day=facts.local(rel.at).date()).aggregate(
+            **{name: rel[name].sum() for name in columns if name not in ("merchant_id", "at")}
+        )
+        for j, (mid, _s) in enumerate(members):
+            parts.setdefault(mid, []).append(
+                sums.select("merchant_id", "day", num=sums[f"n{j}"], den=sums[f"d{j}"])
             )
-        # One aggregation per metric: its rows are few (merchants × days), and grouping
-        # each metric alone is much cheaper than one grouping of every stream's records.
-        union = ibis.union(*streams, distinct=False) if len(streams) > 1 else streams[0]
-        parts.append(
-            union.group_by(["merchant_id", "day"])
-            .aggregate(num=union.num.sum(), den=union.den.sum())
-            .select(metric_id=ibis.literal(metric.id), merchant_id=_.merchant_id, day=_.day,
-                    num=_.num, den=_.den)
-        )  # fmt: skip
-    return ibis.union(*parts, distinct=False) if len(parts) > 1 else parts[0]
+    out = []
+    for metric in chosen:
+        own = parts[metric.id]
+        if len(own) > 1:  # a numerator and a denominator from different records
+            union = ibis.union(*own, distinct=False)
+            own = [
+                union.group_by(["merchant_id", "day"]).aggregate(
+                    num=union.num.sum(), den=union.den.sum()
+                )
+            ]
+        rel = own[0]
+        out.append(
+            rel.select(
+                metric_id=ibis.literal(metric.id),
+                merchant_id=rel.merchant_id,
+                day=rel.day,
+                num=rel.num,
+                den=rel.den,
+            )
+        )
+    return ibis.union(*out, distinct=False) if len(out) > 1 else out[0]

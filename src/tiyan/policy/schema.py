@@ -210,7 +210,7 @@ class Scoring(_Strict):
     def _ratio(cls, value: tuple[float, float]) -> tuple[float, float]:
         start, full = value
         if not 1 <= start < full:
-            raise ValueError("severity_ratio is [start, full] with 1 <= start < full")
+            raise ValueError("severity_ratio needs start and full with 1 <= start < full")
         return value
 
     @field_validator("size_bands")

@@ -87,7 +87,9 @@ def score_row(s: MerchantScore, *, as_of: date, window: int, version: str) -> tu
         "level": s.level,
         "provisional_score": s.provisional_score,
         "policy_version": version,
-        "explanation": json.dumps(explanation, ensure_ascii=False, sort_keys=True),
+        "explanation": json.dumps(
+            explanation, ensure_ascii=False, sort_keys=True, separators=(",", ":")
+        ),
     }
     return tuple(row[c.name] for c in GOVERNANCE_TABLES["scores"].columns)
 

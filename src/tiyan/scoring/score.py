@@ -35,6 +35,7 @@ Example::
 from __future__ import annotations
 
 import bisect
+import functools
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -117,6 +118,7 @@ class _GroupMetric:
     median: float
     min_volume: int
     shrunk: list[float]  # every member's shrunk value, sorted
+    shrunk_median: float = 0.0  # their median (the defect is monotone in the shrunk value)
 
     def shrink(self, value: float | None, n: float) -> float:
         if value is None or n < self.min_volume:
@@ -210,6 +212,24 @@ class _Scorer:
         for m in eligible:
             groups.setdefault(self.group_of[m.merchant_id], []).append(m)
         self.stats = {key: self._stats(group) for key, group in groups.items()}
+        # Looked up once per merchant and per improvement: prepared here.
+        self.dim_metrics = {
+            dim.value: list(scoring.dimensions[dim.value].metrics.items())
+            for dim in SCORED_DIMENSIONS
+        }
+        self.standard_metrics = {mid for std in scoring.standards for mid in std.when}
+        self.category_weights: dict[str | None, dict[str, float]] = {}
+
+    @functools.cache  # noqa: B019 (one scorer per run: the cache goes with it)
+    def _in_dim(self, key: str, dim: str) -> float:
+        """Total weight of the metrics of ``dim`` scored in peer group ``key``."""
+        return sum(w for mid, w in self.dim_metrics[dim] if mid in self.stats[key])
+
+    def _weights_for(self, category: str | None) -> dict[str, float]:
+        weights = self.category_weights.get(category)
+        if weights is None:
+            weights = self.category_weights[category] = self.scoring.weights_for(category)
+        return weights
 
     def _stats(self, group: list[MerchantMetrics]) -> dict[str, _GroupMetric]:
         out = {}
@@ -234,6 +254,7 @@ class _Scorer:
             gm.shrunk = sorted(
                 gm.shrink(_value(d, m.sums.get(mid)), self._n(m, mid)) for m in group
             )
+            gm.shrunk_median = statistics.median(gm.shrunk)
             out[mid] = gm
         return out
 
@@ -249,8 +270,7 @@ class _Scorer:
         cfg = self.scoring
         d = gm.definition
         lower = d.direction is Direction.LOWER
-        values = gm.shrunk  # sorted: the median is the middle, the defect monotone in it
-        middle = (values[(len(values) - 1) // 2] + values[len(values) // 2]) / 2
+        middle = gm.shrunk_median
         severity = 0.0
         if lower or d.unit is Unit.SHARE:  # defect: the value, or the shortfall from 100%
             defect, median = (shrunk, middle) if lower else (1 - shrunk, 1 - middle)
@@ -262,31 +282,44 @@ class _Scorer:
         return float(100 - (100 - cfg.points_floor) * loss)
 
     def _combine(
-        self, m: MerchantMetrics, points: dict[str, float], values: dict[str, float | None]
+        self,
+        m: MerchantMetrics,
+        points: dict[str, float],
+        values: dict[str, float | None],
+        met: tuple[str, ...] | None = None,
     ) -> tuple[float, dict[str, float | None], tuple[str, ...]]:
-        """Overall score, dimension scores and standards met, from per-metric points."""
+        """Overall score, dimension scores and standards met, from per-metric points
+        (``met``: the standards already known to be met, when ``values`` did not change
+        any metric a standard looks at)."""
         dims: dict[str, float | None] = {}
-        for dim in SCORED_DIMENSIONS:
-            cfg = self.scoring.dimensions[dim.value]
-            scored = [(points[mid], w) for mid, w in cfg.metrics.items() if mid in points]
-            total = sum(w for _, w in scored)
-            dims[dim.value] = sum(p * w for p, w in scored) / total if total else None
-        met = []
+        for dim, members in self.dim_metrics.items():
+            total = weighted = 0.0
+            for mid, w in members:
+                if mid in points:
+                    total += w
+                    weighted += points[mid] * w
+            dims[dim] = weighted / total if total else None
+        if met is None:
+            met = tuple(
+                std.name
+                for std in self.scoring.standards
+                if (not std.categories or m.category in std.categories)
+                and dims[std.dimension] is not None
+                and all(
+                    self._meets(m, mid, cond.min, cond.max, values)
+                    for mid, cond in std.when.items()
+                )
+            )
         for std in self.scoring.standards:
-            if std.categories and m.category not in std.categories:
-                continue
-            if dims[std.dimension] is None:
-                continue
-            if all(
-                self._meets(m, mid, cond.min, cond.max, values) for mid, cond in std.when.items()
-            ):
-                met.append(std.name)
+            if std.name in met:
                 dims[std.dimension] = max(dims[std.dimension] or 0.0, std.floor)
-        weights = self.scoring.weights_for(m.category)
-        present = [(dims[d], weights[d]) for d in dims if dims[d] is not None]
-        total = sum(w for _, w in present)
-        overall = sum(s * w for s, w in present if s is not None) / total if total else 0.0
-        return overall, dims, tuple(met)
+        weights = self._weights_for(m.category)
+        total = overall = 0.0
+        for dim, value in dims.items():
+            if value is not None:
+                total += weights[dim]
+                overall += value * weights[dim]
+        return (overall / total if total else 0.0), dims, met
 
     def _meets(
         self,
@@ -308,7 +341,7 @@ class _Scorer:
         points: dict[str, float] = {}
         values: dict[str, float | None] = {}
         details = []
-        weights = self.scoring.weights_for(m.category)
+        weights = self._weights_for(m.category)
         for mid, gm in stats.items():
             d = gm.definition
             value = _value(d, m.sums.get(mid))
@@ -323,9 +356,7 @@ class _Scorer:
         metric_scores = []
         for mid, gm, value, shrunk, pct in details:
             dim, w = self.weights[mid]
-            in_dim = sum(
-                ww for other, ww in self.scoring.dimensions[dim].metrics.items() if other in stats
-            )
+            in_dim = self._in_dim(key, dim)
             share = (w / in_dim) * (present.get(dim, 0.0) / dim_total) if dim_total else 0.0
             num, den = m.sums.get(mid, (0.0, 0.0))
             metric_scores.append(
@@ -334,7 +365,7 @@ class _Scorer:
                     points[mid], (100 - points[mid]) * share,
                 )
             )  # fmt: skip
-        improvements = self._improvements(m, stats, points, values, overall)
+        improvements = self._improvements(m, stats, points, values, overall, met)
         return MerchantScore(
             merchant_id=m.merchant_id,
             category=m.category,
@@ -357,10 +388,11 @@ class _Scorer:
         points: dict[str, float],
         values: dict[str, float | None],
         overall: float,
+        met: tuple[str, ...],
     ) -> tuple[Improvement, ...]:
         """The three metric changes that raise the score most: each metric moved to the
         peer median, all else unchanged."""
-        found = []
+        found: list[tuple[float, str, MetricDef, float, float]] = []
         for mid, gm in stats.items():
             d = gm.definition
             value = values[mid]
@@ -373,24 +405,31 @@ class _Scorer:
             own = gm.shrink(value, n)
             target = gm.shrink(gm.median, n)
             new_points = {**points, mid: self._points(gm.percentile(own, target), gm, target)}
-            new_overall, _, _ = self._combine(m, new_points, {**values, mid: gm.median})
+            new_overall, _, _ = self._combine(
+                m,
+                new_points,
+                {**values, mid: gm.median},
+                None if mid in self.standard_metrics else met,
+            )
             gain = new_overall - overall
-            if gain <= 0.005:
-                continue
+            if gain > 0.005:
+                found.append((gain, mid, d, value, gm.median))
+        found.sort(key=lambda f: (-f[0], f[1]))
+        out = []
+        for gain, mid, d, value, target in found[:3]:  # only the top three get words
             verb, verb_zh = (
                 ("cut", "降至") if d.direction is Direction.LOWER else ("raise", "提升至")
             )
-            now, goal = format_value(d, value), format_value(d, gm.median)
-            found.append(
+            now, goal = format_value(d, value), format_value(d, target)
+            out.append(
                 Improvement(
-                    mid, value, gm.median, gain,
+                    mid, value, target, gain,
                     f"{verb} {_in_sentence(d.en)} from {now} to the peer median "
                     f"{goal} → +{gain:.1f}",
                     f"{d.zh}从{now}{verb_zh}同行中位数{goal} → +{gain:.1f}",
                 )
             )  # fmt: skip
-        found.sort(key=lambda i: (-i.gain, i.metric_id))
-        return tuple(found[:3])
+        return tuple(out)
 
 
 def score_merchants(merchants: Iterable[MerchantMetrics], scoring: Scoring) -> list[MerchantScore]:
