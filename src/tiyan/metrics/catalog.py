@@ -177,7 +177,8 @@ def _negative_reviews(f: Facts) -> list[Stream]:
     # Reviews of orders never signed off (cancelled, lost) are not counted: the rate stays
     # a share of signed orders.
     r = f.first_reviews.filter(_.rating <= 2)
-    r = r.filter(f.signed_off(r.order_id))
+    signed = f.orders.filter(_.signed_at.notnull()).select(signed_order_id=_.order_id)
+    r = r.join(signed, r.order_id == signed.signed_order_id).drop("signed_order_id")
     return [stream(r, r.created_at, 1, 0), _signed_orders(f)]
 
 

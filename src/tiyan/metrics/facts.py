@@ -88,10 +88,12 @@ class Facts:
         s = self.tables["shipments"]
         if self.since is not None:
             # Orders with an anchor from `since` on: paid, due, cancelled, signed off, or a
-            # parcel uploaded (its scan deadline is 24 h later), picked up or signed.
+            # parcel uploaded (its scan deadline is 24 h later), picked up or signed; and
+            # orders reviewed from `since` on.
             parcels = s.filter(
                 self._after(s.shipped_at, 24) | self._after(s.pickup_at) | self._after(s.signed_at)
             )
+            reviewed = self.tables["reviews"].filter(lambda r: self._after(r.created_at))
             o = o.filter(
                 self._after(o.paid_at)
                 | self._after(o.promised_ship_by)
@@ -99,6 +101,8 @@ class Facts:
                 | self._after(o.signed_at)
                 | self._after(o.completed_at)
                 | o.order_id.isin(parcels.order_id)
+                # reviewed: a review counts only for an order signed off (any time before)
+                | o.order_id.isin(reviewed.order_id)
             )
             s = s.filter(s.order_id.isin(o.order_id))
         first = s.group_by("order_id").aggregate(
@@ -127,14 +131,6 @@ class Facts:
             first_pickup_at=first.first_pickup_at,
             in_population=self._in_population(o),
         )
-
-    def signed_off(self, order_id: Any) -> Any:
-        """Whether the order ``order_id`` was ever signed off (its own time, a parcel's or the
-        confirmed receipt), over all history whatever ``since`` is."""
-        o = self.tables["orders"]
-        s = self.tables["shipments"]
-        own = o.filter(o.signed_at.notnull() | o.completed_at.notnull())
-        return order_id.isin(own.order_id) | order_id.isin(s.filter(s.signed_at.notnull()).order_id)
 
     @cached_property
     def population(self) -> Any:
@@ -178,8 +174,9 @@ class Facts:
                 | self._after(c.ended_at)
             )
         started = c.started_at.truncate("s")
-        local = self.local(started)
-        second_of_day = local.hour() * 3600 + local.minute() * 60 + local.second()
+        # Seconds since local midnight, by arithmetic on the epoch (much cheaper than
+        # extracting hour, minute and second; times are after 1970, so the modulo is).
+        second_of_day = (self.local(started).epoch_seconds() % 86400).cast("int64")
         start_h, end_h = self.config.business_hours
         return c.select(
             session_id=c.session_id,
