@@ -25,21 +25,9 @@ DAMAGE = {
     "fake_shipper": ("logistics", "fake_shipment_rate"),
     "malicious_non_shipper": ("logistics", "merchant_cancel_rate"),
     "fake_inventory": ("logistics", "merchant_cancel_rate"),
-    "presale_abuser": ("logistics", "ship_timeout_rate"),
+    "presale_abuser": ("logistics", "presale_timeout_rate"),
     "passive_service": ("service", "im_3min_reply_rate"),
     "low_quality": ("product", "negative_review_rate"),
-}
-#: Archetypes whose dimension score separates them from good merchants with AUC >= 0.9 (on
-#: seeds 11-15, not only this one). presale_abuser is not among them: its timeouts (15-35%)
-#: overlap those of good merchants strained by the promotion, so its *metric* separates it
-#: (asserted below) and its dimension only with AUC 0.84-0.90 across seeds: asserted >= 0.8.
-SEPARATED_BY_DIMENSION = {
-    "slow_shipper",
-    "fake_shipper",
-    "malicious_non_shipper",
-    "fake_inventory",
-    "passive_service",
-    "low_quality",
 }
 
 
@@ -89,9 +77,7 @@ def test_archetypes_score_below_good_merchants(archetype: str, scored: dict[str,
     good = [(r[2], r[column]) for r in rows if r[1] == "good"]
     assert len(bad) >= 8, f"too few {archetype} merchants scored"
     dim_auc = auc(bad, good, lower_is_worse=True)
-    assert dim_auc >= 0.8, f"{archetype}: {dimension} AUC {dim_auc:.3f}"
-    if archetype in SEPARATED_BY_DIMENSION:
-        assert dim_auc >= 0.9, f"{archetype}: {dimension} AUC {dim_auc:.3f}"
+    assert dim_auc >= 0.9, f"{archetype}: {dimension} AUC {dim_auc:.3f}"
 
     from tiyan.metrics.catalog import DEFINITIONS
 

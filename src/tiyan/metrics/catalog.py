@@ -112,15 +112,28 @@ def _pickup_weighted(f: Facts) -> list[Stream]:
     return [stream(o, o.first_pickup_at, weight)]
 
 
-def _ship_timeout(f: Facts) -> list[Stream]:
+def _due(f: Facts) -> Any:
+    """Orders whose ship deadline passed, decided at the deadline: orders cancelled before
+    it never had to ship."""
     o = f.population
-    # Decided at the deadline: orders cancelled before it never had to ship.
-    due = o.filter(
+    return o.filter(
         o.promised_ship_by.notnull(),
         o.cancelled_at.isnull() | (o.cancelled_at >= o.promised_ship_by),
     )
-    late = due.first_pickup_at.isnull() | (due.first_pickup_at > due.promised_ship_by)
-    return [stream(due, due.promised_ship_by, flag(late))]
+
+
+def _late(due: Any) -> Any:
+    return flag(due.first_pickup_at.isnull() | (due.first_pickup_at > due.promised_ship_by))
+
+
+def _ship_timeout(f: Facts) -> list[Stream]:
+    due = _due(f)
+    return [stream(due, due.promised_ship_by, _late(due))]
+
+
+def _presale_timeout(f: Facts) -> list[Stream]:
+    due = _due(f).filter(_.presale)
+    return [stream(due, due.promised_ship_by, _late(due))]
 
 
 def _pay_to_pickup(f: Facts) -> list[Stream]:
@@ -369,6 +382,22 @@ METRICS: tuple[Metric, ...] = (
             records=("shipments",),
         ),
         _ship_timeout,
+    ),
+    Metric(
+        MetricDef(
+            "presale_timeout_rate", "预售发货超时率", "Presale overdue rate", L, LOW,
+            Unit.SHARE,
+            numerator="presale orders not picked up by their presale ship deadline",
+            denominator="presale orders whose deadline passed",
+            population=f"{POP}, presale, with a deadline, not cancelled before it",
+            anchor="promised_ship_by (the presale deadline)", scored=True,
+            source="Douyin 现货+预售: presale overdue is abuse that revokes presale permissions "
+            "(reference §2.1)",
+            notes="The ship-timeout rate restricted to presale orders: presale is a privilege, "
+            "and its own deadline is the promise. Pickup timeliness leaves presale orders out.",
+            records=("shipments",),
+        ),
+        _presale_timeout,
     ),
     Metric(
         MetricDef(

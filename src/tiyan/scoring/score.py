@@ -11,8 +11,11 @@ same category and size band; groups smaller than ``min_peers`` use the whole pla
    ``n`` counts as 0, so the merchant sits exactly at its peers' value.
 2. **Rank** the shrunk value among the group: percentile = (peers worse + ½ peers equal) /
    (peers), 0 = worst, 1 = best.
-3. **Points** = floor + (100 − floor) × percentile ** curve (curve 0.5 by default: falling
-   behind peers costs more than leading them earns).
+3. **Points** = 100 − (100 − floor) × loss, the loss mixing the rank and the severity:
+   ``(1 − severity_share) × (1 − percentile ** curve) + severity_share × severity``, where
+   the severity goes from 0 to 1 as the merchant's shrunk defect goes from
+   ``severity_ratio[0]`` to ``severity_ratio[1]`` times the group's median defect (a ranking
+   alone cannot tell a last place among close peers from ten times their defect rate).
 
 Dimension scores are weighted means of their metrics' points (raised to a standard's floor
 when the merchant meets it), the overall score the weighted mean of the dimensions. Every
@@ -161,6 +164,14 @@ def _value(d: MetricDef, sums: tuple[float, float] | None) -> float | None:
     return d.value(*sums)
 
 
+def _typical(points: list[tuple[float, float]]) -> float:
+    """The peer group's prior: the mean of its merchants' values, each merchant counting
+    once. (A volume-weighted mean would let a few big merchants set the prior: two sellers
+    with most of a category's presale orders, half of them overdue, would pull every small
+    merchant's presale record toward their 50%.)"""
+    return sum(v for v, _ in points) / len(points)
+
+
 def _fit_strength(d: MetricDef, points: list[tuple[float, float]], scoring: Scoring) -> float:
     """Pseudo-observations of the prior for a metric in a group (see module docstring)."""
     cfg = scoring.shrinkage
@@ -169,7 +180,7 @@ def _fit_strength(d: MetricDef, points: list[tuple[float, float]], scoring: Scor
     if cfg.prior_strength is not None:
         return cfg.prior_strength
     total = sum(n for _, n in points)
-    mu = sum(v * n for v, n in points) / total
+    mu = _typical(points)
     if len(points) < 2 or mu <= 0 or mu >= 1:
         return cfg.max_strength
     observed = sum(n * (v - mu) ** 2 for v, n in points) / total
@@ -245,7 +256,7 @@ class _Scorer:
             total = sum(n for _, n in points)
             gm = _GroupMetric(
                 definition=d,
-                prior=sum(v * n for v, n in points) / total,
+                prior=_typical(points),
                 strength=_fit_strength(d, points, self.scoring),
                 median=statistics.median(v for v, _ in points),
                 min_volume=d.min_volume,
