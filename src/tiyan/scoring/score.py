@@ -253,7 +253,6 @@ class _Scorer:
             ]
             if not points:
                 continue  # nobody in the group has this metric: it is not scored here
-            total = sum(n for _, n in points)
             gm = _GroupMetric(
                 definition=d,
                 prior=_typical(points),
