@@ -357,8 +357,9 @@ def demo_cmd(
     )
 
 
-# The scoring commands register themselves on `app` (imported here so `tiyan` has them).
-from tiyan.cli import scoring_cmds  # noqa: E402, F401
+# The scoring and enforcement commands register themselves on `app` (imported here so
+# `tiyan` has them).
+from tiyan.cli import enforce_cmds, scoring_cmds  # noqa: E402, F401
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -743,5 +743,54 @@ SCORES = Table(
     ),
 )
 
-#: Tables the governance stages write (metrics, scores; later violations and the ledger).
-GOVERNANCE_TABLES: dict[str, Table] = {t.name: t for t in (METRIC_DAILY, METRIC_VALUES, SCORES)}
+VIOLATIONS = Table(
+    name="violations",
+    zh="违规记录",
+    meaning="A violation a detector decided: the rule, the merchant, what it is about and the "
+    "evidence. Append-only: a run never changes or deletes one (appeals reverse their "
+    "consequences in the ledger).",
+    kind="governance",
+    time_column="occurred_at",
+    primary_key=("violation_id",),
+    columns=(
+        Column(
+            "violation_id",
+            S,
+            "Deterministic: rule:merchant:subject, so detecting it again changes nothing.",
+            "违规单号",
+            required=True,
+        ),
+        Column("rule_id", S, "Rule (policy `rules`, docs/policy.md).", "规则", required=True),
+        Column("ledger", S, "Points ledger: A general, B serious.", "违规类型", required=True),
+        Column("merchant_id", S, "Merchant.", "商家ID", required=True),
+        Column(
+            "subject",
+            S,
+            "What it is about: an order or case id, or day:/week: and the period's first day.",
+            "违规对象",
+            required=True,
+        ),
+        Column("order_id", S, "The order, for order-level rules.", "订单号"),
+        Column(
+            "occurred_at",
+            T,
+            "When it became a violation (its deadline).",
+            "违规时间",
+            required=True,
+        ),
+        Column(
+            "day", D, "Local day of occurred_at (the period's last day).", "违规日期", required=True
+        ),
+        Column("amount", F, "The order's paid amount (for compensation).", "实付金额"),
+        Column("evidence", S, "The facts that prove it, as JSON.", "证据", required=True),
+        Column("policy_version", S, "Policy version in force.", "规则版本", required=True),
+        Column(
+            "detected_as_of", D, "as_of of the run that first found it.", "发现日", required=True
+        ),
+    ),
+)
+
+#: Tables the governance stages write (metrics, scores, violations; later the ledger).
+GOVERNANCE_TABLES: dict[str, Table] = {
+    t.name: t for t in (METRIC_DAILY, METRIC_VALUES, SCORES, VIOLATIONS)
+}

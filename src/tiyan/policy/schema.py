@@ -21,6 +21,7 @@ from tiyan.domain.metrics import (
     Direction,
     MetricDef,
 )
+from tiyan.policy.rules import Rules
 
 DimensionName = Literal["product", "logistics", "service"]
 LEVELS = ("excellent", "good", "fair", "poor", "critical")
@@ -272,7 +273,7 @@ class Scoring(_Strict):
 
 
 class Policy(_Strict):
-    """A versioned governance policy. Sections other stages add come later (issue 4)."""
+    """A versioned governance policy: population, scoring and violation rules."""
 
     version: str = Field(min_length=1)
     #: The first day this version applies (as_of >= effective_from).
@@ -280,3 +281,5 @@ class Policy(_Strict):
     description: str = ""
     population: Population = Population()
     scoring: Scoring
+    #: Violation detectors and their thresholds (docs/policy.md).
+    rules: Rules = Rules()

@@ -1,0 +1,112 @@
+"""``tiyan enforce`` and ``tiyan violations``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table as RichTable
+
+from tiyan.cli.main import DbOption, JsonOption, MemoryOption, _fail, _store, app, out
+from tiyan.cli.scoring_cmds import AsOfOption, PolicyOption, _date, _say
+from tiyan.domain.errors import TiyanError
+from tiyan.policy.enforce import EnforcementSummary, run_enforcement
+from tiyan.policy.files import load_policy
+from tiyan.policy.rules import RULE_ZH
+from tiyan.store import DEFAULT_DB
+
+
+def enforce_and_print(
+    db: str,
+    as_of: str,
+    policy_file: Any,
+    memory_limit: str | None,
+    as_json: bool = False,
+) -> EnforcementSummary:
+    day = _date(as_of)
+    with _store(db, memory_limit=memory_limit) as store:
+        try:
+            summary = run_enforcement(
+                store, as_of=day, policy=load_policy(policy_file), progress=_say
+            )
+        except TiyanError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        data = asdict(summary)
+        data.pop("ids")
+        out.print_json(json.dumps(data, default=str))
+        return summary
+    out.print(
+        f"as of {summary.as_of}, policy {summary.policy_version}: {summary.new:,} new "
+        f"violation(s); {summary.merchants_with_new_b:,} merchant(s) with a new B-class one"
+    )
+    table = RichTable("rule", "found in lookback", "new", title="Violations")
+    for rule_id, found in summary.found_by_rule.items():
+        table.add_row(
+            f"{rule_id} ({RULE_ZH.get(rule_id, '')})",
+            f"{found:,}",
+            f"{summary.new_by_rule[rule_id]:,}",
+        )
+    out.print(table)
+    return summary
+
+
+@app.command("enforce")
+def enforce_cmd(
+    as_of: AsOfOption,
+    db: DbOption = DEFAULT_DB,
+    policy: PolicyOption = None,
+    memory_limit: MemoryOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Detect the violations decided by a date and record the new ones (idempotent)."""
+    enforce_and_print(db, as_of, policy, memory_limit, as_json=as_json)
+
+
+@app.command("violations")
+def violations_cmd(
+    db: DbOption = DEFAULT_DB,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant.")] = None,
+    rule: Annotated[str | None, typer.Option(help="Only this rule id.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List recorded violations, newest first, with their evidence."""
+    where, params = [], []
+    if merchant is not None:
+        where.append("merchant_id = ?")
+        params.append(merchant)
+    if rule is not None:
+        if rule not in RULE_ZH:
+            raise _fail(ValueError(f"unknown rule {rule!r}; rules: {', '.join(RULE_ZH)}"))
+        where.append("rule_id = ?")
+        params.append(rule)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    with _store(db) as store:
+        rows = store.query(
+            "SELECT violation_id, rule_id, ledger, merchant_id, order_id, occurred_at, day, "
+            f"amount, evidence, policy_version, detected_as_of FROM violations {clause} "
+            f"ORDER BY occurred_at DESC, violation_id LIMIT {limit}",
+            params,
+        )
+    names = [
+        "violation_id", "rule_id", "ledger", "merchant_id", "order_id", "occurred_at", "day",
+        "amount", "evidence", "policy_version", "detected_as_of",
+    ]  # fmt: skip
+    records = [dict(zip(names, r, strict=True)) for r in rows]
+    for r in records:
+        r["evidence"] = json.loads(r["evidence"])
+    if as_json:
+        out.print_json(json.dumps(records, default=str, ensure_ascii=False))
+        return
+    table = RichTable("occurred", "rule", "class", "merchant", "subject", "evidence")
+    for r in records:
+        evidence = ", ".join(f"{k}={v}" for k, v in r["evidence"].items())
+        table.add_row(
+            str(r["occurred_at"]), r["rule_id"], r["ledger"], r["merchant_id"],
+            r["violation_id"].split(":", 2)[2], evidence[:120],
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"{len(records)} violation(s) shown")

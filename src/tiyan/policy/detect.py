@@ -1,0 +1,446 @@
+"""Violation detectors: Ibis expressions over the canonical tables, as of a date.
+
+A detector only decides once the deadline it depends on has passed: a violation *occurs* at
+a time (a ship deadline, an upload + 24 h, the end of a local day or week) and is decided by
+a run for ``as_of`` when that time falls in the ``lookback_days`` before the start of
+``as_of`` (local midnight). Each violation's id is its rule, merchant and subject (an order,
+a case, a day, a week), so detecting it again — the next day, or twice the same day —
+finds the same id.
+
+Every detector returns a relation with ``merchant_id``, ``subject``, ``order_id`` (or
+null), ``occurred_at`` (naive UTC), ``amount`` (the order's paid amount, or null) and
+evidence columns named ``e_*``. Nothing here names an engine.
+
+Example::
+
+    found = detect(store_tables(store), policy, as_of=date(2024, 7, 30))
+    found["ship_timeout"].to_pyarrow()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import ibis
+from ibis import _
+
+from tiyan.domain.metrics import CatalogConfig
+from tiyan.metrics.facts import Facts, seconds_between
+from tiyan.policy.rules import (
+    AfterSalesTimeout,
+    FakeInventory,
+    FakeShipment,
+    FalsePromise,
+    MaliciousNonShipment,
+    PassiveService,
+    PresaleOverrun,
+    Rules,
+    ShipTimeout,
+)
+
+_HOUR = 3600
+_MERCHANT_CANCEL = ("unable_to_ship",)
+_OUT_OF_STOCK = ("out_of_stock",)
+
+
+class Window:
+    """The UTC instants [lo, hi) a run decides: ``lookback_days`` local days before as_of."""
+
+    def __init__(self, as_of: date, lookback_days: int, config: CatalogConfig) -> None:
+        self.offset = timedelta(minutes=config.utc_offset_minutes)
+        self.hi = datetime.combine(as_of, time()) - self.offset
+        self.lo = self.hi - timedelta(days=lookback_days)
+        self.as_of = as_of
+
+    def decided(self, rel: Any, at: Any) -> Any:
+        return rel.filter(at >= ibis.literal(self.lo), at < ibis.literal(self.hi))
+
+
+class Detectors:
+    """The detectors over one store's tables (see the module docstring)."""
+
+    def __init__(self, tables: Mapping[str, Any], rules: Rules, config: CatalogConfig) -> None:
+        self.tables = tables
+        self.rules = rules
+        self.config = config
+        self.facts = Facts(tables, config)
+
+    def _local(self, ts: Any) -> Any:
+        return self.facts.local(ts)
+
+    def _from_local(self, day: Any) -> Any:
+        """Local midnight of ``day`` (a date) as naive UTC."""
+        return day.cast("timestamp") - ibis.interval(minutes=self.config.utc_offset_minutes)
+
+    def _orders(self) -> Any:
+        o = self.facts.orders
+        raw = self.tables["orders"].select(
+            ro_id=_.order_id, amount=_.amount.cast("float64"), consumer_id=_.consumer_id
+        )
+        return o.join(raw, o.order_id == raw.ro_id).drop("ro_id")
+
+    # -- order-level rules -------------------------------------------------------------------
+
+    def ship_timeout(self, w: Window, rule: ShipTimeout) -> Any:
+        o = self._orders()
+        due = o.filter(
+            ~o.presale,
+            o.promised_ship_by.notnull(),
+            o.cancelled_at.isnull() | (o.cancelled_at >= o.promised_ship_by),
+        )
+        late = due.filter(
+            due.first_pickup_at.isnull() | (due.first_pickup_at > due.promised_ship_by)
+        )
+        late = w.decided(late, late.promised_ship_by)
+        return late.select(
+            merchant_id=_.merchant_id,
+            subject=_.order_id,
+            order_id=_.order_id,
+            occurred_at=_.promised_ship_by,
+            amount=_.amount,
+            e_paid_at=_.paid_at,
+            e_promised_ship_by=_.promised_ship_by,
+            e_first_pickup_at=_.first_pickup_at,
+        )
+
+    def presale_overrun(self, w: Window, rule: PresaleOverrun) -> Any:
+        o = self._orders().filter(_.presale, _.promised_ship_by.notnull())
+        p = self.tables["products"].select(p_id=_.product_id, category=_.category)
+        raw = self.tables["orders"].select(r_id=_.order_id, product_id=_.product_id)
+        o = o.join(raw, o.order_id == raw.r_id).drop("r_id")
+        o = o.left_join(p, o.product_id == p.p_id).drop("p_id")
+        cap = ibis.literal(rule.cap_days)
+        if rule.seasonal_cap_days:
+            cap = ibis.cases(
+                *[(o.category == c, days) for c, days in sorted(rule.seasonal_cap_days.items())],
+                else_=rule.cap_days,
+            )
+        days = seconds_between(o.paid_at, o.promised_ship_by) / 86400
+        over_cap = days > cap
+        overdue = (o.cancelled_at.isnull() | (o.cancelled_at >= o.promised_ship_by)) & (
+            o.first_pickup_at.isnull() | (o.first_pickup_at > o.promised_ship_by)
+        )
+        # Over the cap: known at payment; overdue: at the deadline. One violation per order,
+        # at the first of the two.
+        at = ibis.ifelse(over_cap, o.paid_at, o.promised_ship_by)
+        found = o.filter(over_cap | overdue).mutate(at=at)
+        found = w.decided(found, found.at)
+        return found.select(
+            merchant_id=_.merchant_id,
+            subject=_.order_id,
+            order_id=_.order_id,
+            occurred_at=_.at,
+            amount=_.amount,
+            e_presale_days=days.round(2).cast("float64"),
+            e_over_cap=over_cap,
+            e_overdue=overdue,
+            e_promised_ship_by=_.promised_ship_by,
+            e_first_pickup_at=_.first_pickup_at,
+        )
+
+    def fake_shipment(self, w: Window, rule: FakeShipment) -> Any:
+        o = self._orders()
+        s = self.tables["shipments"]
+        ev = self.tables["tracking_events"]
+        # Per tracking number: who used it first (the genuine order) and how many consumers.
+        parcels = s.select("order_id", "tracking_no", "destination_region", "shipped_at")
+        who = o.select(po_id=_.order_id, consumer_id=_.consumer_id)
+        parcels = parcels.join(who, parcels.order_id == who.po_id).drop("po_id")
+        numbers = parcels.group_by("tracking_no").aggregate(
+            consumers=parcels.consumer_id.nunique(),
+            first_upload=parcels.shipped_at.truncate("s").min(),
+        )
+        reused = parcels.join(numbers, "tracking_no").filter(
+            _.consumers > 1, _.shipped_at.truncate("s") > _.first_upload
+        )
+        reused = reused.group_by("order_id").aggregate(reused_no=reused.tracking_no.min())
+        # Delivery scans away from the destination; tracking that stalls after its first event.
+        signed = ev.filter(ev.status == "signed").select("tracking_no", signed_region=_.region)
+        away = parcels.join(signed, "tracking_no").filter(
+            _.destination_region.notnull(),
+            _.signed_region.notnull(),
+            _.destination_region != _.signed_region,
+        )
+        away = away.group_by("order_id").aggregate(away_region=away.signed_region.min())
+        ranked = ev.mutate(
+            k=ibis.row_number().over(group_by=ev.tracking_no, order_by=[ev.event_at, ev.status])
+        )
+        first_two = (
+            ranked.filter(ranked.k < 2)
+            .group_by("tracking_no")
+            .aggregate(
+                first_event=ranked.event_at.truncate("s").min(),
+                second_event=ranked.event_at.truncate("s").max(),
+                events=ranked.k.count(),
+            )
+        )
+        stall = parcels.join(first_two, "tracking_no")
+        stall = stall.group_by("order_id").aggregate(
+            first_event=stall.first_event.min(),
+            stalled=(
+                (stall.events < 2)
+                | (
+                    seconds_between(stall.first_event, stall.second_event)
+                    > rule.stall_hours * _HOUR
+                )
+            ).any(),
+        )
+        up = o.filter(o.first_shipped_at.notnull())
+        up = up.left_join(reused, up.order_id == reused.order_id).drop("order_id_right")
+        up = up.left_join(away, up.order_id == away.order_id).drop("order_id_right")
+        up = up.left_join(stall, up.order_id == stall.order_id).drop("order_id_right")
+        grace = up.first_shipped_at + ibis.interval(seconds=int(rule.carrier_grace_hours * _HOUR))
+        scan_by = up.first_shipped_at + ibis.interval(seconds=int(rule.scan_hours * _HOUR))
+        no_scan = (up.first_pickup_at.isnull() | (up.first_pickup_at > scan_by)) & (
+            up.first_pickup_at.isnull() | (up.first_pickup_at > grace)
+        )
+        stall_at = up.first_event + ibis.interval(seconds=int(rule.stall_hours * _HOUR))
+        stalled = up.stalled.fill_null(False) & up.signed_at.isnull()
+        before_payment = up.first_shipped_at < up.paid_at
+        strong = up.reused_no.notnull() | up.away_region.notnull() | before_payment
+        timing = no_scan | stalled
+        at = ibis.least(
+            ibis.ifelse(
+                strong,
+                up.first_shipped_at + ibis.interval(seconds=int(rule.scan_hours * _HOUR)),
+                grace,
+            ),
+            ibis.ifelse(stalled & ~no_scan & ~strong, stall_at, grace),
+        )
+        cand = up.mutate(
+            at=at,
+            strong=strong,
+            timing=timing,
+            e_no_scan=no_scan,
+            e_stalled=stalled,
+            e_before_payment=before_payment,
+        ).filter(_.strong | _.timing)
+        # Timing evidence counts only with enough such orders of the merchant in the days
+        # before (carriers are late for everyone now and then).
+        window = ibis.range_window(
+            preceding=ibis.interval(days=rule.timing_window_days - 1),
+            following=0,
+            group_by=cand.merchant_id,
+            order_by=cand.at,
+        )
+        cand = cand.mutate(timing_orders=ibis.ifelse(cand.timing, 1, 0).sum().over(window))
+        found = cand.filter(cand.strong | (cand.timing_orders >= rule.timing_min_orders))
+        found = w.decided(found, found.at)
+        return found.select(
+            merchant_id=_.merchant_id,
+            subject=_.order_id,
+            order_id=_.order_id,
+            occurred_at=_.at,
+            amount=_.amount,
+            e_shipped_at=_.first_shipped_at,
+            e_paid_at=_.paid_at,
+            e_first_pickup_at=_.first_pickup_at,
+            e_reused_tracking_no=_.reused_no,
+            e_signed_region=_.away_region,
+            e_no_scan=_.e_no_scan,
+            e_stalled=_.e_stalled,
+            e_before_payment=_.e_before_payment,
+            e_timing_orders_in_window=_.timing_orders,
+        )
+
+    def after_sales_timeout(self, w: Window, rule: AfterSalesTimeout) -> Any:
+        c = self.facts.cases
+        deadline = c.requested_at + ibis.interval(seconds=int(rule.hours * _HOUR))
+        c = c.mutate(deadline=deadline).filter(
+            # closed before the deadline without an answer (withdrawn, decided): not a timeout
+            _.merchant_responded_at.notnull()
+            | _.resolved_at.isnull()
+            | (_.resolved_at >= _.deadline),
+            _.merchant_responded_at.isnull() | (_.merchant_responded_at > _.deadline),
+        )
+        c = w.decided(c, c.deadline)
+        return c.select(
+            merchant_id=_.merchant_id,
+            subject=_.case_id,
+            order_id=_.order_id,
+            occurred_at=_.deadline,
+            amount=ibis.null().cast("float64"),
+            e_case_type=_.type,
+            e_requested_at=_.requested_at,
+            e_merchant_responded_at=_.merchant_responded_at,
+        )
+
+    # -- merchant-level rules (bursts) -------------------------------------------------------
+
+    def _day_end(self, ts: Any) -> Any:
+        """End of the local day of ``ts`` (the next local midnight), naive UTC."""
+        day = self._local(ts).date()
+        return self._from_local(day) + ibis.interval(days=1)
+
+    def _week_end(self, ts: Any) -> Any:
+        """End of the local week (Monday to Sunday) of ``ts``, naive UTC."""
+        monday = self._local(ts).truncate("W").date()
+        return self._from_local(monday) + ibis.interval(days=7)
+
+    def _paid_per(self, period_end: Callable[[Any], Any]) -> Any:
+        o = self._orders()
+        return o.group_by(merchant_id=o.merchant_id, end=period_end(o.paid_at)).aggregate(
+            paid=o.count()
+        )
+
+    def _bursts(
+        self,
+        w: Window,
+        events: Any,
+        min_count: int,
+        min_share: float,
+        period_end: Callable[[Any], Any],
+        period: str,
+    ) -> Any:
+        """Merchant-periods where ``events`` (merchant_id, order_id, at) reach the burst."""
+        grouped = events.group_by(merchant_id=events.merchant_id, end=period_end(events.at))
+        counts = grouped.aggregate(
+            orders=events.order_id.nunique(), first_order=events.order_id.min()
+        )
+        paid = self._paid_per(period_end)
+        joined = counts.left_join(
+            paid, (counts.merchant_id == paid.merchant_id) & (counts.end == paid.end)
+        )
+        share = joined.orders.cast("float64") / ibis.greatest(
+            joined.paid.fill_null(0), joined.orders
+        )
+        found = joined.select(
+            merchant_id=counts.merchant_id,
+            end=counts.end,
+            orders=joined.orders,
+            paid=joined.paid.fill_null(0),
+            share=share,
+            first_order=joined.first_order,
+        ).filter(_.orders >= min_count, _.share >= min_share)
+        found = w.decided(found, found.end - ibis.interval(seconds=1))
+        start_day = self._local(found.end - ibis.interval(seconds=1)).date()
+        return found.select(
+            merchant_id=_.merchant_id,
+            subject=ibis.literal(f"{period}:") + start_day.cast("string"),
+            order_id=ibis.null().cast("string"),
+            occurred_at=_.end,
+            amount=ibis.null().cast("float64"),
+            e_period=ibis.literal(period),
+            e_orders=_.orders,
+            e_paid_orders=_.paid,
+            e_share=_.share.round(4).cast("float64"),
+            e_example_order=_.first_order,
+        )
+
+    def _non_shipped(self, rule: MaliciousNonShipment) -> Any:
+        o = self._orders()
+        by_merchant = (o.cancelled_by == "merchant") & ~o.cancel_reason.isin(
+            _OUT_OF_STOCK
+        ).fill_null(False)
+        cancelled = o.filter(
+            o.cancelled_at.notnull(),
+            by_merchant.fill_null(False) | o.cancel_reason.isin(_MERCHANT_CANCEL).fill_null(False),
+        ).select("merchant_id", "order_id", at=_.cancelled_at)
+        promise = seconds_between(o.paid_at, o.promised_ship_by)
+        late_by = o.paid_at + ibis.interval(seconds=1) * (promise * rule.unshipped_factor).cast(
+            "int64"
+        )
+        # Left unshipped: past the factor × the promise without a tracking upload or a pickup,
+        # and still open and unshipped when the run looks (a fake upload is the fake-shipment
+        # rule's; a late but real shipment is a ship timeout, not a refusal to ship).
+        unshipped = o.filter(
+            o.promised_ship_by.notnull(),
+            o.first_pickup_at.isnull(),
+            o.first_shipped_at.isnull(),
+            # still open: an order the consumer gave up on and cancelled is a ship timeout
+            o.cancelled_at.isnull(),
+        ).select("merchant_id", "order_id", at=late_by)
+        return ibis.union(cancelled, unshipped, distinct=False)
+
+    def malicious_non_shipment(self, w: Window, rule: MaliciousNonShipment) -> Any:
+        events = self._non_shipped(rule)
+        day = self._bursts(w, events, rule.day.min_count, rule.day.min_share, self._day_end, "day")
+        week = self._bursts(
+            w, events, rule.week.min_count, rule.week.min_share, self._week_end, "week"
+        )
+        return ibis.union(day, week, distinct=False)
+
+    def fake_inventory(self, w: Window, rule: FakeInventory) -> Any:
+        o = self._orders()
+        events = o.filter(
+            o.cancelled_at.notnull(), o.cancel_reason.isin(_OUT_OF_STOCK).fill_null(False)
+        ).select("merchant_id", "order_id", at=_.cancelled_at)
+        return self._bursts(
+            w, events, rule.week.min_count, rule.week.min_share, self._week_end, "week"
+        )
+
+    def passive_service(self, w: Window, rule: PassiveService) -> Any:
+        s = self.facts.sessions.filter(_.in_hours)
+        slow = s.first_response_at.isnull() | (
+            seconds_between(s.started_at, s.first_response_at) > rule.reply_minutes * 60
+        )
+        per_day = s.group_by(merchant_id=s.merchant_id, end=self._day_end(s.started_at)).aggregate(
+            sessions=s.count(), unanswered=ibis.ifelse(slow, 1, 0).sum()
+        )
+        found = per_day.mutate(share=per_day.unanswered.cast("float64") / per_day.sessions).filter(
+            _.unanswered >= rule.day.min_count, _.share >= rule.day.min_share
+        )
+        found = w.decided(found, found.end - ibis.interval(seconds=1))
+        start_day = self._local(found.end - ibis.interval(seconds=1)).date()
+        return found.select(
+            merchant_id=_.merchant_id,
+            subject=ibis.literal("day:") + start_day.cast("string"),
+            order_id=ibis.null().cast("string"),
+            occurred_at=_.end,
+            amount=ibis.null().cast("float64"),
+            e_sessions=_.sessions,
+            e_unanswered=_.unanswered,
+            e_share=_.share.round(4).cast("float64"),
+        )
+
+    def false_promise(self, w: Window, rule: FalsePromise) -> Any:
+        o = self._orders().filter(
+            ~_.presale, _.first_pickup_at.notnull(), _.promised_ship_by.notnull()
+        )
+        o = o.mutate(
+            end=self._week_end(o.first_pickup_at),
+            hours=seconds_between(o.paid_at, o.first_pickup_at) / 3600,
+            promise=seconds_between(o.paid_at, o.promised_ship_by) / 3600,
+        )
+        # Each week end looks back over window_days of pickups.
+        weeks = o.select("merchant_id", "end").distinct()
+        span = ibis.interval(days=rule.window_days)
+        picks = o.select(m=_.merchant_id, at=_.first_pickup_at, hours=_.hours, promise=_.promise)
+        joined = weeks.join(
+            picks,
+            (weeks.merchant_id == picks.m)
+            & (picks.at < weeks.end)
+            & (picks.at >= weeks.end - span),
+        )
+        stats = joined.group_by(["merchant_id", "end"]).aggregate(
+            orders=joined.hours.count(),
+            q=joined.hours.quantile(rule.quantile),
+            promise=joined.promise.median(),
+        )
+        found = stats.filter(_.orders >= rule.min_orders, _.q > _.promise + rule.margin_hours)
+        found = w.decided(found, found.end - ibis.interval(seconds=1))
+        start_day = self._local(found.end - ibis.interval(seconds=1)).date()
+        return found.select(
+            merchant_id=_.merchant_id,
+            subject=ibis.literal("week:") + start_day.cast("string"),
+            order_id=ibis.null().cast("string"),
+            occurred_at=_.end,
+            amount=ibis.null().cast("float64"),
+            e_orders=_.orders,
+            e_pickup_hours_at_quantile=_.q.round(2).cast("float64"),
+            e_promised_hours=_.promise.round(2).cast("float64"),
+        )
+
+
+def detect(
+    tables: Mapping[str, Any], rules: Rules, config: CatalogConfig, *, as_of: date
+) -> dict[str, Any]:
+    """Rule id -> the Ibis expression of its violations decided by a run for ``as_of``."""
+    detectors = Detectors(tables, rules, config)
+    window = Window(as_of, rules.lookback_days, config)
+    return {
+        rule_id: getattr(detectors, rule_id)(window, rule)
+        for rule_id, rule in rules.enabled().items()
+    }
