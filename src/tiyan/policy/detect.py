@@ -217,15 +217,24 @@ class Detectors:
             e_stalled=stalled,
             e_before_payment=before_payment,
         ).filter(_.strong | _.timing)
-        # Timing evidence counts only with enough such orders of the merchant in the days
-        # before (carriers are late for everyone now and then).
-        window = ibis.range_window(
-            preceding=ibis.interval(days=rule.timing_window_days - 1),
-            following=0,
-            group_by=cand.merchant_id,
-            order_by=cand.at,
+        # Timing evidence counts only when some span of timing_window_days holds enough such
+        # orders of the merchant (carriers are late for everyone now and then): count them
+        # over the span ending at each order, then confirm every order a qualifying span
+        # covers (the best count among the spans ending in the days after it).
+        span = ibis.interval(days=rule.timing_window_days)
+        timed = cand.filter(cand.timing)
+        trailing = ibis.range_window(
+            preceding=span, following=0, group_by=timed.merchant_id, order_by=timed.at
         )
-        cand = cand.mutate(timing_orders=ibis.ifelse(cand.timing, 1, 0).sum().over(window))
+        timed = timed.mutate(trailing_count=timed.order_id.count().over(trailing))
+        ahead = ibis.range_window(
+            preceding=0, following=span, group_by=timed.merchant_id, order_by=timed.at
+        )
+        timed = timed.select(
+            t_id=timed.order_id, timing_orders=timed.trailing_count.max().over(ahead)
+        )
+        cand = cand.left_join(timed, cand.order_id == timed.t_id).drop("t_id")
+        cand = cand.mutate(timing_orders=cand.timing_orders.fill_null(0))
         found = cand.filter(cand.strong | (cand.timing_orders >= rule.timing_min_orders))
         found = w.decided(found, found.at)
         return found.select(
@@ -315,7 +324,8 @@ class Detectors:
             first_order=joined.first_order,
         ).filter(_.orders >= min_count, _.share >= min_share)
         found = w.decided(found, found.end - ibis.interval(seconds=1))
-        start_day = self._local(found.end - ibis.interval(seconds=1)).date()
+        days = 1 if period == "day" else 7
+        start_day = self._local(found.end - ibis.interval(days=days)).date()
         return found.select(
             merchant_id=_.merchant_id,
             subject=ibis.literal(f"{period}:") + start_day.cast("string"),
@@ -383,7 +393,7 @@ class Detectors:
             _.unanswered >= rule.day.min_count, _.share >= rule.day.min_share
         )
         found = w.decided(found, found.end - ibis.interval(seconds=1))
-        start_day = self._local(found.end - ibis.interval(seconds=1)).date()
+        start_day = self._local(found.end - ibis.interval(days=1)).date()
         return found.select(
             merchant_id=_.merchant_id,
             subject=ibis.literal("day:") + start_day.cast("string"),
@@ -421,7 +431,7 @@ class Detectors:
         )
         found = stats.filter(_.orders >= rule.min_orders, _.q > _.promise + rule.margin_hours)
         found = w.decided(found, found.end - ibis.interval(seconds=1))
-        start_day = self._local(found.end - ibis.interval(seconds=1)).date()
+        start_day = self._local(found.end - ibis.interval(days=7)).date()
         return found.select(
             merchant_id=_.merchant_id,
             subject=ibis.literal("week:") + start_day.cast("string"),
