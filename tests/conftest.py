@@ -74,3 +74,23 @@ def write_csv(
         for row in rows:
             writer.writerow({k: "" if v is None else v for k, v in row.items()})
     return path
+
+
+#: The simulated market the archetype tests share (scores and violations): ~200k orders.
+ARCHETYPE_MARKET = {"merchants": 400, "orders": 200_000, "days": 90, "seed": 11}
+
+
+@pytest.fixture(scope="session")
+def archetype_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A DuckDB store holding the archetype market (built once per test run)."""
+    from datetime import datetime
+
+    from tiyan.ingest.load import ingest
+    from tiyan.sim import SimConfig, write_parquet
+
+    folder = tmp_path_factory.mktemp("archetype_market")
+    write_parquet(SimConfig(**ARCHETYPE_MARKET), folder / "data")
+    db = folder / "tiyan.duckdb"
+    with open_store(str(db)) as store:
+        ingest(store, [folder / "data"], now=datetime(2024, 9, 1))
+    return db

@@ -3,20 +3,20 @@ category in the dimension they damage (the simulator's ground truth is ``sim_tru
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tiyan.ingest.load import ingest
+from tests.conftest import ARCHETYPE_MARKET
 from tiyan.scoring.run import run_scoring
-from tiyan.sim import SimConfig, write_parquet
+from tiyan.sim import SimConfig
 from tiyan.store import open_store
 
 pytestmark = pytest.mark.slow
 
-CONFIG = SimConfig(merchants=400, orders=200_000, days=90, seed=11)
+CONFIG = SimConfig(**ARCHETYPE_MARKET)
 AS_OF = CONFIG.start + timedelta(days=CONFIG.days)
 
 #: Archetype -> the dimension it damages, and the metric that carries the damage.
@@ -48,11 +48,8 @@ def auc(bad: list[tuple[str, float]], good: list[tuple[str, float]], lower_is_wo
 
 
 @pytest.fixture(scope="module")
-def scored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    folder = tmp_path_factory.mktemp("archetypes")
-    write_parquet(CONFIG, folder / "data")
-    with open_store(str(folder / "tiyan.duckdb")) as store:
-        ingest(store, [Path(folder / "data")], now=datetime(2024, 9, 1))
+def scored(archetype_store: Path) -> dict[str, Any]:
+    with open_store(str(archetype_store)) as store:
         summary = run_scoring(store, as_of=AS_OF)
         scores = store.query(
             "SELECT s.merchant_id, t.archetype, s.category, s.product, s.logistics, s.service "
