@@ -322,23 +322,28 @@ def demo_cmd(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     memory_limit: MemoryOption = None,
 ) -> None:
-    """Simulate a market (~1M orders), ingest it into an embedded store, and score it."""
+    """Simulate a market (~1M orders), ingest it into an embedded store, score it and
+    detect its violations."""
     data = folder / "data"
     db = str(folder / "tiyan.duckdb")
-    out.rule("1/4 simulate")
+    out.rule("1/5 simulate")
     _simulate_to(data, merchants, orders, 90, seed, date(2024, 5, 1), False)
     out.print(f"market written to {data}/ (Parquet, one file per table)")
-    out.rule("2/4 ingest")
+    out.rule("2/5 ingest")
     report = _run_ingest(db, [data], None, DEFAULT_TIMEZONE, None, False, memory_limit)
     _print_load(report)
-    out.rule("3/4 store")
+    out.rule("3/5 store")
     with _store(db) as store:
         _print_status(store_status(store))
-    out.rule("4/4 score")
+    out.rule("4/5 score")
     from tiyan.cli.scoring_cmds import score_and_print
 
     as_of = date(2024, 5, 1) + timedelta(days=90)
     score_and_print(db, as_of, None, None, False, 7, memory_limit)
+    out.rule("5/5 enforce")
+    from tiyan.cli.enforce_cmds import enforce_and_print
+
+    enforce_and_print(db, as_of.isoformat(), None, memory_limit)
     with _store(db, read_only=True) as store:
         rows = store.query(
             "SELECT merchant_id FROM scores WHERE as_of = ? AND status = 'scored' "
@@ -353,6 +358,7 @@ def demo_cmd(
         f"  .venv/bin/tiyan quarantine --db {db}\n"
         f"  .venv/bin/tiyan ingest {data} --db {db}    # a reload: every row unchanged\n"
         f"  .venv/bin/tiyan merchant {worst} --db {db}    # the lowest score, explained\n"
+        f"  .venv/bin/tiyan violations --merchant {worst} --db {db}    # and its violations\n"
         f"  .venv/bin/tiyan score --as-of {as_of + timedelta(days=1)} --db {db}    # next day"
     )
 
