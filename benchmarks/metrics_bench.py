@@ -11,6 +11,8 @@ process (its own peak memory), keeping the best wall time of ``--repeat`` runs:
   after the last simulated day, so the window is full;
 * **next day**: after the full run (on a copy of its store), the incremental run for
   ``as_of`` + 1 day (the new day plus the restatement horizon);
+* **enforce**: one day of enforcement on the fully scored store (every violation detector
+  over its lookback, the new violations recorded), against the full run;
 * **hand-written**: ONE DuckDB SQL query, written as a careful analyst would, computing eight
   core metrics per merchant over the same windows straight from the canonical tables: the
   reference for speed.
@@ -208,6 +210,16 @@ def job_catalog(db: str, as_of: date, memory_limit: str) -> dict[str, Any]:
             "days": report.days,
         }
     return info
+
+
+def job_enforce(db: str, as_of: date, memory_limit: str) -> dict[str, Any]:
+    """One day of enforcement: every detector over its lookback, new violations recorded."""
+    from tiyan.policy.enforce import run_enforcement
+    from tiyan.store import open_store
+
+    with open_store(db, memory_limit=memory_limit) as store:
+        summary = run_enforcement(store, as_of=as_of)
+    return {"found": summary.found_by_rule, "new": summary.new}
 
 
 def utc_bounds(first: date, last: date) -> tuple[datetime, datetime]:
@@ -493,7 +505,16 @@ def main() -> None:
             run_child(job_catalog, str(next_db), as_of + timedelta(days=1), args.memory_limit)
         )
     results["next_day"] = best_of(runs)
-    for db in (full_db, next_db):
+
+    enforce_db = work / "enforce.duckdb"
+    if importlib.util.find_spec("tiyan.policy.enforce") is not None:
+        print("one day of enforcement ...", file=sys.stderr)
+        runs = []
+        for _ in range(args.repeat):
+            copy_store(full_db, enforce_db)  # the scored store, no violations recorded yet
+            runs.append(run_child(job_enforce, str(enforce_db), as_of, args.memory_limit))
+        results["enforce"] = best_of(runs)
+    for db in (full_db, next_db, enforce_db):
         remove_store(db)  # the copies take several GB at full size
 
     full_s, hand_s = results["full"]["seconds"], results["hand"]["seconds"]
@@ -503,6 +524,8 @@ def main() -> None:
         "next_vs_hand": results["next_day"]["seconds"] / hand_s,
         "peak_gib": max(results[j]["peak_mib"] for j in ("full", "next_day", "hand")) / 1024,
     }
+    if "enforce" in results:
+        results["ratios"]["enforce_vs_full"] = results["enforce"]["seconds"] / full_s
     (OUT / "metrics.json").write_text(json.dumps(results, indent=2, default=str))
     print(render(results))
     if results["check"]["mismatches"]:
@@ -538,6 +561,15 @@ def render(r: dict[str, Any]) -> str:
         f"{ok(x['next_vs_full'], AIMS['next_vs_full'])} |",
         f"| hand-written DuckDB SQL, {len(CORE_METRICS)} core metrics, one query | "
         f"{hand['seconds']:.2f} | {hand['peak_mib']:,.0f} | 1 | — |",
+    ]
+    if "enforce" in r:
+        e = r["enforce"]
+        lines.append(
+            f"| one day of enforcement: {len(e['found'])} detectors over their lookback, "
+            f"{e['new']:,} violations recorded | {e['seconds']:.2f} | {e['peak_mib']:,.0f} | "
+            f"{e['seconds'] / hand['seconds']:.2f} | {x['enforce_vs_full']:.2f} |"
+        )
+    lines += [
         "",
         f"Peak memory {x['peak_gib']:.2f} GiB "
         f"({'meets' if x['peak_gib'] <= AIMS['peak_gib'] else 'misses'} ≤ "

@@ -40,12 +40,16 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def ledger(store: Store) -> list[tuple[Any, ...]]:
-    return sorted(
-        store.query(
-            "SELECT violation_id, rule_id, ledger, merchant_id, subject, order_id, occurred_at, "
-            "day, amount, evidence, policy_version, detected_as_of FROM violations"
-        )
+    """Every recorded violation and action."""
+    violations = store.query(
+        "SELECT violation_id, rule_id, ledger, merchant_id, subject, order_id, occurred_at, "
+        "day, amount, evidence, policy_version, detected_as_of FROM violations"
     )
+    actions = store.query(
+        "SELECT action_id, kind, merchant_id, violation_id, rule_id, ledger, points, amount, "
+        "measure, day, as_of, policy_version, detail FROM actions"
+    )
+    return sorted(violations) + sorted(actions)
 
 
 def loaded(url: str, folder: Path) -> Store:
@@ -67,10 +71,20 @@ def test_enforcing_twice_changes_nothing_and_later_runs_only_add(
         again = run_enforcement(store, as_of=AS_OF)
         assert again.new == 0
         assert ledger(store) == after_first
-        # The later run found the earlier run's violations again and kept them as they were.
+        # The later run found the earlier run's violations again and kept them (and their
+        # consequences) as they were; it only added.
         assert set(before) <= set(after_first)
-        assert len(after_first) == len(before) + first.new
-        assert {r[11] for r in after_first} == {AS_OF - timedelta(days=3), AS_OF}
+        violations = store.count("violations")
+        assert violations == earlier.new + first.new
+        days = store.query("SELECT DISTINCT detected_as_of FROM violations")
+        assert {d for (d,) in days} == {AS_OF - timedelta(days=3), AS_OF}
+        kinds = dict(store.query("SELECT kind, count(*) FROM actions GROUP BY 1"))
+        assert kinds["compensation"] > 0 and kinds["points"] > 0
+        # one points entry per violation whose rule has points (every rule, by default)
+        assert kinds["points"] == violations
+        # the same compensation whether counted from the summaries or the ledger
+        (paid,) = store.query("SELECT sum(amount) FROM actions WHERE kind = 'compensation'")[0]
+        assert paid == earlier.compensation + first.compensation
 
 
 def test_row_order_does_not_matter(tmp_path: Path, market: dict[str, Path]) -> None:

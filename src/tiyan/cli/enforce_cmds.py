@@ -36,6 +36,7 @@ def enforce_and_print(
     if as_json:
         data = asdict(summary)
         data.pop("ids")
+        data["compensation"] = str(summary.compensation)
         out.print_json(json.dumps(data, default=str))
         return summary
     out.print(
@@ -50,6 +51,12 @@ def enforce_and_print(
             f"{summary.new_by_rule[rule_id]:,}",
         )
     out.print(table)
+    points = ", ".join(f"{ledger} {pts:g}" for ledger, pts in summary.points.items())
+    out.print(
+        f"consequences: ¥{summary.compensation:,.2f} compensation to consumers; points {points}; "
+        f"{len(summary.penalties):,} penalty measure(s) "
+        f"on {len({m for m, _ in summary.penalties}):,} merchant(s)"
+    )
     return summary
 
 
@@ -110,3 +117,58 @@ def violations_cmd(
         )  # fmt: skip
     out.print(table)
     out.print(f"{len(records)} violation(s) shown")
+
+
+@app.command("actions")
+def actions_cmd(
+    db: DbOption = DEFAULT_DB,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only compensation, points or penalty.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List the ledger: compensation, points and penalties, newest first, with totals."""
+    where, params = [], []
+    if merchant is not None:
+        where.append("merchant_id = ?")
+        params.append(merchant)
+    if kind is not None:
+        if kind not in ("compensation", "points", "penalty"):
+            raise _fail(ValueError(f"unknown kind {kind!r}; kinds: compensation, points, penalty"))
+        where.append("kind = ?")
+        params.append(kind)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    names = ["action_id", "kind", "merchant_id", "violation_id", "rule_id", "ledger", "points",
+             "amount", "measure", "day", "as_of", "policy_version", "detail"]  # fmt: skip
+    with _store(db) as store:
+        rows = store.query(
+            f"SELECT {', '.join(names)} FROM actions {clause} "
+            f"ORDER BY day DESC, action_id LIMIT {limit}",
+            params,
+        )
+        totals = store.query(
+            f"SELECT kind, ledger, count(*), sum(points), sum(amount) FROM actions {clause} "
+            "GROUP BY 1, 2 ORDER BY 1, 2",
+            params,
+        )
+    records = [dict(zip(names, r, strict=True)) for r in rows]
+    for r in records:
+        r["detail"] = json.loads(r["detail"])
+    if as_json:
+        out.print_json(json.dumps(records, default=str, ensure_ascii=False))
+        return
+    table = RichTable("day", "kind", "merchant", "rule", "class", "points", "¥", "measure")
+    for r in records:
+        table.add_row(
+            str(r["day"]), r["kind"], r["merchant_id"], r["rule_id"] or "", r["ledger"] or "",
+            "" if r["points"] is None else f"{r['points']:g}",
+            "" if r["amount"] is None else f"{r['amount']:,.2f}", r["measure"] or "",
+        )  # fmt: skip
+    out.print(table)
+    for kind_, ledger, count, pts, amount in totals:
+        what = f"{kind_}{' ' + ledger if ledger else ''}: {count:,}"
+        if kind_ == "points":
+            what += f" ({pts:g} points)"
+        if kind_ == "compensation":
+            what += f" (¥{amount:,.2f})"
+        out.print(what)

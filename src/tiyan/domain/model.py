@@ -790,7 +790,58 @@ VIOLATIONS = Table(
     ),
 )
 
-#: Tables the governance stages write (metrics, scores, violations; later the ledger).
+ACTIONS = Table(
+    name="actions",
+    zh="处置台账",
+    meaning="The ledger of consequences: consumer compensation, violation points, penalties "
+    "(later privileges and reversals). Append-only: nothing is changed or deleted; an appeal "
+    "adds reversal entries.",
+    kind="governance",
+    time_column="day",
+    primary_key=("action_id",),
+    columns=(
+        Column(
+            "action_id",
+            S,
+            "Deterministic: kind and what it is for (a violation, a ladder node).",
+            "处置单号",
+            required=True,
+        ),
+        Column("kind", S, "compensation, points or penalty.", "处置类型", required=True),
+        Column("merchant_id", S, "Merchant.", "商家ID", required=True),
+        Column("violation_id", S, "The violation it answers, if any.", "违规单号"),
+        Column("rule_id", S, "The violation's rule, if any.", "规则"),
+        Column("ledger", S, "Points ledger: A or B (points and penalties).", "积分类型"),
+        Column("points", F, "Points awarded (0 when a cap was reached).", "扣分"),
+        Column(
+            "amount", M, "Compensation to the consumer (¥), from the merchant's funds.", "赔付金额"
+        ),
+        Column(
+            "measure",
+            S,
+            "Penalty measure: warning, rules_exam, deposit_deduction, suspension or clearance.",
+            "处罚措施",
+        ),
+        Column(
+            "day",
+            D,
+            "Local day it counts on (the violation's, or the run's).",
+            "日期",
+            required=True,
+        ),
+        Column("as_of", D, "as_of of the run that recorded it.", "处置日", required=True),
+        Column("policy_version", S, "Policy version in force.", "规则版本", required=True),
+        Column(
+            "detail",
+            S,
+            "Why, as JSON (order, paid amount, cap, ladder node...).",
+            "说明",
+            required=True,
+        ),
+    ),
+)
+
+#: Tables the governance stages write (metrics, scores, violations, the ledger).
 GOVERNANCE_TABLES: dict[str, Table] = {
-    t.name: t for t in (METRIC_DAILY, METRIC_VALUES, SCORES, VIOLATIONS)
+    t.name: t for t in (METRIC_DAILY, METRIC_VALUES, SCORES, VIOLATIONS, ACTIONS)
 }

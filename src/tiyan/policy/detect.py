@@ -57,6 +57,11 @@ class Window:
     def decided(self, rel: Any, at: Any) -> Any:
         return rel.filter(at >= ibis.literal(self.lo), at < ibis.literal(self.hi))
 
+    def before(self, **delta: float) -> Any:
+        """The instant ``delta`` before the window's start, as a literal (records older
+        than what a rule looks back over cannot make a violation decided in the window)."""
+        return ibis.literal(self.lo - timedelta(**delta))
+
 
 class Detectors:
     """The detectors over one store's tables (see the module docstring)."""
@@ -144,9 +149,18 @@ class Detectors:
         o = self._orders()
         s = self.tables["shipments"]
         ev = self.tables["tracking_events"]
+        # A violation decided in the window comes from an upload at most the longest wait
+        # before it, plus the span that confirms timing evidence.
+        longest = max(rule.scan_hours, rule.carrier_grace_hours, rule.stall_hours)
+        since = w.before(hours=longest, days=rule.timing_window_days)
+        recent = s.filter(s.shipped_at >= since)
+        s = s.filter(s.tracking_no.isin(recent.tracking_no))  # every use of those numbers
+        ev = ev.filter(ev.tracking_no.isin(recent.tracking_no))
+        o = o.filter(o.first_shipped_at >= since)
         # Per tracking number: who used it first (the genuine order) and how many consumers.
         parcels = s.select("order_id", "tracking_no", "destination_region", "shipped_at")
-        who = o.select(po_id=_.order_id, consumer_id=_.consumer_id)
+        # (every order that used the number, however old: the first use is the genuine one)
+        who = self.tables["orders"].select(po_id=_.order_id, consumer_id=_.consumer_id)
         parcels = parcels.join(who, parcels.order_id == who.po_id).drop("po_id")
         numbers = parcels.group_by("tracking_no").aggregate(
             consumers=parcels.consumer_id.nunique(),
@@ -288,8 +302,9 @@ class Detectors:
         monday = self._local(ts).truncate("W").date()
         return self._from_local(monday) + ibis.interval(days=7)
 
-    def _paid_per(self, period_end: Callable[[Any], Any]) -> Any:
-        o = self._orders()
+    def _paid_per(self, period_end: Callable[[Any], Any], since: Any) -> Any:
+        o = self.tables["orders"]
+        o = o.filter(o.paid_at >= since)
         return o.group_by(merchant_id=o.merchant_id, end=period_end(o.paid_at)).aggregate(
             paid=o.count()
         )
@@ -304,11 +319,13 @@ class Detectors:
         period: str,
     ) -> Any:
         """Merchant-periods where ``events`` (merchant_id, order_id, at) reach the burst."""
+        # A period ending in the window began at most 8 days (a week, a day of offset) before.
+        events = events.filter(events.at >= w.before(days=8))
         grouped = events.group_by(merchant_id=events.merchant_id, end=period_end(events.at))
         counts = grouped.aggregate(
             orders=events.order_id.nunique(), first_order=events.order_id.min()
         )
-        paid = self._paid_per(period_end)
+        paid = self._paid_per(period_end, w.before(days=8))
         joined = counts.left_join(
             paid, (counts.merchant_id == paid.merchant_id) & (counts.end == paid.end)
         )
@@ -407,7 +424,10 @@ class Detectors:
 
     def false_promise(self, w: Window, rule: FalsePromise) -> Any:
         o = self._orders().filter(
-            ~_.presale, _.first_pickup_at.notnull(), _.promised_ship_by.notnull()
+            ~_.presale,
+            _.first_pickup_at.notnull(),
+            _.promised_ship_by.notnull(),
+            _.first_pickup_at >= w.before(days=rule.window_days + 8),
         )
         o = o.mutate(
             end=self._week_end(o.first_pickup_at),

@@ -1,9 +1,12 @@
-"""Enforcement as of a date: run the detectors, record new violations.
+"""Enforcement as of a date: run the detectors, record new violations and their
+consequences.
 
 ``run_enforcement(store, as_of=...)`` runs every enabled detector of the policy in force
 over the store, and appends to ``violations`` those not recorded yet (ids are
 deterministic, so running twice — or the next day over an overlapping lookback — adds
-nothing). Consequences (compensation, points, penalties, privileges) build on these records.
+nothing). Then the consequences of the violations of the lookback — compensation, points,
+penalty-ladder nodes (:mod:`tiyan.policy.ledger`) — are appended to ``actions``, again only
+what is not there yet.
 
 Example::
 
@@ -19,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from tiyan.domain.errors import UsageError
@@ -26,11 +30,13 @@ from tiyan.domain.model import GOVERNANCE_TABLES
 from tiyan.metrics.runner import store_tables
 from tiyan.policy.detect import detect
 from tiyan.policy.files import load_policy
+from tiyan.policy.ledger import Violation, consequences
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
 
 Progress = Callable[[str], None]
 VIOLATIONS = GOVERNANCE_TABLES["violations"]
+ACTIONS = GOVERNANCE_TABLES["actions"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,10 @@ class EnforcementSummary:
     #: Merchants with a new B-class violation.
     merchants_with_new_b: int = 0
     ids: list[str] = field(default_factory=list, repr=False)
+    #: New consequences: compensation (¥), points per ledger, (merchant, penalty measure).
+    compensation: Decimal = Decimal("0.00")
+    points: dict[str, float] = field(default_factory=dict)
+    penalties: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def new(self) -> int:
@@ -142,6 +152,8 @@ def run_enforcement(
     # Nothing matches the condition: the rows are only added, in one transaction.
     store.replace_rows(VIOLATIONS, [tuple(r[c] for c in columns) for r in new], "1 = 0")
     by_rule = Counter(r["rule_id"] for r in new)
+    say("applying consequences")
+    actions = record_consequences(store, policy, as_of=as_of)
     return EnforcementSummary(
         as_of=as_of,
         policy_version=policy.version,
@@ -149,4 +161,47 @@ def run_enforcement(
         new_by_rule={rule: by_rule.get(rule, 0) for rule in found_by_rule},
         merchants_with_new_b=len({r["merchant_id"] for r in new if r["ledger"] == "B"}),
         ids=[r["violation_id"] for r in new],
-    )
+        compensation=sum((r["amount"] for r in actions if r["kind"] == "compensation"),
+                         Decimal("0.00")),
+        points={ledger: round(sum(r["points"] for r in actions
+                                  if r["kind"] == "points" and r["ledger"] == ledger), 2)
+                for ledger in ("A", "B")},
+        penalties=sorted({(r["merchant_id"], r["measure"]) for r in actions
+                          if r["kind"] == "penalty"}),
+    )  # fmt: skip
+
+
+def record_consequences(store: Store, policy: Policy, *, as_of: date) -> list[dict[str, Any]]:
+    """Append the consequences of the violations of the lookback (and the week before it,
+    for the weekly caps) to ``actions``; returns the new rows."""
+    since = as_of - timedelta(days=policy.rules.lookback_days + 7)
+    violations = [
+        Violation(vid, rule, ledger, merchant, order, day,
+                  None if amount is None else Decimal(str(amount)))
+        for vid, rule, ledger, merchant, order, day, amount in store.query(
+            "SELECT violation_id, rule_id, ledger, merchant_id, order_id, day, amount "
+            "FROM violations WHERE day >= ? AND day < ?", (since, as_of))
+    ]  # fmt: skip
+    names = ["action_id", "kind", "merchant_id", "rule_id", "ledger", "points", "day"]
+    recorded = {
+        r[0]: dict(zip(names, r, strict=True))
+        for r in store.query(
+            f"SELECT {', '.join(names)} FROM actions "
+            "WHERE (kind <> 'penalty' AND day >= ?) OR kind = 'penalty'",
+            (since,),
+        )
+    }
+    prior = {
+        (m, ledger, int(year)): Decimal(str(total))
+        for m, ledger, year, total in store.query(
+            "SELECT merchant_id, ledger, EXTRACT(YEAR FROM day), sum(points) FROM actions "
+            "WHERE kind = 'points' GROUP BY 1, 2, 3"
+        )
+    }
+    rows = consequences(
+        violations, recorded, policy.consequences, as_of=as_of,
+        policy_version=policy.version, prior_totals=prior,
+    )  # fmt: skip
+    columns = [c.name for c in ACTIONS.columns]
+    store.replace_rows(ACTIONS, [tuple(r[c] for c in columns) for r in rows], "1 = 0")
+    return rows

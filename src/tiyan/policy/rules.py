@@ -12,6 +12,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Ledger = Literal["A", "B"]
+RuleId = Literal[
+    "ship_timeout",
+    "fake_shipment",
+    "malicious_non_shipment",
+    "fake_inventory",
+    "false_promise",
+    "presale_overrun",
+    "after_sales_timeout",
+    "passive_service",
+]
 Share = float
 
 

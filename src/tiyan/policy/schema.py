@@ -21,6 +21,7 @@ from tiyan.domain.metrics import (
     Direction,
     MetricDef,
 )
+from tiyan.policy.ledger import Consequences
 from tiyan.policy.rules import Rules
 
 DimensionName = Literal["product", "logistics", "service"]
@@ -281,5 +282,7 @@ class Policy(_Strict):
     description: str = ""
     population: Population = Population()
     scoring: Scoring
-    #: Violation detectors and their thresholds (docs/policy.md).
+    #: Violation detectors and their thresholds (docs/violations.md).
     rules: Rules = Rules()
+    #: What violations cost: compensation, points, the penalty ladder (docs/violations.md).
+    consequences: Consequences = Consequences()

@@ -1,0 +1,262 @@
+"""Consequences of violations: consumer compensation, violation points, the penalty ladder.
+
+The policy's ``consequences`` section says what each violation costs; :func:`consequences`
+turns recorded violations into ``actions`` rows — the append-only ledger — and nothing else:
+an action already recorded is never recomputed, so a violation detected late can only add
+what is left under a cap, never change what was awarded before.
+
+* **Compensation** (one coupon per order per rule, paid from the merchant's funds): the
+  bracket of the order's paid amount gives a fixed amount or a rate of the paid amount
+  within [min, max] (ship timeout: ≤ ¥3 none, ¥3–300 → ¥3, ≥ ¥300 → 1% capped at ¥30;
+  fake shipment: 30%, at least ¥10, at most ¥100; reference §2.2, §2.3).
+* **Points** in two ledgers, A (general) and B (serious): each violation's points, capped
+  per rule per local day and per week (Monday to Sunday); points count for the calendar
+  year of the violation's day and reset with it (reference §3.1).
+* **Penalty ladder**: a ledger's yearly total crossing a node triggers its measures (A:
+  every 12 points; B: 4 and 8 points, clearance at 12). Each node is recorded once per
+  merchant, ledger and year; the strictest measure in force is the merchant's status.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tiyan.policy.rules import RuleId
+
+Measure = Literal["warning", "deposit_deduction", "suspension", "rules_exam", "clearance"]
+#: From mildest to strictest: "the strictest measure applies" (reference §3.1).
+MEASURE_ORDER: tuple[str, ...] = (
+    "warning",
+    "rules_exam",
+    "deposit_deduction",
+    "suspension",
+    "clearance",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Bracket(_Strict):
+    """Paid amounts from ``min_paid`` (inclusive) up to the next bracket's: a ``fixed``
+    amount, or ``rate`` × paid within [``min``, ``max``]."""
+
+    min_paid: float = Field(ge=0)
+    fixed: float | None = Field(default=None, ge=0)
+    rate: float | None = Field(default=None, ge=0, le=10)
+    min: float = Field(default=0, ge=0)
+    max: float | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _fixed_or_rate(self) -> Bracket:
+        if (self.fixed is None) == (self.rate is None):
+            raise ValueError("a bracket has either fixed or rate")
+        return self
+
+    def amount(self, paid: Decimal) -> Decimal:
+        if self.fixed is not None:
+            return _money(Decimal(str(self.fixed)))
+        value = paid * Decimal(str(self.rate or 0))
+        value = max(value, Decimal(str(self.min)))
+        if self.max is not None:
+            value = min(value, Decimal(str(self.max)))
+        return _money(value)
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+class Compensation(_Strict):
+    brackets: list[Bracket] = Field(min_length=1)
+
+    @field_validator("brackets")
+    @classmethod
+    def _ordered(cls, value: list[Bracket]) -> list[Bracket]:
+        lows = [b.min_paid for b in value]
+        if lows != sorted(set(lows)):
+            raise ValueError("brackets must be in increasing min_paid order, without repeats")
+        return value
+
+    def amount(self, paid: Decimal) -> Decimal:
+        """The coupon for an order paid ``paid`` (0 below the first bracket)."""
+        chosen = None
+        for b in self.brackets:
+            if paid >= Decimal(str(b.min_paid)):
+                chosen = b
+        return chosen.amount(paid) if chosen is not None else Decimal("0.00")
+
+
+class Points(_Strict):
+    """Points per violation of a rule, capped per local day and per week."""
+
+    each: float = Field(gt=0)
+    daily_cap: float | None = Field(default=None, gt=0)
+    weekly_cap: float | None = Field(default=None, gt=0)
+
+
+class Node(_Strict):
+    """A ladder step: when a ledger's yearly total reaches ``points``."""
+
+    points: float = Field(gt=0)
+    measures: list[Measure] = Field(min_length=1)
+    #: Days of suspension, when ``suspension`` is among the measures.
+    suspension_days: int = Field(default=7, ge=1)
+
+
+class Ladder(_Strict):
+    #: A: a node every ``every`` points (12, 24, ...); B: the listed nodes.
+    a_every: Node = Node(points=12, measures=["deposit_deduction", "suspension", "rules_exam"])
+    b_nodes: list[Node] = [
+        Node(points=4, measures=["deposit_deduction", "suspension", "rules_exam"]),
+        Node(points=8, measures=["deposit_deduction", "suspension", "rules_exam"]),
+        Node(points=12, measures=["clearance"]),
+    ]
+
+
+class Consequences(_Strict):
+    """What violations cost (module docstring). Rule ids are those of ``rules``."""
+
+    compensation: dict[RuleId, Compensation] = {}
+    points: dict[RuleId, Points] = {}
+    ladder: Ladder = Ladder()
+
+
+@dataclass(frozen=True)
+class Violation:
+    violation_id: str
+    rule_id: str
+    ledger: str
+    merchant_id: str
+    order_id: str | None
+    day: date
+    amount: Decimal | None
+
+
+def _week(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def consequences(
+    violations: Iterable[Violation],
+    recorded: Mapping[str, dict[str, Any]],
+    config: Consequences,
+    *,
+    as_of: date,
+    policy_version: str,
+    prior_totals: Mapping[tuple[str, str, int], Decimal] | None = None,
+) -> list[dict[str, Any]]:
+    """New ``actions`` rows for ``violations`` given the actions already ``recorded`` (action
+    id -> row with ``kind``, ``merchant_id``, ``rule_id``, ``ledger``, ``points``,
+    ``day``). ``prior_totals`` — (merchant, ledger, year) -> points already recorded — lets a
+    caller pass only the recent part of a long ledger; without it the totals come from
+    ``recorded``. Pure: same inputs, same rows, whatever their order."""
+    ordered = sorted(violations, key=lambda v: (v.day, v.violation_id))
+    new: list[dict[str, Any]] = []
+    compensation: dict[str, Compensation] = {str(k): c for k, c in config.compensation.items()}
+    points: dict[str, Points] = {str(k): p for k, p in config.points.items()}
+
+    def action(action_id: str, kind: str, v: Violation | None, **fields: Any) -> None:
+        if action_id in recorded:
+            return
+        row = {
+            "action_id": action_id,
+            "kind": kind,
+            "merchant_id": fields.pop("merchant_id", v.merchant_id if v else None),
+            "violation_id": v.violation_id if v else None,
+            "rule_id": v.rule_id if v else None,
+            "ledger": fields.pop("ledger", v.ledger if v else None),
+            "points": fields.pop("points", None),
+            "amount": fields.pop("amount", None),
+            "measure": fields.pop("measure", None),
+            "day": fields.pop("day", v.day if v else as_of),
+            "as_of": as_of,
+            "policy_version": policy_version,
+            "detail": json.dumps(fields, ensure_ascii=False, sort_keys=True, default=str),
+        }
+        new.append(row)
+
+    # Compensation: one coupon per order per rule.
+    for v in ordered:
+        comp = compensation.get(v.rule_id)
+        if comp is None or v.order_id is None or v.amount is None:
+            continue
+        coupon = comp.amount(v.amount)
+        if coupon > 0:
+            action(f"compensation:{v.violation_id}", "compensation", v, amount=coupon,
+                   order_id=v.order_id, paid=str(v.amount))  # fmt: skip
+
+    # Points, under the caps, counting what earlier runs awarded.
+    day_used: dict[tuple[str, str, date], Decimal] = defaultdict(Decimal)
+    week_used: dict[tuple[str, str, date], Decimal] = defaultdict(Decimal)
+    for row in recorded.values():
+        if row["kind"] == "points":
+            pts = Decimal(str(row["points"]))
+            day_used[(row["merchant_id"], row["rule_id"], row["day"])] += pts
+            week_used[(row["merchant_id"], row["rule_id"], _week(row["day"]))] += pts
+    for v in ordered:
+        rule = points.get(v.rule_id)
+        if rule is None or f"points:{v.violation_id}" in recorded:
+            continue
+        dk, wk = (v.merchant_id, v.rule_id, v.day), (v.merchant_id, v.rule_id, _week(v.day))
+        pts = Decimal(str(rule.each))
+        if rule.daily_cap is not None:
+            pts = min(pts, max(Decimal(0), Decimal(str(rule.daily_cap)) - day_used[dk]))
+        if rule.weekly_cap is not None:
+            pts = min(pts, max(Decimal(0), Decimal(str(rule.weekly_cap)) - week_used[wk]))
+        day_used[dk] += pts
+        week_used[wk] += pts
+        action(f"points:{v.violation_id}", "points", v, points=float(pts),
+               capped=pts < Decimal(str(rule.each)))  # fmt: skip
+    # The ladder: yearly totals per merchant and ledger, over recorded and new points.
+    totals: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal, prior_totals or {})
+    earlier = recorded.values() if prior_totals is None else ()
+    for row in [*earlier, *new]:
+        if row["kind"] == "points" and row["points"]:
+            totals[(row["merchant_id"], row["ledger"], row["day"].year)] += Decimal(
+                str(row["points"])
+            )
+    for (merchant_id, ledger, year), total in sorted(totals.items()):
+        for node in _nodes(config.ladder, ledger, total):
+            for measure in node.measures:
+                extra = {"suspension_days": node.suspension_days} if measure == "suspension" else {}
+                action(
+                    f"penalty:{merchant_id}:{ledger}:{year}:{node.points:g}:{measure}",
+                    "penalty",
+                    None,
+                    merchant_id=merchant_id,
+                    ledger=ledger,
+                    measure=measure,
+                    day=as_of,
+                    node_points=node.points,
+                    year_total=float(total),
+                    **extra,
+                )
+    return new
+
+
+def _nodes(ladder: Ladder, ledger: str, total: Decimal) -> list[Node]:
+    """The ladder nodes a yearly total has reached."""
+    if ledger == "A":
+        step = Decimal(str(ladder.a_every.points))
+        reached = int(total // step)
+        return [
+            ladder.a_every.model_copy(update={"points": float(step * k)})
+            for k in range(1, reached + 1)
+        ]
+    return [n for n in ladder.b_nodes if total >= Decimal(str(n.points))]
+
+
+def strictest(measures: Iterable[str]) -> str | None:
+    """The strictest of ``measures`` (the one in force when several apply)."""
+    ranked = [m for m in measures if m in MEASURE_ORDER]
+    return max(ranked, key=MEASURE_ORDER.index) if ranked else None
