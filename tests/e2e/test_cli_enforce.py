@@ -71,3 +71,26 @@ def test_unknown_rule_and_bad_date_are_clear_errors(db: str) -> None:
     result = invoke("enforce", "--as-of", "June 10", "--db", db)
     assert result.exit_code == 2
     assert "--as-of must be a date" in result.output
+
+
+def test_the_scorecard_shows_the_record(db: str) -> None:
+    assert invoke("enforce", "--as-of", AS_OF, "--db", db).exit_code == 0
+    assert invoke("score", "--as-of", AS_OF, "--db", db).exit_code == 0
+    with open_store(db, read_only=True) as store:
+        merchant, b_points = store.query(
+            "SELECT merchant_id, sum(points) FROM actions WHERE kind = 'points' "
+            "AND ledger = 'B' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1"
+        )[0]
+        rules = dict(
+            store.query(
+                "SELECT rule_id, count(*) FROM violations WHERE merchant_id = ? GROUP BY 1",
+                (merchant,),
+            )
+        )
+    result = invoke("merchant", merchant, "--db", db, "--json")
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)["record"]
+    assert record["points_this_year"]["B"] == round(b_points, 2) > 0
+    assert record["violations_90d"] == rules
+    text = invoke("merchant", merchant, "--db", db)
+    assert "points this year" in text.stdout

@@ -5,6 +5,7 @@ engines, and append-only (a later run adds, never rewrites)."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from tiyan.domain.errors import UsageError
 from tiyan.ingest.load import ingest
+from tiyan.policy.appeals import create_appeal, decide_appeal, get_appeal
 from tiyan.policy.enforce import run_enforcement
 from tiyan.policy.files import load_policy
 from tiyan.sim import SimConfig, write_parquet
@@ -117,3 +119,97 @@ def test_a_policy_not_yet_in_force_is_refused(tmp_path: Path, market: dict[str, 
         with pytest.raises(UsageError, match="takes effect on 2030-01-01"):
             run_enforcement(store, as_of=AS_OF, policy=policy)
         assert ledger(store) == []
+
+
+def totals(store: Store, merchant: str) -> dict[str, Any]:
+    """The merchant's points per ledger (after reversals) and the penalty measures in force."""
+    points = dict(
+        store.query(
+            "SELECT ledger, sum(points) FROM actions WHERE merchant_id = ? "
+            "AND kind IN ('points', 'reversal') AND points IS NOT NULL GROUP BY 1",
+            (merchant,),
+        )
+    )
+    lifted = {
+        r[0][len("reversal:") :]
+        for r in store.query(
+            "SELECT action_id FROM actions WHERE kind = 'reversal' AND merchant_id = ?",
+            (merchant,),
+        )
+    }
+    penalties = {
+        r[0]
+        for r in store.query(
+            "SELECT action_id FROM actions WHERE kind = 'penalty' AND merchant_id = ?",
+            (merchant,),
+        )
+    }
+    return {"points": points, "penalties": penalties - lifted}
+
+
+def test_appeal_round_trip(store_url: str, market: dict[str, Path]) -> None:
+    now = datetime(2024, 6, 20, 9, 0)
+    with loaded(store_url, market["data"]) as store:
+        run_enforcement(store, as_of=AS_OF)
+        # the merchant with the most B points (its fake shipments), and one of its violations
+        merchant, violation_id = store.query(
+            "SELECT merchant_id, min(violation_id) FROM violations WHERE rule_id = 'fake_shipment' "
+            "GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1"
+        )[0]
+        other = store.query(
+            "SELECT min(merchant_id) FROM violations WHERE merchant_id <> ?", (merchant,)
+        )[0][0]
+        before = totals(store, merchant)
+        (awarded,) = store.query(
+            "SELECT points FROM actions WHERE action_id = ?", (f"points:{violation_id}",)
+        )[0]
+        (coupon,) = store.query(
+            "SELECT amount FROM actions WHERE action_id = ?", (f"compensation:{violation_id}",)
+        )[0]
+
+        # Another merchant cannot appeal it: the same answer as for no such violation.
+        with pytest.raises(UsageError, match="has no violation") as theirs:
+            create_appeal(store, violation_id=violation_id, merchant_id=other,
+                          statement="not mine", evidence=None, now=now)  # fmt: skip
+        with pytest.raises(UsageError, match="has no violation") as missing:
+            create_appeal(store, violation_id="fake_shipment:X:Y", merchant_id=other,
+                          statement="?", evidence=None, now=now)  # fmt: skip
+        assert str(theirs.value).replace(violation_id, "V") == str(missing.value).replace(
+            "fake_shipment:X:Y", "V"
+        )
+
+        rejected = create_appeal(store, violation_id=violation_id, merchant_id=merchant,
+                                 statement="the carrier lost the scan", evidence="a.jpg",
+                                 now=now)  # fmt: skip
+        with pytest.raises(UsageError, match="already has an open appeal"):
+            create_appeal(store, violation_id=violation_id, merchant_id=merchant,
+                          statement="again", evidence=None, now=now)  # fmt: skip
+        assert decide_appeal(store, rejected.appeal_id, accept=False, reason="no proof",
+                             by="op-1", now=now) == []  # fmt: skip
+        assert totals(store, merchant) == before
+
+        accepted = create_appeal(store, violation_id=violation_id, merchant_id=merchant,
+                                 statement="here is the carrier's letter", evidence="b.pdf",
+                                 now=now)  # fmt: skip
+        reversals = decide_appeal(store, accepted.appeal_id, accept=True,
+                                  reason="carrier confirmed", by="op-2", now=now)  # fmt: skip
+        by_id = {r["action_id"]: r for r in reversals}
+        assert by_id[f"reversal:points:{violation_id}"]["points"] == -awarded
+        # the consumer keeps the coupon: the platform bears it, the merchant gets it back
+        assert by_id[f"reversal:compensation:{violation_id}"]["amount"] == -coupon
+        after = totals(store, merchant)
+        assert Decimal(str(after["points"]["B"])) == Decimal(str(before["points"]["B"])) - Decimal(
+            str(awarded)
+        )
+        assert after["penalties"] <= before["penalties"]
+        assert get_appeal(store, accepted.appeal_id).status == "accepted"
+        assert get_appeal(store, accepted.appeal_id).decided_by == "op-2"
+        with pytest.raises(UsageError, match="already accepted"):
+            decide_appeal(store, accepted.appeal_id, accept=False, reason="changed my mind",
+                          by="op-3", now=now)  # fmt: skip
+
+        # Enforcing again neither re-awards the points nor re-charges the coupon.
+        ledger_after = ledger(store)
+        again = run_enforcement(store, as_of=AS_OF)
+        assert again.new == 0
+        assert ledger(store) == ledger_after

@@ -172,3 +172,96 @@ def actions_cmd(
         if kind_ == "compensation":
             what += f" (¥{amount:,.2f})"
         out.print(what)
+
+
+appeal_app = typer.Typer(help="Merchants' appeals against violations.", no_args_is_help=True)
+app.add_typer(appeal_app, name="appeal")
+
+
+def _appeal_json(a: Any) -> str:
+    return json.dumps(asdict(a), default=str, ensure_ascii=False)
+
+
+@appeal_app.command("create")
+def appeal_create_cmd(
+    violation: Annotated[str, typer.Option(help="The violation id appealed.")],
+    merchant: Annotated[str, typer.Option(help="The merchant appealing (its own violation).")],
+    statement: Annotated[str, typer.Option(help="What the merchant says.")],
+    evidence: Annotated[str | None, typer.Option(help="Evidence offered.")] = None,
+    db: DbOption = DEFAULT_DB,
+    as_json: JsonOption = False,
+) -> None:
+    """File a merchant's appeal against one of its violations."""
+    from datetime import UTC, datetime
+
+    from tiyan.policy.appeals import create_appeal
+
+    with _store(db) as store:
+        try:
+            appeal = create_appeal(
+                store, violation_id=violation, merchant_id=merchant, statement=statement,
+                evidence=evidence, now=datetime.now(UTC).replace(tzinfo=None),
+            )  # fmt: skip
+        except TiyanError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        out.print_json(_appeal_json(appeal))
+        return
+    out.print(f"appeal {appeal.appeal_id} filed; an operator decides it with `tiyan appeal decide`")
+
+
+@appeal_app.command("decide")
+def appeal_decide_cmd(
+    appeal_id: Annotated[str, typer.Argument(help="The appeal id.")],
+    accept: Annotated[bool, typer.Option("--accept/--reject", help="Accept (reverse) or reject.")],
+    reason: Annotated[str, typer.Option(help="Why.")],
+    by: Annotated[str, typer.Option(help="Who decides (operator id).")],
+    db: DbOption = DEFAULT_DB,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Accept or reject an open appeal; accepting writes reversal entries to the ledger."""
+    from datetime import UTC, datetime
+
+    from tiyan.policy.appeals import decide_appeal, get_appeal
+
+    with _store(db) as store:
+        try:
+            ladder = load_policy(policy).consequences.ladder
+            reversals = decide_appeal(
+                store, appeal_id, accept=accept, reason=reason, by=by,
+                now=datetime.now(UTC).replace(tzinfo=None), ladder=ladder,
+            )  # fmt: skip
+            appeal = get_appeal(store, appeal_id)
+        except TiyanError as exc:
+            raise _fail(exc) from None
+    if as_json:
+        out.print_json(json.dumps({"appeal": asdict(appeal), "reversals": reversals},
+                                  default=str, ensure_ascii=False))  # fmt: skip
+        return
+    out.print(f"appeal {appeal_id} {appeal.status}; {len(reversals)} reversal(s) recorded")
+    for r in reversals:
+        out.print(f"  {r['action_id']}")
+
+
+@appeal_app.command("list")
+def appeal_list_cmd(
+    db: DbOption = DEFAULT_DB,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant.")] = None,
+    status: Annotated[str | None, typer.Option(help="open, accepted or rejected.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List appeals, oldest first."""
+    from tiyan.policy.appeals import list_appeals
+
+    with _store(db) as store:
+        appeals = list_appeals(store, merchant_id=merchant, status=status)
+    if as_json:
+        out.print_json(json.dumps([asdict(a) for a in appeals], default=str, ensure_ascii=False))
+        return
+    table = RichTable("appeal", "merchant", "status", "filed", "statement", "decision")
+    for a in appeals:
+        decision = f"{a.decided_by}: {a.reason}" if a.decided_at else ""
+        table.add_row(a.appeal_id, a.merchant_id, a.status, str(a.created_at), a.statement,
+                      decision)  # fmt: skip
+    out.print(table)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -202,6 +202,7 @@ def merchant_cmd(
     day = _date(as_of) if as_of else None
     with _store(db, read_only=True) as store:
         row = _scorecard(store, merchant_id, day, window)
+        record = _record(store, merchant_id, row[0] if row else None)
     if row is None:
         raise _fail(
             ValueError(
@@ -217,7 +218,7 @@ def merchant_cmd(
         keys += ["product", "logistics", "service", "display_score", "level"]
         card = dict(zip(keys, row[:11], strict=True))
         card.update(merchant_id=merchant_id, provisional_score=provisional)
-        card.update(policy_version=version, explanation=explanation)
+        card.update(policy_version=version, explanation=explanation, record=record)
         out.print_json(json.dumps(card, default=str, ensure_ascii=False))
         return
     out.rule(f"{merchant_id} · {category} · as of {asof} · {length}-day window")
@@ -255,7 +256,78 @@ def merchant_cmd(
         out.print("[bold]What to fix first[/bold]")
         for i in explanation["improvements"]:
             out.print(f"  • {i['text']}  ({i['text_zh']})")
+    if record is not None:
+        _print_record(record)
     out.print(f"policy {version}")
+
+
+def _record(store: Any, merchant_id: str, as_of: date | None) -> dict[str, Any] | None:
+    """Violations of the 90 days before ``as_of``, this year's points after reversals, the
+    penalties in force and open appeals (None for a store without enforcement yet)."""
+    if as_of is None or "actions" not in store.existing_columns():
+        return None
+    from tiyan.policy.ledger import strictest
+
+    since = as_of - timedelta(days=90)
+    violations = dict(
+        store.query(
+            "SELECT rule_id, count(*) FROM violations WHERE merchant_id = ? AND day >= ? "
+            "AND day < ? GROUP BY 1 ORDER BY 1",
+            (merchant_id, since, as_of),
+        )
+    )
+    points = {
+        ledger: round(float(total), 2)
+        for ledger, total in store.query(
+            "SELECT ledger, sum(points) FROM actions WHERE merchant_id = ? AND points IS NOT NULL "
+            "AND kind IN ('points', 'reversal') AND EXTRACT(YEAR FROM day) = ? GROUP BY 1 "
+            "ORDER BY 1",
+            (merchant_id, as_of.year),
+        )
+    }
+    lifted = {
+        r[0][len("reversal:") :]
+        for r in store.query(
+            "SELECT action_id FROM actions WHERE merchant_id = ? AND kind = 'reversal'",
+            (merchant_id,),
+        )
+    }
+    penalties = sorted(
+        (measure, action_id)
+        for action_id, measure in store.query(
+            "SELECT action_id, measure FROM actions WHERE merchant_id = ? AND kind = 'penalty'",
+            (merchant_id,),
+        )
+        if action_id not in lifted
+    )
+    (coupons,) = store.query(
+        "SELECT coalesce(sum(amount), 0) FROM actions WHERE merchant_id = ? "
+        "AND kind IN ('compensation', 'reversal') AND amount IS NOT NULL",
+        (merchant_id,),
+    )[0]
+    appeals = store.query(
+        "SELECT count(*) FROM appeals WHERE merchant_id = ? AND status = 'open'", (merchant_id,)
+    )[0][0]
+    return {
+        "violations_90d": violations,
+        "points_this_year": points,
+        "penalties": [p[1] for p in penalties],
+        "penalty_in_force": strictest(p[0] for p in penalties),
+        "compensation_paid": str(coupons),
+        "open_appeals": int(appeals),
+    }
+
+
+def _print_record(record: dict[str, Any]) -> None:
+    out.print("[bold]Record[/bold]")
+    found = ", ".join(f"{rule} {n}" for rule, n in record["violations_90d"].items()) or "none"
+    out.print(f"  violations, last 90 days: {found}")
+    points = ", ".join(f"{k} {v:g}" for k, v in record["points_this_year"].items()) or "none"
+    out.print(f"  points this year: {points}")
+    out.print(f"  penalty in force: {record['penalty_in_force'] or 'none'}")
+    out.print(f"  compensation paid to consumers: ¥{record['compensation_paid']}")
+    if record["open_appeals"]:
+        out.print(f"  open appeals: {record['open_appeals']}")
 
 
 @policy_app.command("check")

@@ -807,7 +807,13 @@ ACTIONS = Table(
             "处置单号",
             required=True,
         ),
-        Column("kind", S, "compensation, points or penalty.", "处置类型", required=True),
+        Column(
+            "kind",
+            S,
+            "compensation, points, penalty or reversal (an appeal accepted).",
+            "处置类型",
+            required=True,
+        ),
         Column("merchant_id", S, "Merchant.", "商家ID", required=True),
         Column("violation_id", S, "The violation it answers, if any.", "违规单号"),
         Column("rule_id", S, "The violation's rule, if any.", "规则"),
@@ -841,7 +847,29 @@ ACTIONS = Table(
     ),
 )
 
-#: Tables the governance stages write (metrics, scores, violations, the ledger).
+APPEALS = Table(
+    name="appeals",
+    zh="申诉",
+    meaning="A merchant's appeal against one of its violations, and the operator's decision. "
+    "An accepted appeal writes reversal entries to `actions`.",
+    kind="governance",
+    time_column="created_at",
+    primary_key=("appeal_id",),
+    columns=(
+        Column("appeal_id", S, "appeal:<violation id>:<n>.", "申诉单号", required=True),
+        Column("violation_id", S, "The violation appealed.", "违规单号", required=True),
+        Column("merchant_id", S, "Merchant.", "商家ID", required=True),
+        Column("status", S, "open, accepted or rejected.", "状态", required=True),
+        Column("statement", S, "The merchant's statement.", "申诉说明", required=True),
+        Column("evidence", S, "Evidence offered (references, text).", "申诉证据"),
+        Column("created_at", T, "When it was filed.", "申诉时间", required=True),
+        Column("decided_at", T, "When it was decided.", "处理时间"),
+        Column("decided_by", S, "Who decided.", "处理人"),
+        Column("reason", S, "Why, in the operator's words.", "处理理由"),
+    ),
+)
+
+#: Tables the governance stages write (metrics, scores, violations, the ledger, appeals).
 GOVERNANCE_TABLES: dict[str, Table] = {
-    t.name: t for t in (METRIC_DAILY, METRIC_VALUES, SCORES, VIOLATIONS, ACTIONS)
+    t.name: t for t in (METRIC_DAILY, METRIC_VALUES, SCORES, VIOLATIONS, ACTIONS, APPEALS)
 }

@@ -187,7 +187,7 @@ def record_consequences(store: Store, policy: Policy, *, as_of: date) -> list[di
         r[0]: dict(zip(names, r, strict=True))
         for r in store.query(
             f"SELECT {', '.join(names)} FROM actions "
-            "WHERE (kind <> 'penalty' AND day >= ?) OR kind = 'penalty'",
+            "WHERE kind IN ('penalty', 'reversal') OR day >= ?",
             (since,),
         )
     }
@@ -195,7 +195,7 @@ def record_consequences(store: Store, policy: Policy, *, as_of: date) -> list[di
         (m, ledger, int(year)): Decimal(str(total))
         for m, ledger, year, total in store.query(
             "SELECT merchant_id, ledger, EXTRACT(YEAR FROM day), sum(points) FROM actions "
-            "WHERE kind = 'points' GROUP BY 1, 2, 3"
+            "WHERE kind IN ('points', 'reversal') AND points IS NOT NULL GROUP BY 1, 2, 3"
         )
     }
     rows = consequences(

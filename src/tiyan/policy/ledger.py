@@ -221,16 +221,25 @@ def consequences(
     totals: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal, prior_totals or {})
     earlier = recorded.values() if prior_totals is None else ()
     for row in [*earlier, *new]:
-        if row["kind"] == "points" and row["points"]:
+        # appeals' reversals take points back (negative points)
+        if row["kind"] in ("points", "reversal") and row["points"]:
             totals[(row["merchant_id"], row["ledger"], row["day"].year)] += Decimal(
                 str(row["points"])
             )
     for (merchant_id, ledger, year), total in sorted(totals.items()):
-        for node in _nodes(config.ladder, ledger, total):
+        for node in ladder_nodes(config.ladder, ledger, total):
             for measure in node.measures:
                 extra = {"suspension_days": node.suspension_days} if measure == "suspension" else {}
+                # A node lifted on appeal and reached again is recorded again, as #2, #3...
+                base = penalty_id = (
+                    f"penalty:{merchant_id}:{ledger}:{year}:{node.points:g}:{measure}"
+                )
+                generation = 1
+                while penalty_id in recorded and f"reversal:{penalty_id}" in recorded:
+                    generation += 1
+                    penalty_id = f"{base}#{generation}"
                 action(
-                    f"penalty:{merchant_id}:{ledger}:{year}:{node.points:g}:{measure}",
+                    penalty_id,
                     "penalty",
                     None,
                     merchant_id=merchant_id,
@@ -244,7 +253,7 @@ def consequences(
     return new
 
 
-def _nodes(ladder: Ladder, ledger: str, total: Decimal) -> list[Node]:
+def ladder_nodes(ladder: Ladder, ledger: str, total: Decimal) -> list[Node]:
     """The ladder nodes a yearly total has reached."""
     if ledger == "A":
         step = Decimal(str(ladder.a_every.points))
