@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +149,31 @@ def test_a_missing_section_and_broken_yaml_are_reported() -> None:
 def test_a_missing_policy_file(tmp_path: object) -> None:
     with pytest.raises(PolicyError, match="no such policy file"):
         load_policy("nowhere.yaml")
+
+
+def _version(folder: Path, name: str, version: str, effective: str) -> None:
+    text = DEFAULT.replace('version: "2026.11-1"', f'version: "{version}"').replace(
+        "effective_from: 2020-01-01", f"effective_from: {effective}"
+    )
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def test_a_folder_of_versions_applies_the_one_in_force(tmp_path: Path) -> None:
+    _version(tmp_path, "a.yaml", "v1", "2024-01-01")
+    _version(tmp_path, "b.yaml", "v2", "2024-07-01")
+    assert load_policy(tmp_path, as_of=date(2024, 6, 30)).version == "v1"
+    assert load_policy(tmp_path, as_of=date(2024, 7, 1)).version == "v2"
+    assert load_policy(tmp_path).version == "v2"
+    with pytest.raises(PolicyError, match="no policy in force on 2023-12-31"):
+        load_policy(tmp_path, as_of=date(2023, 12, 31))
+    _version(tmp_path, "c.yaml", "v3", "2024-07-01")
+    with pytest.raises(PolicyError, match=r"also the effective date of b\.yaml"):
+        load_policy(tmp_path, as_of=date(2024, 8, 1))
+
+
+def test_a_bad_version_in_a_folder_is_reported_with_its_file(tmp_path: Path) -> None:
+    _version(tmp_path, "a.yaml", "v1", "2024-01-01")
+    (tmp_path / "b.yaml").write_text(DEFAULT.replace("  min_peers: 5", "  min_peers: five"))
+    with pytest.raises(PolicyError) as info:
+        load_policy(tmp_path, as_of=date(2024, 6, 30))
+    assert "b.yaml" in str(info.value)

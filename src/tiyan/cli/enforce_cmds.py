@@ -30,7 +30,7 @@ def enforce_and_print(
     with _store(db, memory_limit=memory_limit) as store:
         try:
             summary = run_enforcement(
-                store, as_of=day, policy=load_policy(policy_file), progress=_say
+                store, as_of=day, policy=load_policy(policy_file, as_of=day), progress=_say
             )
         except TiyanError as exc:
             raise _fail(exc) from None
@@ -294,8 +294,8 @@ def policy_backtest_cmd(
     with _store(db) as store:
         try:
             result = backtest(
-                store, load_policy(candidate), start=first, end=last,
-                current=load_policy(policy),
+                store, load_policy(candidate, as_of=last), start=first, end=last,
+                current=load_policy(policy, as_of=last),
             )  # fmt: skip
         except TiyanError as exc:
             raise _fail(exc) from None

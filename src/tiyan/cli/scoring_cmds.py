@@ -27,7 +27,12 @@ WindowOption = Annotated[
     int | None, typer.Option("--window", min=1, help="Window in days (default: the policy's).")
 ]
 PolicyOption = Annotated[
-    Path | None, typer.Option("--policy", help="Policy file (default: the shipped one).")
+    Path | None,
+    typer.Option(
+        "--policy",
+        help="Policy file, or a folder of versions: the one in force on the date applies "
+        "(default: the shipped policy).",
+    ),
 ]
 
 policy_app = typer.Typer(help="Policy files.", no_args_is_help=True)
@@ -61,7 +66,7 @@ def score_and_print(
                 store,
                 as_of=as_of,
                 window=window,
-                policy=load_policy(policy_file),
+                policy=load_policy(policy_file, as_of=as_of),
                 full=full,
                 restate_days=restate_days,
                 progress=_say,
@@ -130,7 +135,7 @@ def metrics_cmd(
     day = _date(as_of)
     with _store(db, memory_limit=memory_limit) as store:
         try:
-            pol = load_policy(policy)
+            pol = load_policy(policy, as_of=day)
             length = window or pol.scoring.window_days
             run_metrics(store, as_of=day, window=length, policy=pol, progress=_say)
         except TiyanError as exc:
@@ -332,9 +337,10 @@ def _print_record(record: dict[str, Any]) -> None:
 
 @policy_app.command("check")
 def policy_check_cmd(
-    path: Annotated[Path, typer.Argument(help="Policy YAML file.")],
+    path: Annotated[Path, typer.Argument(help="Policy YAML file, or a folder of versions.")],
 ) -> None:
-    """Validate a policy file; every problem names the line and the key."""
+    """Validate a policy file (or every version in a folder); every problem names the line
+    and the key."""
     try:
         policy = load_policy(path)
     except TiyanError as exc:

@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import re
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -113,12 +114,42 @@ def parse_policy(text: str, where: str) -> Policy:
         raise PolicyError(where, problems) from None
 
 
-def load_policy(path: str | Path | None = None) -> Policy:
-    """Load and validate a policy file; without ``path``, the default policy."""
+def load_policy(path: str | Path | None = None, *, as_of: date | None = None) -> Policy:
+    """Load and validate a policy; without ``path``, the default policy.
+
+    ``path`` is a policy file, or a folder of them (``*.yaml``, ``*.yml``): several versions
+    can coexist, and the one in force on ``as_of`` — the latest ``effective_from`` not after
+    it — applies (without ``as_of``, the latest). Every file of a folder is validated, and
+    two versions effective the same day are an error.
+    """
     if path is None:
         text = (resources.files("tiyan") / "policies" / "default.yaml").read_text(encoding="utf-8")
         return parse_policy(text, DEFAULT_POLICY)
-    file = Path(path)
-    if not file.is_file():
-        raise PolicyError(str(file), [(None, "", "no such policy file")])
-    return parse_policy(file.read_text(encoding="utf-8"), str(file))
+    where = Path(path)
+    if where.is_dir():
+        return _in_force(where, as_of)
+    if not where.is_file():
+        raise PolicyError(str(where), [(None, "", "no such policy file or folder")])
+    return parse_policy(where.read_text(encoding="utf-8"), str(where))
+
+
+def _in_force(folder: Path, as_of: date | None) -> Policy:
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    if not files:
+        raise PolicyError(str(folder), [(None, "", "no policy files (*.yaml) in this folder")])
+    versions = [(parse_policy(f.read_text(encoding="utf-8"), str(f)), f) for f in files]
+    by_day: dict[date, Path] = {}
+    for policy, f in versions:
+        if policy.effective_from in by_day:
+            raise PolicyError(
+                str(f),
+                [(None, "effective_from", f"{policy.effective_from} is also the effective "
+                  f"date of {by_day[policy.effective_from].name}: which one applies?")],
+            )  # fmt: skip
+        by_day[policy.effective_from] = f
+    eligible = [(p, f) for p, f in versions if as_of is None or p.effective_from <= as_of]
+    if not eligible:
+        first = min(p.effective_from for p, _ in versions)
+        message = f"no policy in force on {as_of}: the first takes effect {first}"
+        raise PolicyError(str(folder), [(None, "", message)])
+    return max(eligible, key=lambda pf: pf[0].effective_from)[0]
