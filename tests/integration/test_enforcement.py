@@ -18,6 +18,7 @@ from tiyan.ingest.load import ingest
 from tiyan.policy.appeals import create_appeal, decide_appeal, get_appeal
 from tiyan.policy.enforce import run_enforcement
 from tiyan.policy.files import load_policy
+from tiyan.scoring.run import run_scoring
 from tiyan.sim import SimConfig, write_parquet
 from tiyan.store import Store, open_store
 
@@ -213,3 +214,29 @@ def test_appeal_round_trip(store_url: str, market: dict[str, Path]) -> None:
         again = run_enforcement(store, as_of=AS_OF)
         assert again.new == 0
         assert ledger(store) == ledger_after
+
+
+def test_privileges_follow_the_scores_and_are_recorded_once(
+    store_url: str, market: dict[str, Path]
+) -> None:
+    with loaded(store_url, market["data"]) as store:
+        run_scoring(store, as_of=AS_OF)
+        first = run_enforcement(store, as_of=AS_OF)
+        assert first.privileges_granted > 0
+        again = run_enforcement(store, as_of=AS_OF)
+        assert (again.privileges_granted, again.privileges_revoked) == (0, 0)
+        granted = store.query(
+            "SELECT a.merchant_id, s.score FROM actions a JOIN scores s "
+            "ON s.merchant_id = a.merchant_id AND s.as_of = a.as_of "
+            "WHERE a.kind = 'privilege_grant' AND a.measure = 'presale'"
+        )
+        assert granted and all(score >= 85 for _, score in granted)
+        # no presale right for a merchant with a serious violation in the 30 days before
+        serious = {
+            m
+            for (m,) in store.query(
+                "SELECT DISTINCT merchant_id FROM violations WHERE ledger = 'B' AND day >= ?",
+                (AS_OF - timedelta(days=30),),
+            )
+        }
+        assert not serious & {m for m, _ in granted}

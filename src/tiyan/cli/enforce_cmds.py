@@ -56,7 +56,8 @@ def enforce_and_print(
     out.print(
         f"consequences: ¥{summary.compensation:,.2f} compensation to consumers; points {points}; "
         f"{len(summary.penalties):,} penalty measure(s) "
-        f"on {len({m for m, _ in summary.penalties}):,} merchant(s)"
+        f"on {len({m for m, _ in summary.penalties}):,} merchant(s); privileges "
+        f"{summary.privileges_granted:,} granted, {summary.privileges_revoked:,} revoked"
     )
     return summary
 

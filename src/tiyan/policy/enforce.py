@@ -31,6 +31,7 @@ from tiyan.metrics.runner import store_tables
 from tiyan.policy.detect import detect
 from tiyan.policy.files import load_policy
 from tiyan.policy.ledger import Violation, consequences
+from tiyan.policy.privileges import record_privileges
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
 
@@ -54,6 +55,9 @@ class EnforcementSummary:
     compensation: Decimal = Decimal("0.00")
     points: dict[str, float] = field(default_factory=dict)
     penalties: list[tuple[str, str]] = field(default_factory=list)
+    #: Privilege changes (needs scores for as_of: run `tiyan score` first).
+    privileges_granted: int = 0
+    privileges_revoked: int = 0
 
     @property
     def new(self) -> int:
@@ -154,6 +158,11 @@ def run_enforcement(
     by_rule = Counter(r["rule_id"] for r in new)
     say("applying consequences")
     actions = record_consequences(store, policy, as_of=as_of)
+    say("reviewing privileges")
+    changed = record_privileges(
+        store, policy.privileges, as_of=as_of, window=policy.scoring.window_days,
+        policy_version=policy.version,
+    )  # fmt: skip
     return EnforcementSummary(
         as_of=as_of,
         policy_version=policy.version,
@@ -168,6 +177,8 @@ def run_enforcement(
                 for ledger in ("A", "B")},
         penalties=sorted({(r["merchant_id"], r["measure"]) for r in actions
                           if r["kind"] == "penalty"}),
+        privileges_granted=sum(1 for r in changed if r["kind"] == "privilege_grant"),
+        privileges_revoked=sum(1 for r in changed if r["kind"] == "privilege_revoke"),
     )  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from tiyan.domain.metrics import (
     MetricDef,
 )
 from tiyan.policy.ledger import Consequences
+from tiyan.policy.privileges import Privilege
 from tiyan.policy.rules import Rules
 
 DimensionName = Literal["product", "logistics", "service"]
@@ -286,3 +287,5 @@ class Policy(_Strict):
     rules: Rules = Rules()
     #: What violations cost: compensation, points, the penalty ladder (docs/violations.md).
     consequences: Consequences = Consequences()
+    #: Privileges for good merchants, with hysteresis (docs/violations.md).
+    privileges: dict[str, Privilege] = {}

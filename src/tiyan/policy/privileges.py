@@ -1,0 +1,204 @@
+"""Privileges for good merchants, granted and revoked with hysteresis.
+
+Each privilege of the policy's ``privileges`` section has two sets of conditions: ``grant``
+(what a merchant must reach to get it) and ``keep`` (the looser bar under which a holder
+loses it). A merchant between the two keeps what it has: scores that wobble around a line
+do not make a privilege flap from day to day. Each change is an ``actions`` entry
+(``privilege_grant`` / ``privilege_revoke``) citing the score, the metric values and the
+violations behind it.
+
+Conditions: a minimum score (of ``scores`` for the run's date), metric bounds (merchant
+values of ``metric_values``), and no B-class violation in the last N days.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tiyan.domain.model import GOVERNANCE_TABLES
+from tiyan.store.base import Store
+
+ACTIONS = GOVERNANCE_TABLES["actions"]
+
+
+class Bound(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min: float | None = None
+    max: float | None = None
+
+
+class Conditions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_score: float | None = Field(default=None, ge=0, le=100)
+    metrics: dict[str, Bound] = {}
+    #: No B-class violation (occurred) in this many days before the run's date.
+    no_b_violation_days: int | None = Field(default=None, ge=1)
+
+    @field_validator("metrics")
+    @classmethod
+    def _known(cls, value: dict[str, Bound]) -> dict[str, Bound]:
+        from tiyan.domain.errors import UnknownNameError
+        from tiyan.metrics.catalog import DEFINITIONS
+
+        for metric_id in value:
+            if metric_id not in DEFINITIONS:
+                raise ValueError(str(UnknownNameError("metric", metric_id, DEFINITIONS)))
+        return value
+
+
+class Privilege(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    zh: str = ""
+    grant: Conditions
+    keep: Conditions
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the conditions look at, for one merchant on one date."""
+
+    score: float | None
+    values: Mapping[str, float | None]
+    last_b_violation: date | None
+
+
+def meets(c: Conditions, s: Standing, as_of: date) -> tuple[bool, list[str]]:
+    """Whether ``s`` meets ``c``, and the reasons it does not."""
+    why = []
+    if c.min_score is not None and (s.score is None or s.score < c.min_score):
+        why.append(f"score {s.score if s.score is not None else 'none'} < {c.min_score:g}")
+    for metric_id, bound in sorted(c.metrics.items()):
+        value = s.values.get(metric_id)
+        if value is None:
+            why.append(f"{metric_id} has no value")
+        elif bound.min is not None and value < bound.min:
+            why.append(f"{metric_id} {value:.4g} < {bound.min:g}")
+        elif bound.max is not None and value > bound.max:
+            why.append(f"{metric_id} {value:.4g} > {bound.max:g}")
+    days, last = c.no_b_violation_days, s.last_b_violation
+    if days is not None and last is not None and last >= as_of - timedelta(days=days):
+        why.append(f"B-class violation on {last}")
+    return not why, why
+
+
+def changes(
+    privileges: Mapping[str, Privilege],
+    standings: Mapping[str, Standing],
+    held: Mapping[tuple[str, str], bool],
+    *,
+    as_of: date,
+) -> list[tuple[str, str, bool, list[str]]]:
+    """(merchant, privilege, granted?, reasons) for every change on ``as_of``: a merchant
+    without the privilege gets it when it meets ``grant``; a holder loses it when it fails
+    ``keep``. Pure."""
+    out: list[tuple[str, str, bool, list[str]]] = []
+    for merchant_id in sorted(standings):
+        s = standings[merchant_id]
+        for name, p in sorted(privileges.items()):
+            has = held.get((merchant_id, name), False)
+            if not has:
+                ok, _ = meets(p.grant, s, as_of)
+                if ok:
+                    out.append((merchant_id, name, True, []))
+            else:
+                ok, why = meets(p.keep, s, as_of)
+                if not ok:
+                    out.append((merchant_id, name, False, why))
+    return out
+
+
+def record_privileges(
+    store: Store, privileges: Mapping[str, Privilege], *, as_of: date, window: int,
+    policy_version: str,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Apply :func:`changes` to the store's scores, metric values and violations for
+    ``as_of``; append the changes to ``actions``. Nothing happens without scores for that
+    date (run ``tiyan score`` first)."""
+    if not privileges:
+        return []
+    scores = {
+        m: (None if status != "scored" else score)
+        for m, status, score in store.query(
+            "SELECT merchant_id, status, score FROM scores WHERE as_of = ? AND window_days = ?",
+            (as_of, window),
+        )
+    }
+    if not scores:
+        return []
+    values: dict[str, dict[str, float | None]] = {}
+    wanted = sorted({m for p in privileges.values() for c in (p.grant, p.keep) for m in c.metrics})
+    if wanted:
+        marks = ", ".join("?" for _ in wanted)
+        for m, metric_id, value in store.query(
+            "SELECT subject_id, metric_id, value FROM metric_values WHERE as_of = ? AND "
+            f"window_days = ? AND scope = 'merchant' AND metric_id IN ({marks})",
+            (as_of, window, *wanted),
+        ):
+            values.setdefault(m, {})[metric_id] = value
+    last_b = dict(
+        store.query(
+            "SELECT merchant_id, max(day) FROM violations WHERE ledger = 'B' AND day < ? "
+            "GROUP BY 1",
+            (as_of,),
+        )
+    )
+    held: dict[tuple[str, str], bool] = {}
+    for m, name, kind in store.query(
+        "SELECT merchant_id, measure, kind FROM actions WHERE kind IN "
+        "('privilege_grant', 'privilege_revoke') ORDER BY day, action_id"
+    ):
+        held[(m, name)] = kind == "privilege_grant"
+    standings = {
+        m: Standing(score, values.get(m, {}), last_b.get(m)) for m, score in scores.items()
+    }
+    rows = []
+    for merchant_id, name, granted, why in changes(privileges, standings, held, as_of=as_of):
+        s = standings[merchant_id]
+        kind = "privilege_grant" if granted else "privilege_revoke"
+        rows.append(
+            {
+                "action_id": f"{kind}:{merchant_id}:{name}:{as_of}",
+                "kind": kind,
+                "merchant_id": merchant_id,
+                "violation_id": None,
+                "rule_id": None,
+                "ledger": None,
+                "points": None,
+                "amount": None,
+                "measure": name,
+                "day": as_of,
+                "as_of": as_of,
+                "policy_version": policy_version,
+                "detail": json.dumps(
+                    {
+                        "score": s.score,
+                        "values": dict(sorted(s.values.items())),
+                        "last_b_violation": s.last_b_violation,
+                        "failed": why,
+                    },
+                    default=str,
+                    ensure_ascii=False,
+                    sort_keys=True,
+                ),
+            }
+        )
+    known = {
+        r[0]
+        for r in store.query(
+            "SELECT action_id FROM actions WHERE day = ? AND kind IN "
+            "('privilege_grant', 'privilege_revoke')",
+            (as_of,),
+        )
+    }
+    rows = [r for r in rows if r["action_id"] not in known]
+    columns = [c.name for c in ACTIONS.columns]
+    store.replace_rows(ACTIONS, [tuple(r[c] for c in columns) for r in rows], "1 = 0")
+    return rows

@@ -1,0 +1,68 @@
+"""Privileges with hysteresis (pure): granted at the grant bar, kept down to the keep bar."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from tiyan.policy.files import load_policy
+from tiyan.policy.privileges import Conditions, Privilege, Standing, changes
+
+PRESALE = load_policy().privileges["presale"]
+DAY = date(2024, 7, 1)
+
+
+def standing(score: float | None, timeout: float | None = 0.01,
+             last_b: date | None = None) -> Standing:  # fmt: skip
+    return Standing(score, {"ship_timeout_rate": timeout}, last_b)
+
+
+def walk(scores: list[tuple[float | None, float | None, date | None]]) -> list[bool]:
+    """Whether the merchant holds presale after each day of ``scores``."""
+    held: dict[tuple[str, str], bool] = {}
+    out = []
+    for i, (score, timeout, last_b) in enumerate(scores):
+        day = DAY + timedelta(days=i)
+        for merchant, name, granted, _why in changes(
+            {"presale": PRESALE}, {"M1": standing(score, timeout, last_b)}, held, as_of=day
+        ):
+            held[(merchant, name)] = granted
+        out.append(held.get(("M1", "presale"), False))
+    return out
+
+
+def test_scores_wobbling_between_the_bars_do_not_flap() -> None:
+    # grant at 85, keep down to 80
+    days = [(84, .01, None), (86, .01, None), (82, .01, None), (81, .01, None),
+            (79, .01, None), (83, .01, None), (84.9, .01, None), (85, .01, None)]  # fmt: skip
+    assert walk(days) == [False, True, True, True, False, False, False, True]
+
+
+def test_metric_bars_have_their_own_hysteresis() -> None:
+    # ship-timeout rate: grant at <= 5%, keep up to 8%
+    days = [(90, .06, None), (90, .05, None), (90, .079, None), (90, .081, None),
+            (90, .06, None)]  # fmt: skip
+    assert walk(days) == [False, True, True, False, False]
+
+
+def test_a_serious_violation_takes_it_away_for_30_days() -> None:
+    b = DAY + timedelta(days=1)
+    days = [(90, 0.01, None), (90, 0.01, b), (90, 0.01, b)]
+    assert walk(days) == [True, False, False]
+    later = [(90, 0.01, DAY - timedelta(days=31))]
+    assert walk(later) == [True]
+
+
+def test_no_score_no_privilege_and_the_reasons_are_given() -> None:
+    held = {("M1", "presale"): True}
+    (change,) = changes({"presale": PRESALE}, {"M1": standing(None, None)}, held, as_of=DAY)
+    merchant, name, granted, why = change
+    assert (merchant, name, granted) == ("M1", "presale", False)
+    assert "score none < 80" in why and "ship_timeout_rate has no value" in why
+
+
+def test_unknown_metric_in_a_condition_is_refused() -> None:
+    with pytest.raises(ValueError, match="ship_timeout_rate"):
+        Privilege(grant=Conditions(metrics={"ship_timeout": {"max": 0.1}}),
+                  keep=Conditions())  # type: ignore[dict-item]  # fmt: skip
