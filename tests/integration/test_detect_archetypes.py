@@ -19,8 +19,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import ARCHETYPE_MARKET
+from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.policy.enforce import run_enforcement
 from tiyan.policy.files import load_policy
+from tiyan.policy.rectification import TARGET_METRIC, record_rectification
+from tiyan.scoring.run import run_scoring
 from tiyan.sim import SimConfig
 from tiyan.store import open_store
 
@@ -83,3 +86,38 @@ def test_good_merchants_get_no_serious_violation(found: dict[str, Any]) -> None:
     # (late shipments happen to everyone): the assertion above is not vacuous.
     assert found["b_class"]
     assert found["summary"].found_by_rule["ship_timeout"] > 0
+
+
+def test_rectification_tracks_the_targeted_metric_of_each_penalty(
+    archetype_store: Path, found: dict[str, Any]
+) -> None:
+    with open_store(str(archetype_store)) as store:
+        run_scoring(store, as_of=AS_OF)  # metric_daily, the sums rectification reads
+        rows = record_rectification(store, as_of=AS_OF, days=14)
+        events = store.query(
+            "SELECT DISTINCT merchant_id, ledger, day FROM actions WHERE kind = 'penalty'"
+        )
+        assert rows and len(rows) == len(events)
+        for r in rows:
+            assert r["metric_id"] == TARGET_METRIC[r["rule_id"]]
+            # the rule that gave the most points in that ledger up to the penalty
+            (top,) = store.query(
+                "SELECT rule_id FROM actions WHERE merchant_id = ? AND ledger = ? "
+                "AND kind = 'points' AND day <= ? GROUP BY 1 ORDER BY sum(points) DESC, 1 "
+                "LIMIT 1",
+                (r["merchant_id"], r["ledger"], r["penalty_day"]),
+            )[0]
+            assert r["rule_id"] == top
+            if r["penalty_day"] + timedelta(days=14) >= AS_OF:
+                assert r["after"] is None  # its days have not all passed
+            if r["before"] is not None:
+                num, den = store.query(
+                    "SELECT sum(num), sum(den) FROM metric_daily WHERE metric_id = ? AND "
+                    "merchant_id = ? AND day >= ? AND day < ?",
+                    (r["metric_id"], r["merchant_id"], r["penalty_day"] - timedelta(days=14),
+                     r["penalty_day"]),
+                )[0]  # fmt: skip
+                assert r["before"] == DEFINITIONS[r["metric_id"]].value(num, den)
+        # rewriting gives the same table
+        assert record_rectification(store, as_of=AS_OF, days=14) == rows
+        assert store.count("rectification") == len(rows)

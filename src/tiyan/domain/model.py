@@ -869,7 +869,41 @@ APPEALS = Table(
     ),
 )
 
-#: Tables the governance stages write (metrics, scores, violations, the ledger, appeals).
+RECTIFICATION = Table(
+    name="rectification",
+    zh="整改跟踪",
+    meaning="For each penalty in force, the metric it targets before and after the penalty "
+    "day (derived from metric_daily; rewritten by each enforcement run).",
+    kind="governance",
+    time_column="penalty_day",
+    primary_key=("penalty_id",),
+    columns=(
+        Column(
+            "penalty_id", S, "The penalty action (its first measure).", "处罚单号", required=True
+        ),
+        Column("merchant_id", S, "Merchant.", "商家ID", required=True),
+        Column("ledger", S, "A or B.", "积分类型", required=True),
+        Column(
+            "rule_id",
+            S,
+            "The rule that gave most of the year's points.",
+            "主要违规规则",
+            required=True,
+        ),
+        Column("metric_id", S, "The metric that rule moves.", "目标指标", required=True),
+        Column("penalty_day", D, "Day of the penalty.", "处罚日期", required=True),
+        Column("days", I, "Length of the before and after windows.", "窗口天数", required=True),
+        Column("before", F, "Value over the days before the penalty day.", "处罚前"),
+        Column(
+            "after", F, "Value over the days after it (empty until they have passed).", "处罚后"
+        ),
+        Column("measured_as_of", D, "as_of of the run that measured it.", "统计日", required=True),
+    ),
+)
+
+#: Tables the governance stages write (metrics, scores, violations, the ledger, appeals,
+#: rectification).
 GOVERNANCE_TABLES: dict[str, Table] = {
-    t.name: t for t in (METRIC_DAILY, METRIC_VALUES, SCORES, VIOLATIONS, ACTIONS, APPEALS)
+    t.name: t
+    for t in (METRIC_DAILY, METRIC_VALUES, SCORES, VIOLATIONS, ACTIONS, APPEALS, RECTIFICATION)
 }

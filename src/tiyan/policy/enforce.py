@@ -32,6 +32,7 @@ from tiyan.policy.detect import detect
 from tiyan.policy.files import load_policy
 from tiyan.policy.ledger import Violation, consequences
 from tiyan.policy.privileges import record_privileges
+from tiyan.policy.rectification import record_rectification
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
 
@@ -58,6 +59,8 @@ class EnforcementSummary:
     #: Privilege changes (needs scores for as_of: run `tiyan score` first).
     privileges_granted: int = 0
     privileges_revoked: int = 0
+    #: Penalties in force whose targeted metric is tracked in ``rectification``.
+    rectification: int = 0
 
     @property
     def new(self) -> int:
@@ -163,6 +166,8 @@ def run_enforcement(
         store, policy.privileges, as_of=as_of, window=policy.scoring.window_days,
         policy_version=policy.version,
     )  # fmt: skip
+    say("measuring rectification")
+    rectified = record_rectification(store, as_of=as_of)
     return EnforcementSummary(
         as_of=as_of,
         policy_version=policy.version,
@@ -179,6 +184,7 @@ def run_enforcement(
                           if r["kind"] == "penalty"}),
         privileges_granted=sum(1 for r in changed if r["kind"] == "privilege_grant"),
         privileges_revoked=sum(1 for r in changed if r["kind"] == "privilege_revoke"),
+        rectification=len(rectified),
     )  # fmt: skip
 
 

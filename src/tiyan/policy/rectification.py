@@ -1,0 +1,114 @@
+"""Rectification: for each penalised merchant, the metric its penalty targets, before and
+after — the raw material of the report's impact analysis.
+
+A penalty (a ladder node in force, not lifted on appeal) targets the metric of the rule that
+gave the merchant most of that ledger's points that year up to the penalty. Its value over
+the ``days`` before the penalty day and the ``days`` after it (from ``metric_daily``, the same
+sums as every window) is written to ``rectification``; the "after" side stays empty until
+its days have all passed. The table is derived data: each run rewrites it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+from typing import Any
+
+from tiyan.domain.model import GOVERNANCE_TABLES
+from tiyan.metrics.catalog import DEFINITIONS
+from tiyan.store.base import Store
+
+RECTIFICATION = GOVERNANCE_TABLES["rectification"]
+
+#: The metric each rule's violations move.
+TARGET_METRIC = {
+    "ship_timeout": "ship_timeout_rate",
+    "fake_shipment": "fake_shipment_rate",
+    "malicious_non_shipment": "merchant_cancel_rate",
+    "fake_inventory": "merchant_cancel_rate",
+    "false_promise": "pay_to_pickup_hours",
+    "presale_overrun": "presale_timeout_rate",
+    "after_sales_timeout": "after_sales_timeout_rate",
+    "passive_service": "im_3min_reply_rate",
+}
+
+
+class _Daily:
+    """The daily partials of the penalised merchants' targeted metrics, fetched once."""
+
+    def __init__(self, store: Store, keys: set[tuple[str, str]], first: date, last: date):
+        self.sums: dict[tuple[str, str], list[tuple[date, float, float]]] = defaultdict(list)
+        merchants = sorted({m for m, _ in keys})
+        for start in range(0, len(merchants), 1000):
+            chunk = merchants[start : start + 1000]
+            marks = ", ".join("?" for _ in chunk)
+            for merchant_id, metric_id, day, num, den in store.query(
+                "SELECT merchant_id, metric_id, day, num, den FROM metric_daily WHERE "
+                f"merchant_id IN ({marks}) AND day BETWEEN ? AND ?",
+                (*chunk, first, last),
+            ):
+                if (merchant_id, metric_id) in keys:
+                    self.sums[(merchant_id, metric_id)].append((day, num, den))
+
+    def value(self, merchant_id: str, metric_id: str, first: date, last: date) -> Any:
+        rows = [(n, d) for day, n, d in self.sums[(merchant_id, metric_id)] if first <= day <= last]
+        return DEFINITIONS[metric_id].value(sum(n for n, _ in rows), sum(d for _, d in rows))
+
+
+def record_rectification(store: Store, *, as_of: date, days: int = 30) -> list[dict[str, Any]]:
+    """Rewrite ``rectification`` as of ``as_of`` (module docstring); returns its rows."""
+    lifted = {
+        r[0][len("reversal:") :]
+        for r in store.query("SELECT action_id FROM actions WHERE kind = 'reversal'")
+    }
+    penalties = [
+        (action_id, merchant_id, ledger, day)
+        for action_id, merchant_id, ledger, day in store.query(
+            "SELECT action_id, merchant_id, ledger, day FROM actions WHERE kind = 'penalty' "
+            "AND day <= ? ORDER BY action_id",
+            (as_of,),
+        )
+        if action_id not in lifted
+    ]
+    # One row per merchant, ledger and penalty day (a node's several measures are one event).
+    events: dict[tuple[str, str, date], str] = {}
+    for action_id, merchant_id, ledger, day in penalties:
+        events.setdefault((merchant_id, ledger, day), action_id)
+    targets: list[tuple[str, str, date, str, str, str]] = []
+    for (merchant_id, ledger, day), action_id in sorted(events.items()):
+        ranked = store.query(
+            "SELECT rule_id, sum(points) FROM actions WHERE merchant_id = ? AND ledger = ? "
+            "AND kind IN ('points', 'reversal') AND points IS NOT NULL AND rule_id IS NOT NULL "
+            "AND day <= ? AND EXTRACT(YEAR FROM day) = ? GROUP BY 1 ORDER BY 2 DESC, 1",
+            (merchant_id, ledger, day, day.year),
+        )
+        if ranked and ranked[0][0] in TARGET_METRIC:
+            rule_id = ranked[0][0]
+            targets.append((merchant_id, ledger, day, action_id, rule_id, TARGET_METRIC[rule_id]))
+    if not targets:
+        store.replace_rows(RECTIFICATION, [], "1 = 1")
+        return []
+    span = timedelta(days=days)
+    first, last = min(t[2] for t in targets) - span, max(t[2] for t in targets) + span
+    daily = _Daily(store, {(t[0], t[5]) for t in targets}, first, last)
+    rows = []
+    for merchant_id, ledger, day, action_id, rule_id, metric_id in targets:
+        complete = day + span < as_of
+        rows.append(
+            {
+                "penalty_id": action_id,
+                "merchant_id": merchant_id,
+                "ledger": ledger,
+                "rule_id": rule_id,
+                "metric_id": metric_id,
+                "penalty_day": day,
+                "days": days,
+                "before": daily.value(merchant_id, metric_id, day - span, day - timedelta(days=1)),
+                "after": daily.value(merchant_id, metric_id, day + timedelta(days=1), day + span)
+                if complete else None,
+                "measured_as_of": as_of,
+            }
+        )  # fmt: skip
+    columns = [c.name for c in RECTIFICATION.columns]
+    store.replace_rows(RECTIFICATION, [tuple(r[c] for c in columns) for r in rows], "1 = 1")
+    return rows
