@@ -74,6 +74,23 @@ def enforce_cmd(
     enforce_and_print(db, as_of, policy, memory_limit, as_json=as_json)
 
 
+def _filter(
+    merchant: str | None, column: str, value: str | None, allowed: list[str], what: str
+) -> tuple[str, list[str]]:
+    """A WHERE clause (and its parameters) for an optional merchant and one optional
+    column value, which must be one of ``allowed``."""
+    where, params = [], []
+    if merchant is not None:
+        where.append("merchant_id = ?")
+        params.append(merchant)
+    if value is not None:
+        if value not in allowed:
+            raise _fail(ValueError(f"unknown {what} {value!r}; {what}s: {', '.join(allowed)}"))
+        where.append(f"{column} = ?")
+        params.append(value)
+    return (f"WHERE {' AND '.join(where)}" if where else ""), params
+
+
 @app.command("violations")
 def violations_cmd(
     db: DbOption = DEFAULT_DB,
@@ -83,16 +100,7 @@ def violations_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """List recorded violations, newest first, with their evidence."""
-    where, params = [], []
-    if merchant is not None:
-        where.append("merchant_id = ?")
-        params.append(merchant)
-    if rule is not None:
-        if rule not in RULE_ZH:
-            raise _fail(ValueError(f"unknown rule {rule!r}; rules: {', '.join(RULE_ZH)}"))
-        where.append("rule_id = ?")
-        params.append(rule)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    clause, params = _filter(merchant, "rule_id", rule, list(RULE_ZH), "rule")
     with _store(db) as store:
         rows = store.query(
             "SELECT violation_id, rule_id, ledger, merchant_id, order_id, occurred_at, day, "
@@ -125,21 +133,16 @@ def violations_cmd(
 def actions_cmd(
     db: DbOption = DEFAULT_DB,
     merchant: Annotated[str | None, typer.Option(help="Only this merchant.")] = None,
-    kind: Annotated[str | None, typer.Option(help="Only compensation, points or penalty.")] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Only this kind (compensation, points, ...).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 50,
     as_json: JsonOption = False,
 ) -> None:
     """List the ledger: compensation, points and penalties, newest first, with totals."""
-    where, params = [], []
-    if merchant is not None:
-        where.append("merchant_id = ?")
-        params.append(merchant)
-    if kind is not None:
-        if kind not in ("compensation", "points", "penalty"):
-            raise _fail(ValueError(f"unknown kind {kind!r}; kinds: compensation, points, penalty"))
-        where.append("kind = ?")
-        params.append(kind)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    kinds = ["compensation", "points", "penalty", "reversal", "privilege_grant",
+             "privilege_revoke"]  # fmt: skip
+    clause, params = _filter(merchant, "kind", kind, kinds, "kind")
     names = ["action_id", "kind", "merchant_id", "violation_id", "rule_id", "ledger", "points",
              "amount", "measure", "day", "as_of", "policy_version", "detail"]  # fmt: skip
     with _store(db) as store:

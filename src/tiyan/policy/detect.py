@@ -309,6 +309,23 @@ class Detectors:
             paid=o.count()
         )
 
+    def _periods(
+        self, w: Window, found: Any, period: str, evidence: dict[str, Callable[[Any], Any]]
+    ) -> Any:
+        """Violations of merchant-periods ``found`` (``merchant_id``, ``end``: the period's
+        end, naive UTC) decided in the window; the subject names the period's first day."""
+        found = w.decided(found, found.end - ibis.interval(seconds=1))
+        days = 1 if period == "day" else 7
+        start_day = self._local(found.end - ibis.interval(days=days)).date()
+        return found.select(
+            merchant_id=found.merchant_id,
+            subject=ibis.literal(f"{period}:") + start_day.cast("string"),
+            order_id=ibis.null().cast("string"),
+            occurred_at=found.end,
+            amount=ibis.null().cast("float64"),
+            **{f"e_{name}": value(found) for name, value in evidence.items()},
+        )
+
     def _bursts(
         self,
         w: Window,
@@ -340,20 +357,17 @@ class Detectors:
             share=share,
             first_order=joined.first_order,
         ).filter(_.orders >= min_count, _.share >= min_share)
-        found = w.decided(found, found.end - ibis.interval(seconds=1))
-        days = 1 if period == "day" else 7
-        start_day = self._local(found.end - ibis.interval(days=days)).date()
-        return found.select(
-            merchant_id=_.merchant_id,
-            subject=ibis.literal(f"{period}:") + start_day.cast("string"),
-            order_id=ibis.null().cast("string"),
-            occurred_at=_.end,
-            amount=ibis.null().cast("float64"),
-            e_period=ibis.literal(period),
-            e_orders=_.orders,
-            e_paid_orders=_.paid,
-            e_share=_.share.round(4).cast("float64"),
-            e_example_order=_.first_order,
+        return self._periods(
+            w,
+            found,
+            period,
+            {
+                "period": lambda f: ibis.literal(period),
+                "orders": lambda f: f.orders,
+                "paid_orders": lambda f: f.paid,
+                "share": lambda f: f.share.round(4).cast("float64"),
+                "example_order": lambda f: f.first_order,
+            },
         )
 
     def _non_shipped(self, rule: MaliciousNonShipment) -> Any:
@@ -409,17 +423,15 @@ class Detectors:
         found = per_day.mutate(share=per_day.unanswered.cast("float64") / per_day.sessions).filter(
             _.unanswered >= rule.day.min_count, _.share >= rule.day.min_share
         )
-        found = w.decided(found, found.end - ibis.interval(seconds=1))
-        start_day = self._local(found.end - ibis.interval(days=1)).date()
-        return found.select(
-            merchant_id=_.merchant_id,
-            subject=ibis.literal("day:") + start_day.cast("string"),
-            order_id=ibis.null().cast("string"),
-            occurred_at=_.end,
-            amount=ibis.null().cast("float64"),
-            e_sessions=_.sessions,
-            e_unanswered=_.unanswered,
-            e_share=_.share.round(4).cast("float64"),
+        return self._periods(
+            w,
+            found,
+            "day",
+            {
+                "sessions": lambda f: f.sessions,
+                "unanswered": lambda f: f.unanswered,
+                "share": lambda f: f.share.round(4).cast("float64"),
+            },
         )
 
     def false_promise(self, w: Window, rule: FalsePromise) -> Any:
@@ -450,17 +462,15 @@ class Detectors:
             promise=joined.promise.median(),
         )
         found = stats.filter(_.orders >= rule.min_orders, _.q > _.promise + rule.margin_hours)
-        found = w.decided(found, found.end - ibis.interval(seconds=1))
-        start_day = self._local(found.end - ibis.interval(days=7)).date()
-        return found.select(
-            merchant_id=_.merchant_id,
-            subject=ibis.literal("week:") + start_day.cast("string"),
-            order_id=ibis.null().cast("string"),
-            occurred_at=_.end,
-            amount=ibis.null().cast("float64"),
-            e_orders=_.orders,
-            e_pickup_hours_at_quantile=_.q.round(2).cast("float64"),
-            e_promised_hours=_.promise.round(2).cast("float64"),
+        return self._periods(
+            w,
+            found,
+            "week",
+            {
+                "orders": lambda f: f.orders,
+                "pickup_hours_at_quantile": lambda f: f.q.round(2).cast("float64"),
+                "promised_hours": lambda f: f.promise.round(2).cast("float64"),
+            },
         )
 
 
