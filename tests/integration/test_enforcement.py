@@ -18,6 +18,7 @@ from tiyan.ingest.load import ingest
 from tiyan.policy.appeals import create_appeal, decide_appeal, get_appeal
 from tiyan.policy.enforce import run_enforcement
 from tiyan.policy.files import load_policy
+from tiyan.policy.privileges import Conditions, ScoreMeasure
 from tiyan.scoring.run import run_scoring
 from tiyan.sim import SimConfig, write_parquet
 from tiyan.store import Store, open_store
@@ -225,6 +226,35 @@ def test_privileges_follow_the_scores_and_are_recorded_once(
         assert first.privileges_granted > 0
         again = run_enforcement(store, as_of=AS_OF)
         assert (again.privileges_granted, again.privileges_revoked) == (0, 0)
+        assert (again.measures_applied, again.measures_lifted) == (0, 0)
+        # score-based measures: applied exactly to the merchants at or below the bar (here
+        # the median score, so that both sides of it are populated)
+        scores = sorted(
+            s for (s,) in store.query(
+                "SELECT score FROM scores WHERE as_of = ? AND status = 'scored'", (AS_OF,)
+            )
+        )  # fmt: skip
+        bar = scores[len(scores) // 2]
+        policy = load_policy()
+        measure = ScoreMeasure(apply=Conditions(max_score=bar), keep=Conditions(max_score=bar + 3))
+        policy = policy.model_copy(update={"score_measures": {"no_campaign_signup": measure}})
+        first = run_enforcement(store, as_of=AS_OF, policy=policy)
+        restricted = {
+            m
+            for (m,) in store.query(
+                "SELECT merchant_id FROM actions WHERE kind = 'measure_apply' "
+                "AND measure = 'no_campaign_signup'"
+            )
+        }
+        low = {
+            m
+            for (m,) in store.query(
+                "SELECT merchant_id FROM scores WHERE as_of = ? AND status = 'scored' "
+                "AND score <= ?",
+                (AS_OF, bar),
+            )
+        }
+        assert low and restricted == low and first.measures_applied >= len(low)
         granted = store.query(
             "SELECT a.merchant_id, s.score FROM actions a JOIN scores s "
             "ON s.merchant_id = a.merchant_id AND s.as_of = a.as_of "

@@ -14,6 +14,7 @@ from tiyan.policy.ledger import (
     Compensation,
     Consequences,
     Points,
+    Promotion,
     Violation,
     consequences,
     strictest,
@@ -150,3 +151,26 @@ def test_a_class_nodes_every_12_points_and_points_reset_each_year() -> None:
     more = run(december + january, recorded)
     assert points_of(more) == Decimal("6.0")
     assert not [r for r in more if r["kind"] == "penalty"]
+
+
+def test_a_promotion_weighs_its_rules_up() -> None:
+    config = CONFIG.model_copy(
+        update={
+            "promotions": [
+                Promotion(name="618", start=date(2024, 6, 14), end=date(2024, 6, 18), weight=2)
+            ]
+        }
+    )
+    day_in, day_out = date(2024, 6, 18), date(2024, 6, 19)
+    bursts = [
+        Violation(f"m:{d}", "malicious_non_shipment", "B", "M1", None, d, None)
+        for d in (day_in, day_out)
+    ]
+    late_in = late(1, day_in)  # ship timeouts are not among the promotion's rules
+    rows = consequences(bursts + late_in, {}, config, as_of=AS_OF, policy_version="t")
+    points = {r["violation_id"]: r["points"] for r in rows if r["kind"] == "points"}
+    assert points[f"m:{day_in}"] == 8.0  # 4 × 2
+    assert points[f"m:{day_out}"] == 4.0
+    assert points[late_in[0].violation_id] == 0.1
+    with pytest.raises(ValueError, match="end is before start"):
+        Promotion(name="x", start=date(2024, 6, 2), end=date(2024, 6, 1))

@@ -66,3 +66,18 @@ def test_unknown_metric_in_a_condition_is_refused() -> None:
     with pytest.raises(ValueError, match="ship_timeout_rate"):
         Privilege(grant=Conditions(metrics={"ship_timeout": {"max": 0.1}}),
                   keep=Conditions())  # type: ignore[dict-item]  # fmt: skip
+
+
+def test_a_score_measure_applies_below_a_level_and_lifts_with_a_margin() -> None:
+    measure = load_policy().score_measures["no_campaign_signup"].as_privilege()
+    held: dict[tuple[str, str], bool] = {}
+    seen = []
+    for i, score in enumerate([75, 70, 72, 73, 73.5, 71]):
+        day = DAY + timedelta(days=i)
+        for merchant, name, applied, _why in changes(
+            {"no_campaign_signup": measure}, {"M1": standing(score)}, held, as_of=day
+        ):
+            held[(merchant, name)] = applied
+        seen.append(held.get(("M1", "no_campaign_signup"), False))
+    # applied at <= 70, kept up to 73, lifted above; not applied again at 71 (> 70)
+    assert seen == [False, True, True, True, False, False]

@@ -57,7 +57,8 @@ def enforce_and_print(
         f"consequences: ¥{summary.compensation:,.2f} compensation to consumers; points {points}; "
         f"{len(summary.penalties):,} penalty measure(s) "
         f"on {len({m for m, _ in summary.penalties}):,} merchant(s); privileges "
-        f"{summary.privileges_granted:,} granted, {summary.privileges_revoked:,} revoked"
+        f"{summary.privileges_granted:,} granted, {summary.privileges_revoked:,} revoked; "
+        f"score measures {summary.measures_applied:,} applied, {summary.measures_lifted:,} lifted"
     )
     return summary
 
@@ -141,7 +142,7 @@ def actions_cmd(
 ) -> None:
     """List the ledger: compensation, points and penalties, newest first, with totals."""
     kinds = ["compensation", "points", "penalty", "reversal", "privilege_grant",
-             "privilege_revoke"]  # fmt: skip
+             "privilege_revoke", "measure_apply", "measure_lift"]  # fmt: skip
     clause, params = _filter(merchant, "kind", kind, kinds, "kind")
     names = ["action_id", "kind", "merchant_id", "violation_id", "rule_id", "ledger", "points",
              "amount", "measure", "day", "as_of", "policy_version", "detail"]  # fmt: skip

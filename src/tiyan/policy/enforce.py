@@ -31,7 +31,7 @@ from tiyan.metrics.runner import store_tables
 from tiyan.policy.detect import detect
 from tiyan.policy.files import load_policy
 from tiyan.policy.ledger import Violation, consequences
-from tiyan.policy.privileges import record_privileges
+from tiyan.policy.privileges import MEASURE_KINDS, record_privileges
 from tiyan.policy.rectification import record_rectification
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
@@ -61,6 +61,9 @@ class EnforcementSummary:
     privileges_revoked: int = 0
     #: Penalties in force whose targeted metric is tracked in ``rectification``.
     rectification: int = 0
+    #: Score-based measures applied and lifted.
+    measures_applied: int = 0
+    measures_lifted: int = 0
 
     @property
     def new(self) -> int:
@@ -166,6 +169,11 @@ def run_enforcement(
         store, policy.privileges, as_of=as_of, window=policy.scoring.window_days,
         policy_version=policy.version,
     )  # fmt: skip
+    measures = record_privileges(
+        store, {name: m.as_privilege() for name, m in policy.score_measures.items()},
+        as_of=as_of, window=policy.scoring.window_days, policy_version=policy.version,
+        kinds=MEASURE_KINDS,
+    )  # fmt: skip
     say("measuring rectification")
     rectified = record_rectification(store, as_of=as_of)
     return EnforcementSummary(
@@ -185,6 +193,8 @@ def run_enforcement(
         privileges_granted=sum(1 for r in changed if r["kind"] == "privilege_grant"),
         privileges_revoked=sum(1 for r in changed if r["kind"] == "privilege_revoke"),
         rectification=len(rectified),
+        measures_applied=sum(1 for r in measures if r["kind"] == MEASURE_KINDS[0]),
+        measures_lifted=sum(1 for r in measures if r["kind"] == MEASURE_KINDS[1]),
     )  # fmt: skip
 
 

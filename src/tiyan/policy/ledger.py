@@ -123,12 +123,38 @@ class Ladder(_Strict):
     ]
 
 
+class Promotion(_Strict):
+    """A promotion period (local days, inclusive) during which violations of ``rules``
+    weigh ``weight`` times their points (a refusal to ship hurts most when consumers
+    buy most)."""
+
+    name: str
+    start: date
+    end: date
+    weight: float = Field(default=2.0, ge=1)
+    rules: list[RuleId] = ["malicious_non_shipment"]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Promotion:
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        return self
+
+
 class Consequences(_Strict):
     """What violations cost (module docstring). Rule ids are those of ``rules``."""
 
     compensation: dict[RuleId, Compensation] = {}
     points: dict[RuleId, Points] = {}
     ladder: Ladder = Ladder()
+    promotions: list[Promotion] = []
+
+    def weight(self, rule_id: str, day: date) -> Decimal:
+        """The promotion weight of a violation of ``rule_id`` on ``day`` (1 outside)."""
+        found = [
+            p.weight for p in self.promotions if rule_id in p.rules and p.start <= day <= p.end
+        ]
+        return Decimal(str(max(found))) if found else Decimal(1)
 
 
 @dataclass(frozen=True)
@@ -208,7 +234,8 @@ def consequences(
         if rule is None or f"points:{v.violation_id}" in recorded:
             continue
         dk, wk = (v.merchant_id, v.rule_id, v.day), (v.merchant_id, v.rule_id, _week(v.day))
-        pts = Decimal(str(rule.each))
+        weight = config.weight(v.rule_id, v.day)
+        pts = Decimal(str(rule.each)) * weight
         if rule.daily_cap is not None:
             pts = min(pts, max(Decimal(0), Decimal(str(rule.daily_cap)) - day_used[dk]))
         if rule.weekly_cap is not None:
@@ -216,7 +243,8 @@ def consequences(
         day_used[dk] += pts
         week_used[wk] += pts
         action(f"points:{v.violation_id}", "points", v, points=float(pts),
-               capped=pts < Decimal(str(rule.each)))  # fmt: skip
+               capped=pts < Decimal(str(rule.each)) * weight,
+               **({"promotion_weight": float(weight)} if weight != 1 else {}))  # fmt: skip
     # The ladder: yearly totals per merchant and ledger, over recorded and new points.
     totals: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal, prior_totals or {})
     earlier = recorded.values() if prior_totals is None else ()

@@ -37,6 +37,8 @@ class Conditions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     min_score: float | None = Field(default=None, ge=0, le=100)
+    #: At most this score (for score-based measures: "below a level").
+    max_score: float | None = Field(default=None, ge=0, le=100)
     metrics: dict[str, Bound] = {}
     #: No B-class violation (occurred) in this many days before the run's date.
     no_b_violation_days: int | None = Field(default=None, ge=1)
@@ -61,6 +63,25 @@ class Privilege(BaseModel):
     keep: Conditions
 
 
+class ScoreMeasure(BaseModel):
+    """A score-based measure (a restriction): applied when the merchant meets ``apply``,
+    lifted when it no longer meets ``keep`` — the same hysteresis as a privilege."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    zh: str = ""
+    apply: Conditions
+    keep: Conditions
+
+    def as_privilege(self) -> Privilege:
+        return Privilege(zh=self.zh, grant=self.apply, keep=self.keep)
+
+
+#: Ledger kinds of (getting, losing) a privilege, and of (applying, lifting) a measure.
+PRIVILEGE_KINDS = ("privilege_grant", "privilege_revoke")
+MEASURE_KINDS = ("measure_apply", "measure_lift")
+
+
 @dataclass(frozen=True)
 class Standing:
     """What the conditions look at, for one merchant on one date."""
@@ -75,6 +96,8 @@ def meets(c: Conditions, s: Standing, as_of: date) -> tuple[bool, list[str]]:
     why = []
     if c.min_score is not None and (s.score is None or s.score < c.min_score):
         why.append(f"score {s.score if s.score is not None else 'none'} < {c.min_score:g}")
+    if c.max_score is not None and (s.score is None or s.score > c.max_score):
+        why.append(f"score {s.score if s.score is not None else 'none'} > {c.max_score:g}")
     for metric_id, bound in sorted(c.metrics.items()):
         value = s.values.get(metric_id)
         if value is None:
@@ -117,7 +140,7 @@ def changes(
 
 def record_privileges(
     store: Store, privileges: Mapping[str, Privilege], *, as_of: date, window: int,
-    policy_version: str,
+    policy_version: str, kinds: tuple[str, str] = PRIVILEGE_KINDS,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Apply :func:`changes` to the store's scores, metric values and violations for
     ``as_of``; append the changes to ``actions``. Nothing happens without scores for that
@@ -152,17 +175,18 @@ def record_privileges(
     )
     held: dict[tuple[str, str], bool] = {}
     for m, name, kind in store.query(
-        "SELECT merchant_id, measure, kind FROM actions WHERE kind IN "
-        "('privilege_grant', 'privilege_revoke') ORDER BY day, action_id"
+        "SELECT merchant_id, measure, kind FROM actions WHERE kind IN (?, ?) "
+        "ORDER BY day, action_id",
+        kinds,
     ):
-        held[(m, name)] = kind == "privilege_grant"
+        held[(m, name)] = kind == kinds[0]
     standings = {
         m: Standing(score, values.get(m, {}), last_b.get(m)) for m, score in scores.items()
     }
     rows = []
     for merchant_id, name, granted, why in changes(privileges, standings, held, as_of=as_of):
         s = standings[merchant_id]
-        kind = "privilege_grant" if granted else "privilege_revoke"
+        kind = kinds[0] if granted else kinds[1]
         rows.append(
             {
                 "action_id": f"{kind}:{merchant_id}:{name}:{as_of}",
@@ -193,9 +217,8 @@ def record_privileges(
     known = {
         r[0]
         for r in store.query(
-            "SELECT action_id FROM actions WHERE day = ? AND kind IN "
-            "('privilege_grant', 'privilege_revoke')",
-            (as_of,),
+            "SELECT action_id FROM actions WHERE day = ? AND kind IN (?, ?)",
+            (as_of, *kinds),
         )
     }
     rows = [r for r in rows if r["action_id"] not in known]

@@ -22,7 +22,7 @@ from tiyan.domain.metrics import (
     MetricDef,
 )
 from tiyan.policy.ledger import Consequences
-from tiyan.policy.privileges import Privilege
+from tiyan.policy.privileges import Privilege, ScoreMeasure
 from tiyan.policy.rules import Rules
 
 DimensionName = Literal["product", "logistics", "service"]
@@ -289,3 +289,5 @@ class Policy(_Strict):
     consequences: Consequences = Consequences()
     #: Privileges for good merchants, with hysteresis (docs/violations.md).
     privileges: dict[str, Privilege] = {}
+    #: Score-based measures (restrictions below a level), with hysteresis.
+    score_measures: dict[str, ScoreMeasure] = {}
