@@ -102,3 +102,43 @@ def test_backtest_command_writes_the_comparison(db: str, tmp_path: Path) -> None
     violations = summary["violations"]
     assert sum(table.column("violations_candidate").to_pylist()) == violations["candidate"]
     assert sum(table.column("violations_current").to_pylist()) == violations["current"]
+
+
+def test_shadow_mode_records_the_candidate_beside_the_live_policy(db: str, tmp_path: Path) -> None:
+    candidate = tmp_path / "strict.yaml"
+    candidate.write_text(STRICT, encoding="utf-8")
+    as_of = str(END + timedelta(days=1))
+    runner = CliRunner()
+    live = runner.invoke(app, ["enforce", "--as-of", as_of, "--db", db, "--json"])
+    assert live.exit_code == 0, live.output
+    with open_store(db) as store:
+        ledger = store.count("violations"), store.count("actions")
+    for _ in range(2):  # a rerun replaces the day's shadow outcomes
+        result = runner.invoke(
+            app, ["enforce", "--as-of", as_of, "--db", db, "--shadow", str(candidate)]
+        )
+        assert result.exit_code == 0, result.output
+        assert "shadow strict:" in " ".join(result.stdout.split())
+    with open_store(db) as store:
+        # the live ledger is what the live policy alone wrote
+        assert (store.count("violations"), store.count("actions")) == ledger
+        rows = store.query(
+            "SELECT policy_version, live_version, sum(violations_live), "
+            "sum(violations_shadow), sum(points_a_live), sum(points_a_shadow), count(*) "
+            "FROM shadow_outcomes GROUP BY 1, 2"
+        )
+        assert len(rows) == 1
+        version, live_version, v_live, v_shadow, a_live, a_shadow, merchants = rows[0]
+        assert (version, live_version) == ("strict", "2026.11-1")
+        assert v_shadow >= v_live and a_shadow > a_live
+        assert (
+            merchants
+            == store.query("SELECT count(DISTINCT merchant_id) FROM shadow_outcomes")[0][0]
+        )
+        # the live side matches what the live policy recorded over the same days
+        (recorded,) = store.query(
+            "SELECT count(*) FROM violations WHERE day >= ? AND day <= ?",
+            (END - timedelta(days=29), END),
+        )[0]
+        assert v_live == recorded
+        store.run_in_transaction(["DELETE FROM violations", "DELETE FROM actions"])

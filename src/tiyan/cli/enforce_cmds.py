@@ -25,15 +25,28 @@ def enforce_and_print(
     policy_file: Any,
     memory_limit: str | None,
     as_json: bool = False,
+    shadow: Path | None = None,
 ) -> EnforcementSummary:
     day = _date(as_of)
     with _store(db, memory_limit=memory_limit) as store:
         try:
-            summary = run_enforcement(
-                store, as_of=day, policy=load_policy(policy_file, as_of=day), progress=_say
-            )
+            live = load_policy(policy_file, as_of=day)
+            summary = run_enforcement(store, as_of=day, policy=live, progress=_say)
+            if shadow is not None:
+                from tiyan.policy.backtest import record_shadow
+
+                _say(f"running {shadow} in shadow mode")
+                shadowed = record_shadow(store, load_policy(shadow, as_of=day), live, as_of=day)
         except TiyanError as exc:
             raise _fail(exc) from None
+    if shadow is not None and not as_json:
+        s = shadowed.summary
+        out.print(
+            f"shadow {shadowed.candidate_version}: {s['violations']['candidate']:,.0f} "
+            f"violations (live {s['violations']['current']:,.0f}), "
+            f"{len(s['newly_penalised'])} more merchant(s) penalised, {len(s['spared'])} spared; "
+            "per merchant in shadow_outcomes"
+        )
     if as_json:
         data = asdict(summary)
         data.pop("ids")
@@ -70,9 +83,14 @@ def enforce_cmd(
     policy: PolicyOption = None,
     memory_limit: MemoryOption = None,
     as_json: JsonOption = False,
+    shadow: Annotated[
+        Path | None,
+        typer.Option(help="A candidate policy to run in shadow mode beside the live one."),
+    ] = None,
 ) -> None:
-    """Detect the violations decided by a date and record the new ones (idempotent)."""
-    enforce_and_print(db, as_of, policy, memory_limit, as_json=as_json)
+    """Detect the violations decided by a date, record the new ones and their consequences
+    (idempotent); optionally run a candidate policy in shadow mode."""
+    enforce_and_print(db, as_of, policy, memory_limit, as_json=as_json, shadow=shadow)
 
 
 def _filter(

@@ -901,9 +901,44 @@ RECTIFICATION = Table(
     ),
 )
 
+SHADOW_OUTCOMES = Table(
+    name="shadow_outcomes",
+    zh="影子策略结果",
+    meaning="What a candidate policy run in shadow mode would have done, per merchant, over "
+    "the lookback of an enforcement run, beside the live policy (nothing of it is enforced).",
+    kind="governance",
+    time_column="as_of",
+    primary_key=("as_of", "policy_version", "merchant_id"),
+    columns=(
+        Column("as_of", D, "The enforcement run's date.", "统计日", required=True),
+        Column(
+            "policy_version", S, "The candidate (shadow) policy.", "影子规则版本", required=True
+        ),
+        Column("live_version", S, "The live policy beside it.", "现行规则版本", required=True),
+        Column("merchant_id", S, "Merchant.", "商家ID", required=True),
+        Column(
+            "violations_live", I, "Violations under the live policy.", "现行违规数", required=True
+        ),
+        Column(
+            "violations_shadow", I, "Violations under the candidate.", "影子违规数", required=True
+        ),
+        Column("points_a_live", F, "A points, live.", "现行A类积分", required=True),
+        Column("points_a_shadow", F, "A points, candidate.", "影子A类积分", required=True),
+        Column("points_b_live", F, "B points, live.", "现行B类积分", required=True),
+        Column("points_b_shadow", F, "B points, candidate.", "影子B类积分", required=True),
+        Column("compensation_live", F, "Compensation, live (¥).", "现行赔付", required=True),
+        Column("compensation_shadow", F, "Compensation, candidate (¥).", "影子赔付", required=True),
+        Column("penalty_live", S, "Strictest penalty, live.", "现行处罚"),
+        Column("penalty_shadow", S, "Strictest penalty, candidate.", "影子处罚"),
+    ),
+)
+
 #: Tables the governance stages write (metrics, scores, violations, the ledger, appeals,
-#: rectification).
+#: rectification, shadow outcomes).
 GOVERNANCE_TABLES: dict[str, Table] = {
     t.name: t
-    for t in (METRIC_DAILY, METRIC_VALUES, SCORES, VIOLATIONS, ACTIONS, APPEALS, RECTIFICATION)
-}
+    for t in (
+        METRIC_DAILY, METRIC_VALUES, SCORES, VIOLATIONS, ACTIONS, APPEALS, RECTIFICATION,
+        SHADOW_OUTCOMES,
+    )
+}  # fmt: skip

@@ -158,3 +158,34 @@ def summary_json(result: BacktestResult) -> str:
          "candidate": result.candidate_version, **result.summary},
         default=str, ensure_ascii=False,
     )  # fmt: skip
+
+
+def record_shadow(store: Store, candidate: Policy, live: Policy, *, as_of: date) -> BacktestResult:
+    """Shadow mode: what ``candidate`` would have done over the live run's lookback (the
+    ``lookback_days`` before ``as_of``), beside ``live``, stored in ``shadow_outcomes`` for
+    that date and candidate version (a rerun replaces them). Nothing of it is enforced."""
+    from tiyan.domain.model import GOVERNANCE_TABLES
+
+    table = GOVERNANCE_TABLES["shadow_outcomes"]
+    end = as_of - timedelta(days=1)
+    start = as_of - timedelta(days=live.rules.lookback_days)
+    result = backtest(store, candidate, start=start, end=end, current=live)
+    rows = []
+    for r in result.rows():
+        rows.append(
+            {
+                "as_of": as_of,
+                "policy_version": candidate.version,
+                "live_version": live.version,
+                **{k.replace("_current", "_live").replace("_candidate", "_shadow"): v
+                   for k, v in r.items()},
+            }
+        )  # fmt: skip
+    columns = [c.name for c in table.columns]
+    version = candidate.version.replace("'", "''")
+    store.replace_rows(
+        table,
+        [tuple(r[c] for c in columns) for r in rows],
+        f"as_of = DATE '{as_of}' AND policy_version = '{version}'",
+    )
+    return result
