@@ -94,3 +94,26 @@ def test_the_scorecard_shows_the_record(db: str) -> None:
     assert record["violations_90d"] == rules
     text = invoke("merchant", merchant, "--db", db)
     assert "points this year" in text.stdout
+    # privileges: the best-scored merchant holds those its score earns (enforced after
+    # scoring, so the second enforcement reviewed them)
+    assert invoke("enforce", "--as-of", AS_OF, "--db", db).exit_code == 0
+    with open_store(db, read_only=True) as store:
+        best, score = store.query(
+            "SELECT merchant_id, score FROM scores WHERE status = 'scored' "
+            "ORDER BY score DESC, merchant_id LIMIT 1"
+        )[0]
+        granted = {
+            name
+            for (name,) in store.query(
+                "SELECT measure FROM actions WHERE merchant_id = ? AND kind = 'privilege_grant'",
+                (best,),
+            )
+        }
+    card = json.loads(invoke("merchant", best, "--db", db, "--json").stdout)
+    assert set(card["record"]["privileges_and_measures"]) == granted
+    with open_store(db, read_only=True) as store:
+        serious = store.query(
+            "SELECT count(*) FROM violations WHERE merchant_id = ? AND ledger = 'B'", (best,)
+        )[0][0]
+    if score >= 70 and not serious:  # the default policy's bar for express refunds
+        assert "express_refund" in granted

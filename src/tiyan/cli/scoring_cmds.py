@@ -313,6 +313,14 @@ def _record(store: Any, merchant_id: str, as_of: date | None) -> dict[str, Any] 
     appeals = store.query(
         "SELECT count(*) FROM appeals WHERE merchant_id = ? AND status = 'open'", (merchant_id,)
     )[0][0]
+    held: dict[str, bool] = {}
+    for name, kind in store.query(
+        "SELECT measure, kind FROM actions WHERE merchant_id = ? AND day <= ? AND kind IN "
+        "('privilege_grant', 'privilege_revoke', 'measure_apply', 'measure_lift') "
+        "ORDER BY day, action_id",
+        (merchant_id, as_of),
+    ):
+        held[name] = kind in ("privilege_grant", "measure_apply")
     return {
         "violations_90d": violations,
         "points_this_year": points,
@@ -320,6 +328,8 @@ def _record(store: Any, merchant_id: str, as_of: date | None) -> dict[str, Any] 
         "penalty_in_force": strictest(p[0] for p in penalties),
         "compensation_paid": str(coupons),
         "open_appeals": int(appeals),
+        # privileges held and score-based measures in force (one namespace in the policy)
+        "privileges_and_measures": sorted(name for name, on in held.items() if on),
     }
 
 
@@ -331,6 +341,8 @@ def _print_record(record: dict[str, Any]) -> None:
     out.print(f"  points this year: {points}")
     out.print(f"  penalty in force: {record['penalty_in_force'] or 'none'}")
     out.print(f"  compensation paid to consumers: ¥{record['compensation_paid']}")
+    held = ", ".join(record["privileges_and_measures"]) or "none"
+    out.print(f"  privileges and score measures in force: {held}")
     if record["open_appeals"]:
         out.print(f"  open appeals: {record['open_appeals']}")
 
