@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +17,7 @@ from tiyan.domain.metrics import format_value
 from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.metrics.runner import DEFAULT_RESTATE_DAYS
 from tiyan.policy.files import load_policy
+from tiyan.policy.record import merchant_record
 from tiyan.scoring.run import ScoreSummary, run_metrics, run_scoring
 from tiyan.store import DEFAULT_DB
 
@@ -207,7 +208,7 @@ def merchant_cmd(
     day = _date(as_of) if as_of else None
     with _store(db, read_only=True) as store:
         row = _scorecard(store, merchant_id, day, window)
-        record = _record(store, merchant_id, row[0] if row else None)
+        record = merchant_record(store, merchant_id, row[0] if row else None)
     if row is None:
         raise _fail(
             ValueError(
@@ -264,73 +265,6 @@ def merchant_cmd(
     if record is not None:
         _print_record(record)
     out.print(f"policy {version}")
-
-
-def _record(store: Any, merchant_id: str, as_of: date | None) -> dict[str, Any] | None:
-    """Violations of the 90 days before ``as_of``, this year's points after reversals, the
-    penalties in force and open appeals (None for a store without enforcement yet)."""
-    if as_of is None or "actions" not in store.existing_columns():
-        return None
-    from tiyan.policy.ledger import strictest
-
-    since = as_of - timedelta(days=90)
-    violations = dict(
-        store.query(
-            "SELECT rule_id, count(*) FROM violations WHERE merchant_id = ? AND day >= ? "
-            "AND day < ? GROUP BY 1 ORDER BY 1",
-            (merchant_id, since, as_of),
-        )
-    )
-    points = {
-        ledger: round(float(total), 2)
-        for ledger, total in store.query(
-            "SELECT ledger, sum(points) FROM actions WHERE merchant_id = ? AND points IS NOT NULL "
-            "AND kind IN ('points', 'reversal') AND EXTRACT(YEAR FROM day) = ? GROUP BY 1 "
-            "ORDER BY 1",
-            (merchant_id, as_of.year),
-        )
-    }
-    lifted = {
-        r[0][len("reversal:") :]
-        for r in store.query(
-            "SELECT action_id FROM actions WHERE merchant_id = ? AND kind = 'reversal'",
-            (merchant_id,),
-        )
-    }
-    penalties = sorted(
-        (measure, action_id)
-        for action_id, measure in store.query(
-            "SELECT action_id, measure FROM actions WHERE merchant_id = ? AND kind = 'penalty'",
-            (merchant_id,),
-        )
-        if action_id not in lifted
-    )
-    (coupons,) = store.query(
-        "SELECT coalesce(sum(amount), 0) FROM actions WHERE merchant_id = ? "
-        "AND kind IN ('compensation', 'reversal') AND amount IS NOT NULL",
-        (merchant_id,),
-    )[0]
-    appeals = store.query(
-        "SELECT count(*) FROM appeals WHERE merchant_id = ? AND status = 'open'", (merchant_id,)
-    )[0][0]
-    held: dict[str, bool] = {}
-    for name, kind in store.query(
-        "SELECT measure, kind FROM actions WHERE merchant_id = ? AND day <= ? AND kind IN "
-        "('privilege_grant', 'privilege_revoke', 'measure_apply', 'measure_lift') "
-        "ORDER BY day, action_id",
-        (merchant_id, as_of),
-    ):
-        held[name] = kind in ("privilege_grant", "measure_apply")
-    return {
-        "violations_90d": violations,
-        "points_this_year": points,
-        "penalties": [p[1] for p in penalties],
-        "penalty_in_force": strictest(p[0] for p in penalties),
-        "compensation_paid": str(coupons),
-        "open_appeals": int(appeals),
-        # privileges held and score-based measures in force (one namespace in the policy)
-        "privileges_and_measures": sorted(name for name, on in held.items() if on),
-    }
 
 
 def _print_record(record: dict[str, Any]) -> None:
