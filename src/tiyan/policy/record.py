@@ -12,7 +12,8 @@ from tiyan.store.base import Store
 
 def merchant_record(store: Store, merchant_id: str, as_of: date | None) -> dict[str, Any] | None:
     """Violations of the 90 days before ``as_of``, this year's points after reversals, the
-    penalties in force and open appeals (None for a store without enforcement yet)."""
+    penalties in force, compensation paid, open appeals, and the privileges and score
+    measures in force (None for a store without enforcement yet)."""
     if as_of is None or "actions" not in store.existing_columns():
         return None
     since = as_of - timedelta(days=90)
