@@ -206,10 +206,9 @@ class Detectors:
         up = up.left_join(away, up.order_id == away.order_id).drop("order_id_right")
         up = up.left_join(stall, up.order_id == stall.order_id).drop("order_id_right")
         grace = up.first_shipped_at + ibis.interval(seconds=int(rule.carrier_grace_hours * _HOUR))
-        scan_by = up.first_shipped_at + ibis.interval(seconds=int(rule.scan_hours * _HOUR))
-        no_scan = (up.first_pickup_at.isnull() | (up.first_pickup_at > scan_by)) & (
-            up.first_pickup_at.isnull() | (up.first_pickup_at > grace)
-        )
+        # No scan within scan_hours and none before the (longer) carrier grace either: the
+        # second condition implies the first.
+        no_scan = up.first_pickup_at.isnull() | (up.first_pickup_at > grace)
         stall_at = up.first_event + ibis.interval(seconds=int(rule.stall_hours * _HOUR))
         stalled = up.stalled.fill_null(False) & up.signed_at.isnull()
         before_payment = up.first_shipped_at < up.paid_at
