@@ -535,7 +535,11 @@ SURVEYS = Table(
 SIM_TRUTH = Table(
     name="sim_truth",
     zh="模拟真值",
-    meaning="Ground truth of the simulator: each simulated merchant's archetype.",
+    meaning=(
+        "Ground truth of the simulator: each simulated merchant's archetype, and how much "
+        "misconduct it actually committed in the generated orders (a detector can only find "
+        "what happened)."
+    ),
     kind="simulation",
     primary_key=("merchant_id",),
     columns=(
@@ -549,6 +553,28 @@ SIM_TRUTH = Table(
             allowed=ARCHETYPES,
         ),
         Column("seed", I, "Simulation seed.", "随机种子"),
+        Column(
+            "burst_cancellations",
+            I,
+            "Orders the merchant cancelled on its burst days (malicious non-shipment).",
+            "爆发日商家取消单数",
+            minimum=0,
+        ),
+        Column(
+            "fake_shipments",
+            I,
+            "Orders given a fake shipment: a number never scanned, scanned days late, or "
+            "another order's.",
+            "虚假发货单数",
+            minimum=0,
+        ),
+        Column(
+            "out_of_stock_cancellations",
+            I,
+            "Orders the merchant cancelled as out of stock (fake inventory when many).",
+            "缺货取消单数",
+            minimum=0,
+        ),
     ),
 )
 

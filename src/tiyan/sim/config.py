@@ -73,6 +73,14 @@ class Behaviour:
     #: Days with a burst of merchant cancellations, and the share of those days' orders.
     burst_days: int = 0
     burst_cancel: float = 0.0
+    #: Extra orders drawn in on a burst day (a price error or flash sale draws a rush of
+    #: orders the merchant then refuses to ship): this multiple of the merchant's usual orders
+    #: of that day, and at least ``burst_surge_min`` orders.
+    burst_surge: float = 0.0
+    burst_surge_min: int = 0
+    #: A burst cancels as out of stock (stock listed that the merchant does not have)
+    #: rather than as unable to ship.
+    burst_out_of_stock: bool = False
     #: Orders cancelled as out of stock (oversold); 2.5x during the promotion.
     out_of_stock: float = 0.002
     #: Share of the merchant's products on presale, and of those beyond 15 days.
@@ -103,9 +111,26 @@ BEHAVIOURS: dict[str, Behaviour] = {
     "slow_shipper": replace(_GOOD, share=_BAD, ready_hours=56.0, presale_late=0.25),
     "fake_shipper": replace(_GOOD, share=_BAD, fake_ship=0.35),
     "malicious_non_shipper": replace(
-        _GOOD, share=_BAD, cancel_unable=0.02, burst_days=4, burst_cancel=0.75
+        _GOOD,
+        share=_BAD,
+        cancel_unable=0.02,
+        burst_days=4,
+        burst_cancel=0.75,
+        burst_surge=2.0,
+        burst_surge_min=12,
     ),
-    "fake_inventory": replace(_GOOD, share=_BAD, out_of_stock=0.12),
+    # 虚设库存 to catch the promotion's traffic: one burst day, in the promotion, of orders
+    # for stock it lists but does not have.
+    "fake_inventory": replace(
+        _GOOD,
+        share=_BAD,
+        out_of_stock=0.12,
+        burst_days=1,
+        burst_cancel=0.6,
+        burst_surge=1.0,
+        burst_surge_min=10,
+        burst_out_of_stock=True,
+    ),
     "presale_abuser": replace(
         _GOOD, share=_BAD, presale_products=0.55, long_presale=0.35, presale_late=0.55
     ),

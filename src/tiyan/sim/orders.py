@@ -20,7 +20,7 @@ from tiyan.sim.arrow import bool_array, enum_array, id_array, int_array, make_ta
 from tiyan.sim.clock import DAY, HOUR, MINUTE, NEVER
 from tiyan.sim.geo import DISTANCE_CLASS
 from tiyan.sim.rand import Draws
-from tiyan.sim.shipping import Parcels, TrackingMemory, plan, ship
+from tiyan.sim.shipping import FAKE_NONE, Parcels, TrackingMemory, plan, ship
 from tiyan.sim.world import World
 
 Arr = npt.NDArray[Any]
@@ -104,7 +104,7 @@ def _cancellation(
         ),
     )
     merchant_reason = np.where(
-        oos & ~burst,
+        (oos & ~burst) | (burst & b["burst_out_of_stock"][merchant]),
         REASON["out_of_stock"],
         np.where(
             d.chance("price_error?", 0.15) & ~burst, REASON["price_error"], REASON["unable_to_ship"]
@@ -145,6 +145,11 @@ def make_orders(world: World, start: int, n: int, memory: TrackingMemory) -> Ord
     merchant = np.minimum(
         np.searchsorted(m.order_cdf, d.u("merchant"), side="right"), cfg.merchants - 1
     )
+    # A malicious merchant's burst day draws a rush of orders (a price error, a flash sale)
+    # which it then refuses to ship.
+    day = np.clip(clock.day_index(paid), 0, clock.days - 1)
+    joins = d.chance("surge?", m.surge.share[day])
+    merchant = m.surge.reassign(day, joins, d.u("surge.merchant"), merchant)
     # Within a merchant the first listings sell most (a hit product and a long tail).
     product = p.first[merchant] + (p.count[merchant] * d.u("product") ** 2).astype(np.int64)
     # Repeat buyers: low consumer numbers buy far more often than high ones.
@@ -225,6 +230,28 @@ def make_orders(world: World, start: int, n: int, memory: TrackingMemory) -> Ord
         completed=completed,
         status=status,
     )
+
+
+def misconduct(world: World, o: Orders) -> dict[str, Arr]:
+    """Per merchant, the misconduct among orders ``o`` (columns of ``sim_truth``).
+
+    What a detector can find is what happened, not what the archetype intended: a small
+    merchant may never fake a shipment, or its burst day may draw few orders.
+    """
+    n = world.cfg.merchants
+    cancelled = o.cancel_at < NEVER
+    by_merchant = cancelled & (o.cancelled_by == BY_MERCHANT)
+    out_of_stock = o.cancel_reason == REASON["out_of_stock"]
+    day = np.clip(world.clock.day_index(o.paid), 0, world.clock.days - 1)
+    rows = {
+        "burst_cancellations": by_merchant & ~out_of_stock & world.merchants.burst[o.merchant, day],
+        "fake_shipments": o.parcels.fake != FAKE_NONE,
+        "out_of_stock_cancellations": by_merchant & out_of_stock,
+    }
+    return {
+        name: np.bincount(o.merchant[flag], minlength=n).astype(np.int64)
+        for name, flag in rows.items()
+    }
 
 
 def orders_table(world: World, o: Orders) -> Any:

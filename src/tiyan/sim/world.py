@@ -29,6 +29,37 @@ Arr = npt.NDArray[Any]
 MAX_PRODUCTS = 9_999_999
 #: Pool of creators (达人) who sell for merchants in live streams and videos.
 CREATORS_PER_MERCHANT = 0.5
+#: At most this share of a day's orders is drawn into burst surges (tiny test markets).
+MAX_SURGE_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Surge:
+    """Orders drawn to merchants on their burst days, as a lookup for each order's day.
+
+    An order paid on day ``t`` joins a surge with probability ``share[t]``; it then goes to
+    one of the merchants bursting that day, in proportion to their surge: the pairs
+    ``lo[t] .. hi[t]`` of ``cum`` (cumulative surge sizes) and ``merchant`` (sorted by day).
+    """
+
+    share: Arr
+    lo: Arr
+    hi: Arr
+    cum: Arr
+    merchant: Arr
+
+    def reassign(self, day: Arr, joins: Arr, u: Arr, merchant: Arr) -> Arr:
+        """``merchant`` with the orders that ``joins`` (drawn with ``share[day]``) moved to a
+        merchant bursting on their ``day``, picked by the uniforms ``u``."""
+        rows = np.flatnonzero(joins)
+        if not len(rows):
+            return merchant
+        t = day[rows]
+        target = self.lo[t] + u[rows] * (self.hi[t] - self.lo[t])
+        pair = np.minimum(np.searchsorted(self.cum, target, side="right"), len(self.cum) - 1)
+        out = merchant.copy()
+        out[rows] = self.merchant[pair]
+        return out
 
 
 @dataclass(frozen=True)
@@ -46,6 +77,8 @@ class Merchants:
     behaviour: dict[str, Arr]
     #: ``burst[m, day]``: a day on which merchant ``m`` cancels in bulk.
     burst: Arr
+    #: The rush of orders each burst day draws in.
+    surge: Surge
 
 
 @dataclass(frozen=True)
@@ -131,16 +164,19 @@ def _merchants(cfg: SimConfig, clock: Clock) -> Merchants:
         ("defect", 0.4),
     ):
         behaviour[field] = behaviour[field] * np.exp(sigma * d.normal("spread." + field))
+    order_cdf = np.cumsum(size) / size.sum()
+    burst = _burst_days(cfg, clock, behaviour["burst_days"])
     return Merchants(
         archetype=arch,
         category=category,
         store_type=store,
         region=region,
         opened=opened,
-        order_cdf=np.cumsum(size) / size.sum(),
+        order_cdf=order_cdf,
         main_carrier=carrier,
         behaviour=behaviour,
-        burst=_burst_days(cfg, clock, behaviour["burst_days"]),
+        burst=burst,
+        surge=_surge(cfg, clock, np.diff(order_cdf, prepend=0.0), burst, behaviour),
     )
 
 
@@ -154,6 +190,30 @@ def _burst_days(cfg: SimConfig, clock: Clock, burst_days: Arr) -> Arr:
             days[0] = rng.integers(clock.promo[0], clock.promo[1] + 1)
         burst[m, days] = True
     return burst
+
+
+def _surge(cfg: SimConfig, clock: Clock, share: Arr, burst: Arr, b: dict[str, Arr]) -> Surge:
+    """How many orders each burst day draws in: ``burst_surge`` times the merchant's expected
+    orders of that day, at least ``burst_surge_min`` (so that a small shop's burst shows)."""
+    weights = clock.day_weights()
+    per_day = cfg.orders * weights / weights.sum()  # expected orders of each day
+    merchant, day = np.nonzero(burst)
+    order = np.argsort(day, kind="stable")
+    merchant, day = merchant[order], day[order]
+    size = np.maximum(
+        b["burst_surge"][merchant] * share[merchant] * per_day[day], b["burst_surge_min"][merchant]
+    ).astype(np.float64)
+    wanted = np.bincount(day, weights=size, minlength=cfg.days)
+    cum = np.concatenate([[0.0], np.cumsum(size)])
+    first = np.searchsorted(day, np.arange(cfg.days), side="left")
+    last = np.searchsorted(day, np.arange(cfg.days), side="right")
+    return Surge(
+        share=np.minimum(wanted / np.maximum(per_day, 1e-9), MAX_SURGE_SHARE),
+        lo=cum[first],
+        hi=cum[last],
+        cum=cum[1:],
+        merchant=merchant,
+    )
 
 
 def _products(cfg: SimConfig, m: Merchants) -> Products:
@@ -227,7 +287,7 @@ def _words(words: tuple[str, ...], u: Arr) -> Any:
 
 
 def merchant_tables(world: World, rows: int) -> Iterator[tuple[str, Any]]:
-    """``merchants`` then ``sim_truth`` chunks."""
+    """``merchants`` chunks."""
     m, n = world.merchants, world.cfg.merchants
     d = Draws(world.cfg.seed, "merchant_names", 0, n)
     number = np.arange(1, n + 1)
@@ -249,16 +309,27 @@ def merchant_tables(world: World, rows: int) -> Iterator[tuple[str, Any]]:
             "opened_at": world.clock.column(m.opened),
         },
     )
+    for start in range(0, n, rows):
+        yield "merchants", merchants.slice(start, rows)
+
+
+#: The misconduct counted into ``sim_truth`` (see :func:`tiyan.sim.orders.misconduct`).
+MISCONDUCT = ("burst_cancellations", "fake_shipments", "out_of_stock_cancellations")
+
+
+def truth_tables(world: World, counts: dict[str, Arr], rows: int) -> Iterator[tuple[str, Any]]:
+    """``sim_truth`` chunks: each merchant's archetype and the misconduct it committed
+    (``counts``: per merchant, summed over every order of the market)."""
+    m, n = world.merchants, world.cfg.merchants
     truth = make_table(
         "sim_truth",
         {
-            "merchant_id": id_array("M", number, 6),
+            "merchant_id": id_array("M", np.arange(1, n + 1), 6),
             "archetype": enum_array(ARCHETYPES, m.archetype),
             "seed": int_array(np.full(n, world.cfg.seed)),
+            **{name: int_array(counts[name]) for name in MISCONDUCT},
         },
     )
-    for start in range(0, n, rows):
-        yield "merchants", merchants.slice(start, rows)
     for start in range(0, n, rows):
         yield "sim_truth", truth.slice(start, rows)
 
