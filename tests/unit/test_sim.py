@@ -21,7 +21,7 @@ from tiyan.sim import SimConfig, arrow_schema, simulate, write_parquet
 from tiyan.sim.config import CUT_DAYS
 
 CFG = SimConfig(merchants=50, orders=20_000, days=90, seed=7, chunk_orders=6_000)
-ENTITIES = ("merchants", "consumers", "products", "sim_truth")
+ENTITIES = ("merchants", "consumers", "products")
 
 
 def collect(cfg: SimConfig) -> tuple[dict[str, Any], list[str]]:
@@ -64,10 +64,12 @@ def test_every_table_is_produced_with_the_model_schema(
         assert table is not None
         assert table.schema == arrow_schema(TABLES[name]), name
         assert table.schema.names == list(TABLES[name].column_names)
-    # Entities first, so a loader meets referenced rows before the rows referring to them.
+    # Entities first, so a loader meets referenced rows before the rows referring to them;
+    # sim_truth (it refers to merchants only) last, as it counts what every order did.
     last_entity = max(i for i, n in enumerate(seen) if n in ENTITIES)
     first_fact = min(i for i, n in enumerate(seen) if n not in ENTITIES)
     assert last_entity < first_fact
+    assert seen.index("sim_truth") > max(i for i, n in enumerate(seen) if n != "sim_truth")
 
 
 def test_row_counts(market: tuple[dict[str, Any], list[str]]) -> None:
