@@ -274,6 +274,99 @@ class Scoring(_Strict):
         return round(points[-1][1], 2)
 
 
+# -- online decisions (docs/decisions.md) -------------------------------------------------
+
+Money = Annotated[float, Field(gt=0)]
+
+
+class UnshippedExpress(_Strict):
+    """未发货极速退款: refunded at once from the merchant's funds (§2.6, 2022 spec)."""
+
+    #: The request comes at most this many hours after payment (≤ 6 h, §2.6).
+    max_hours_after_payment: float = Field(default=6, gt=0)
+    #: The order's paid amount (实付) is strictly below this (< ¥300, §2.6).
+    max_amount: Money = 300
+
+
+class ShippedExpress(_Strict):
+    """发货后极速退款: the platform advances the refund (垫资) and settles later (§2.6)."""
+
+    #: After-sales types that qualify (退货退款, §2.6).
+    types: list[Literal["refund_only", "return_refund", "exchange"]] = Field(
+        default=["return_refund"], min_length=1
+    )
+    #: Reasons that qualify (7天无理由, §2.6).
+    reasons: list[
+        Literal["quality", "not_as_described", "damaged", "logistics", "no_reason_7d", "other"]
+    ] = Field(default=["no_reason_7d"], min_length=1)
+    #: Consumer risk tier -> the highest paid amount (¥, inclusive) advanced for it; a tier
+    #: not listed is not advanced (§2.6, 2024-05 explainer, flag C).
+    tier_limits: dict[Literal["premium", "ordinary", "watch", "blocked"], Money] = {
+        "premium": 1500,
+        "ordinary": 1000,
+    }
+
+
+class ExpressRefundPolicy(_Strict):
+    """Express refund (极速退款 / 极速退, §2.6)."""
+
+    #: Only merchants holding the ``express_refund`` privilege (2022: merchants opted in);
+    #: off by default: since 2024 it is platform-wide (§2.6).
+    require_privilege: bool = False
+    unshipped: UnshippedExpress = UnshippedExpress()
+    shipped: ShippedExpress = ShippedExpress()
+    #: Otherwise the merchant has this many hours, then the refund is auto-approved
+    #: (48 h, §2.6 plain refund, §4.3).
+    review_hours: float = Field(default=48, gt=0)
+
+
+PenaltyMeasure = Literal["warning", "rules_exam", "deposit_deduction", "suspension", "clearance"]
+
+
+class PresalePolicy(_Strict):
+    """Presale eligibility (预售): the ``presale`` privilege, no blocking penalty, the cap of
+    ``rules.presale_overrun`` (§2.1)."""
+
+    #: Penalty measures in force that forbid presale.
+    blocking_measures: list[PenaltyMeasure] = ["suspension", "clearance"]
+
+
+class ShipPromisePolicy(_Strict):
+    """Is a ship promise (hours from payment to pickup) credible for a merchant (§2.1)?"""
+
+    #: Orders paid in this many local days before ``as_of``.
+    window_days: int = Field(default=30, ge=1, le=365)
+    #: Below this many orders: insufficient_data (the category's figure is shown).
+    min_orders: int = Field(default=20, ge=1)
+    #: A promise is credible when the estimated share of orders it meets is at least this.
+    threshold: float = Field(default=0.95, gt=0, le=1)
+    #: The promise the merchant can keep: the smallest of ``grid_hours`` meeting this share.
+    keep_share: float = Field(default=0.95, gt=0, le=1)
+    #: Promises (hours) offered to merchants, increasing.
+    grid_hours: list[Annotated[int, Field(ge=1, le=720)]] = Field(
+        default=[24, 48, 72, 96, 120, 168, 240, 360], min_length=1
+    )
+    #: Pseudo-orders of the category's share added to the merchant's (shrinkage; 0: none).
+    prior_strength: float = Field(default=10, ge=0)
+    #: Probability of the equal-tailed credible interval.
+    interval_level: float = Field(default=0.95, gt=0, lt=1)
+
+    @field_validator("grid_hours")
+    @classmethod
+    def _increasing(cls, value: list[int]) -> list[int]:
+        if value != sorted(set(value)):
+            raise ValueError("grid_hours must be increasing")
+        return value
+
+
+class Decisions(_Strict):
+    """Online decisions of the service (docs/decisions.md)."""
+
+    express_refund: ExpressRefundPolicy = ExpressRefundPolicy()
+    presale: PresalePolicy = PresalePolicy()
+    ship_promise: ShipPromisePolicy = ShipPromisePolicy()
+
+
 class Policy(_Strict):
     """A versioned governance policy: population, scoring and violation rules."""
 
@@ -291,3 +384,5 @@ class Policy(_Strict):
     privileges: dict[str, Privilege] = {}
     #: Score-based measures (restrictions below a level), with hysteresis.
     score_measures: dict[str, ScoreMeasure] = {}
+    #: Online decisions: express refund, presale eligibility, ship promise (docs/decisions.md).
+    decisions: Decisions = Decisions()
