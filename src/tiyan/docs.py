@@ -11,7 +11,14 @@ import sys
 from pathlib import Path
 
 from tiyan.domain.metrics import DIMENSION_ZH, LAG_DAYS, Dimension, MetricDef, WindowKind
-from tiyan.domain.model import GOVERNANCE_TABLES, SYSTEM_TABLES, TABLES, Column, Table
+from tiyan.domain.model import (
+    GOVERNANCE_TABLES,
+    SERVICE_TABLES,
+    SYSTEM_TABLES,
+    TABLES,
+    Column,
+    Table,
+)
 from tiyan.store.schema import SQL_TYPES
 
 HEADER = """\
@@ -102,6 +109,11 @@ def render() -> str:
     parts.append("Written by `tiyan score` (see docs/metrics.md and docs/scoring.md).")
     parts.append("")
     parts.extend(table_section(t) for t in GOVERNANCE_TABLES.values())
+    parts.append("# Service tables")
+    parts.append("")
+    parts.append("Written by `tiyan serve` and `tiyan keys` (see docs/api.md).")
+    parts.append("")
+    parts.extend(table_section(t) for t in SERVICE_TABLES.values())
     engines = ", ".join(f"`{d}`" for d in SQL_TYPES)
     parts.append(f"Engines with DDL generated from this model: {engines}.\n")
     return "\n".join(parts)

@@ -15,6 +15,7 @@ from tiyan.cli.scoring_cmds import AsOfOption, PolicyOption, _date, _say, policy
 from tiyan.domain.errors import TiyanError
 from tiyan.policy.enforce import EnforcementSummary, run_enforcement
 from tiyan.policy.files import load_policy
+from tiyan.policy.listing import action_totals, list_actions, list_violations
 from tiyan.policy.rules import RULE_ZH
 from tiyan.store import DEFAULT_DB
 
@@ -93,23 +94,6 @@ def enforce_cmd(
     enforce_and_print(db, as_of, policy, memory_limit, as_json=as_json, shadow=shadow)
 
 
-def _filter(
-    merchant: str | None, column: str, value: str | None, allowed: list[str], what: str
-) -> tuple[str, list[str]]:
-    """A WHERE clause (and its parameters) for an optional merchant and one optional
-    column value, which must be one of ``allowed``."""
-    where, params = [], []
-    if merchant is not None:
-        where.append("merchant_id = ?")
-        params.append(merchant)
-    if value is not None:
-        if value not in allowed:
-            raise _fail(ValueError(f"unknown {what} {value!r}; {what}s: {', '.join(allowed)}"))
-        where.append(f"{column} = ?")
-        params.append(value)
-    return (f"WHERE {' AND '.join(where)}" if where else ""), params
-
-
 @app.command("violations")
 def violations_cmd(
     db: DbOption = DEFAULT_DB,
@@ -119,21 +103,11 @@ def violations_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """List recorded violations, newest first, with their evidence."""
-    clause, params = _filter(merchant, "rule_id", rule, list(RULE_ZH), "rule")
     with _store(db) as store:
-        rows = store.query(
-            "SELECT violation_id, rule_id, ledger, merchant_id, order_id, occurred_at, day, "
-            f"amount, evidence, policy_version, detected_as_of FROM violations {clause} "
-            f"ORDER BY occurred_at DESC, violation_id LIMIT {limit}",
-            params,
-        )
-    names = [
-        "violation_id", "rule_id", "ledger", "merchant_id", "order_id", "occurred_at", "day",
-        "amount", "evidence", "policy_version", "detected_as_of",
-    ]  # fmt: skip
-    records = [dict(zip(names, r, strict=True)) for r in rows]
-    for r in records:
-        r["evidence"] = json.loads(r["evidence"])
+        try:
+            records = list_violations(store, merchant_id=merchant, rule_id=rule, limit=limit)
+        except TiyanError as exc:
+            raise _fail(exc) from None
     if as_json:
         out.print_json(json.dumps(records, default=str, ensure_ascii=False))
         return
@@ -159,25 +133,12 @@ def actions_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """List the ledger: compensation, points and penalties, newest first, with totals."""
-    kinds = ["compensation", "points", "penalty", "reversal", "privilege_grant",
-             "privilege_revoke", "measure_apply", "measure_lift"]  # fmt: skip
-    clause, params = _filter(merchant, "kind", kind, kinds, "kind")
-    names = ["action_id", "kind", "merchant_id", "violation_id", "rule_id", "ledger", "points",
-             "amount", "measure", "day", "as_of", "policy_version", "detail"]  # fmt: skip
     with _store(db) as store:
-        rows = store.query(
-            f"SELECT {', '.join(names)} FROM actions {clause} "
-            f"ORDER BY day DESC, action_id LIMIT {limit}",
-            params,
-        )
-        totals = store.query(
-            f"SELECT kind, ledger, count(*), sum(points), sum(amount) FROM actions {clause} "
-            "GROUP BY 1, 2 ORDER BY 1, 2",
-            params,
-        )
-    records = [dict(zip(names, r, strict=True)) for r in rows]
-    for r in records:
-        r["detail"] = json.loads(r["detail"])
+        try:
+            records = list_actions(store, merchant_id=merchant, kind=kind, limit=limit)
+            totals = action_totals(store, merchant_id=merchant, kind=kind)
+        except TiyanError as exc:
+            raise _fail(exc) from None
     if as_json:
         out.print_json(json.dumps(records, default=str, ensure_ascii=False))
         return

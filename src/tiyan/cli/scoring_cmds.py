@@ -19,6 +19,7 @@ from tiyan.metrics.runner import DEFAULT_RESTATE_DAYS
 from tiyan.policy.files import load_policy
 from tiyan.policy.record import merchant_record
 from tiyan.scoring.run import ScoreSummary, run_metrics, run_scoring
+from tiyan.scoring.scorecard import scorecard
 from tiyan.store import DEFAULT_DB
 
 AsOfOption = Annotated[
@@ -172,24 +173,6 @@ def metrics_cmd(
     out.print(f"wrote {len(rows):,} metric values to {out_file}")
 
 
-def _scorecard(store: Any, merchant_id: str, as_of: date | None, window: int | None) -> Any:
-    where = "merchant_id = ?"
-    params: list[Any] = [merchant_id]
-    if as_of is not None:
-        where += " AND as_of = ?"
-        params.append(as_of)
-    if window is not None:
-        where += " AND window_days = ?"
-        params.append(window)
-    rows = store.query(
-        "SELECT as_of, window_days, category, status, valid_orders, score, product, logistics, "
-        "service, display_score, level, provisional_score, policy_version, explanation "
-        f"FROM scores WHERE {where} ORDER BY as_of DESC, window_days DESC LIMIT 1",
-        params,
-    )
-    return rows[0] if rows else None
-
-
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
 
@@ -207,9 +190,9 @@ def merchant_cmd(
     """A merchant's scorecard: score, level, dimensions, metrics against peers, what to fix."""
     day = _date(as_of) if as_of else None
     with _store(db, read_only=True) as store:
-        row = _scorecard(store, merchant_id, day, window)
-        record = merchant_record(store, merchant_id, row[0] if row else None)
-    if row is None:
+        card = scorecard(store, merchant_id, as_of=day, window=window)
+        record = merchant_record(store, merchant_id, card["as_of"] if card else None)
+    if card is None:
         raise _fail(
             ValueError(
                 f"no score for merchant {merchant_id!r}"
@@ -217,15 +200,21 @@ def merchant_cmd(
                 + " (run `tiyan score --as-of DATE` first)"
             )
         )
-    (asof, length, category, status, valid, score, prod, logi, serv, display, level) = row[:11]
-    provisional, version, explanation = row[11], row[12], json.loads(row[13])
+    asof, length, category, status = (card[k] for k in ("as_of", "window_days", "category",
+                                                         "status"))  # fmt: skip
+    valid, score, display, level = (card[k] for k in ("valid_orders", "score", "display_score",
+                                                      "level"))  # fmt: skip
+    prod, logi, serv = card["product"], card["logistics"], card["service"]
+    provisional, version, explanation = (
+        card["provisional_score"], card["policy_version"], card["explanation"]
+    )  # fmt: skip
     if as_json:
         keys = ["as_of", "window_days", "category", "status", "valid_orders", "score"]
         keys += ["product", "logistics", "service", "display_score", "level"]
-        card = dict(zip(keys, row[:11], strict=True))
-        card.update(merchant_id=merchant_id, provisional_score=provisional)
-        card.update(policy_version=version, explanation=explanation, record=record)
-        out.print_json(json.dumps(card, default=str, ensure_ascii=False))
+        shown = {k: card[k] for k in keys}
+        shown.update(merchant_id=merchant_id, provisional_score=provisional)
+        shown.update(policy_version=version, explanation=explanation, record=record)
+        out.print_json(json.dumps(shown, default=str, ensure_ascii=False))
         return
     out.rule(f"{merchant_id} · {category} · as of {asof} · {length}-day window")
     if status != "scored":

@@ -6,7 +6,12 @@
     ├── UsageError (ValueError)          bad arguments: unknown table, engine, mapping, format
     │   ├── UnknownTableError
     │   ├── UnknownNameError
-    │   └── PolicyError                  a policy file that does not validate (file, line, key)
+    │   ├── PolicyError                  a policy file that does not validate (file, line, key)
+    │   ├── NotFoundError (LookupError)  no such merchant, order, appeal, ... (or not yours)
+    │   └── ConflictError                the request contradicts what is stored (an appeal
+    │                                    already open, a key already revoked)
+    ├── AuthError                        no key, a wrong or revoked key, or a role that may not
+    │                                    do this (the service answers 401 / 403)
     ├── SourceError (OSError)            input that cannot be read at all: missing file,
     │                                    unknown format, unreadable encoding, malformed mapping
     └── StoreError (RuntimeError)        the store cannot be opened, migrated or written
@@ -45,6 +50,29 @@ class UnknownNameError(UsageError):
 class UnknownTableError(UnknownNameError):
     def __init__(self, name: str, known: Iterable[str]) -> None:
         super().__init__("table", name, known)
+
+
+class NotFoundError(UsageError, LookupError):
+    """Nothing of that id — or nothing the caller may see: another merchant's data gets the
+    same answer as data that does not exist."""
+
+    def __init__(self, kind: str, ident: str, message: str | None = None) -> None:
+        super().__init__(message or f"no {kind} {ident!r}")
+        self.kind = kind
+        self.ident = ident
+
+
+class ConflictError(UsageError):
+    """The request is well formed but contradicts the stored state."""
+
+
+class AuthError(TiyanError):
+    """Authentication or authorization failed; ``status`` is 401 (who are you?) or 403
+    (you may not)."""
+
+    def __init__(self, message: str, *, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class SourceError(TiyanError, OSError):

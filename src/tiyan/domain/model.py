@@ -959,6 +959,99 @@ SHADOW_OUTCOMES = Table(
     ),
 )
 
+API_KEYS = Table(
+    name="api_keys",
+    zh="接口密钥",
+    meaning="Keys of the HTTP service. Only a hash of the secret is stored; the key itself is "
+    "shown once, when it is created (`tiyan keys create`). Revoked keys are kept, marked.",
+    kind="service",
+    time_column="created_at",
+    primary_key=("key_id",),
+    columns=(
+        Column(
+            "key_id", S, "Public part of the key (tk_ and 12 hex digits).", "密钥ID", required=True
+        ),
+        Column(
+            "secret_hash", S, "SHA-256 of the key's secret part, hex.", "密钥摘要", required=True
+        ),
+        Column(
+            "role",
+            S,
+            "operator (everything), merchant (its own data and appeals) or service (events and "
+            "decisions).",
+            "角色",
+            required=True,
+            allowed=("operator", "merchant", "service"),
+        ),
+        Column("merchant_id", S, "The merchant a merchant key belongs to.", "商家ID"),
+        Column("label", S, "Who or what holds it.", "备注"),
+        Column("created_at", T, "When it was created.", "创建时间", required=True),
+        Column("revoked_at", T, "When it was revoked (empty while valid).", "吊销时间"),
+    ),
+)
+
+DECISIONS = Table(
+    name="decisions",
+    zh="决策日志",
+    meaning="Every online decision the service made (express refund, presale eligibility, "
+    "ship promise): its inputs, outcome, reasons and policy version, for audit and backtests. "
+    "Append-only.",
+    kind="service",
+    time_column="decided_at",
+    primary_key=("decision_id",),
+    columns=(
+        Column("decision_id", S, "Unique id (returned to the caller).", "决策ID", required=True),
+        Column(
+            "kind",
+            S,
+            "express_refund, presale or ship_promise.",
+            "决策类型",
+            required=True,
+        ),
+        Column("subject", S, "What it is about: an order or a merchant id.", "对象", required=True),
+        Column("merchant_id", S, "Merchant concerned.", "商家ID"),
+        Column("outcome", S, "The decision (e.g. refund_now, eligible).", "结果", required=True),
+        Column("reasons", S, "Why, as a JSON list of {code, message}.", "理由", required=True),
+        Column(
+            "inputs",
+            S,
+            "The request and the facts it was decided on, as JSON.",
+            "输入",
+            required=True,
+        ),
+        Column("policy_version", S, "Policy version in force.", "规则版本", required=True),
+        Column("requested_by", S, "Key id of the caller.", "调用方"),
+        Column("decided_at", T, "When it was decided (UTC).", "决策时间", required=True),
+    ),
+)
+
+EVENT_LOG = Table(
+    name="event_log",
+    zh="事件回执",
+    meaning="Events accepted through the HTTP API, by the caller's event id: a retried event "
+    "with an id already here changes nothing. Written in the same transaction as the data.",
+    kind="service",
+    time_column="received_at",
+    primary_key=("event_id",),
+    columns=(
+        Column("event_id", S, "The caller's id for the event.", "事件ID", required=True),
+        Column(
+            "type",
+            S,
+            "Event type (record, order.paid, shipment.picked_up, ...).",
+            "事件类型",
+            required=True,
+        ),
+        Column("table_name", S, "Canonical table written.", "表", required=True),
+        Column("record_key", S, "Primary key of the row written.", "主键", required=True),
+        Column("load_id", S, "The load (ingest_log) that wrote it.", "批次", required=True),
+        Column("received_at", T, "When it was accepted (UTC).", "接收时间", required=True),
+    ),
+)
+
+#: Tables of the HTTP service (keys, the decision log, event receipts).
+SERVICE_TABLES: dict[str, Table] = {t.name: t for t in (API_KEYS, DECISIONS, EVENT_LOG)}
+
 #: Tables the governance stages write (metrics, scores, violations, the ledger, appeals,
 #: rectification, shadow outcomes).
 GOVERNANCE_TABLES: dict[str, Table] = {

@@ -15,6 +15,7 @@ or Ctrl-C leaves the store exactly as before. Loading the same data twice writes
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -123,9 +124,72 @@ def ingest(
         )
 
 
+#: ``finish(staging, plan, problems)`` — called once a load is validated, before it is
+#: written: may add steps to the plan (they are written in the same transaction).
+#: ``problems[table][line]`` lists the rejected rows' problems ``{code, column, message}``.
+Finish = Callable[[Any, WritePlan, dict[str, dict[int, list[dict[str, Any]]]]], None]
+
+
+def ingest_relations(
+    store: Store,
+    relations: dict[str, Any],
+    *,
+    now: datetime,
+    source: str,
+    timezone: str = DEFAULT_TIMEZONE,
+    finish: Finish | None = None,
+    load_id: str | None = None,
+) -> tuple[LoadReport, dict[str, dict[int, list[dict[str, Any]]]]]:
+    """Load in-memory rows — ``relations[table]`` is a PyArrow table of text columns, row
+    ``i`` being line ``i + 1`` — with exactly the rules of a file load (the HTTP events API).
+
+    Returns the report and each rejected row's problems by table and line. The source of
+    table ``t`` is named ``<source>/<t>`` in the log and the quarantine; its checksum is the
+    rows' SHA-256, so a retried batch re-quarantines its bad rows under the same ids.
+    """
+    import pyarrow.ipc as ipc
+
+    sources = []
+    with store.staging(timezone) as staging:
+        for table, rows in relations.items():
+            if table not in TABLES:
+                raise UsageError(f"unknown table {table!r}")
+            name = f"__tiyan_in_{table}"
+            staging.register(name, rows)
+            sink = pa.BufferOutputStream()
+            with ipc.new_stream(sink, rows.schema) as writer:
+                writer.write_table(rows)
+            checksum = hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+            sources.append(
+                Source(
+                    table=table,
+                    name=f"{source}/{table}",
+                    format="query",
+                    query=f"SELECT * FROM {name}",
+                    checksum=checksum,
+                )
+            )
+        load = _Load(store, staging, now, timezone, None, collect=True)
+        if load_id is not None:
+            load.load_id = load_id
+        try:
+            report = load.run_sources(sources, [], None, None, finish)
+        finally:
+            for table in relations:
+                staging.unregister(f"__tiyan_in_{table}")
+        return report, load.problems
+
+
 class _Load:
     def __init__(
-        self, store: Store, staging: Any, now: datetime, tz: str, progress: Progress | None
+        self,
+        store: Store,
+        staging: Any,
+        now: datetime,
+        tz: str,
+        progress: Progress | None,
+        *,
+        collect: bool = False,
     ) -> None:
         self.store = store
         self.con = staging
@@ -137,6 +201,9 @@ class _Load:
         self.validated: set[str] = set()  # tables of this load already validated
         # table -> source -> counts (read, accepted, inserted, updated, ...)
         self.per_source: dict[str, dict[str, dict[str, int]]] = {}
+        # table -> line -> problems of the rejected rows (kept when ``collect``)
+        self.collect = collect
+        self.problems: dict[str, dict[int, list[dict[str, Any]]]] = {}
 
     # -- orchestration --------------------------------------------------------------------
     def run(
@@ -148,6 +215,16 @@ class _Load:
             sources, mapping_label = self._mapping_sources(paths, mapping)
         else:
             sources, skipped = discover(paths)
+        return self.run_sources(sources, skipped, mapping_label, max_reject_rate, None)
+
+    def run_sources(
+        self,
+        sources: list[Source],
+        skipped: list[Path],
+        mapping_label: str | None,
+        max_reject_rate: float | None,
+        finish: Finish | None,
+    ) -> LoadReport:
         by_table: dict[str, list[Source]] = defaultdict(list)
         for src in sources:
             by_table[src.table].append(src)
@@ -173,6 +250,8 @@ class _Load:
             report.status = "rejected"
             plan = WritePlan()  # no data: only the quarantine and the log
         self._finish_plan(plan, quarantine_parts, sources, report)
+        if finish is not None:
+            finish(self.con, plan, self.problems)
         self.progress("writing", total - 1, total)
         self.store.write(self.con, plan)
         self.progress("done", total, total)
@@ -236,9 +315,24 @@ class _Load:
             f"FROM checked_{t} WHERE len(__problems) = 0"
         )
         self.validated.add(t)
+        if self.collect:
+            self._collect(table, len(sources))
         self._classify(table, plan)
         self._count(table, sources, report)
         return report
+
+    def _collect(self, table: Table, n_sources: int) -> None:
+        t = table.name
+        found: dict[int, list[dict[str, Any]]] = {}
+        sql = f"SELECT __line, to_json(__problems) FROM checked_{t} WHERE len(__problems) > 0"
+        for line, problems in self.con.execute(sql).fetchall():
+            found[int(line)] = json.loads(problems)
+        for i in range(n_sources):
+            for line, code, message in self.con.execute(
+                f"SELECT __line, code, message FROM mal_{t}_{i}"
+            ).fetchall():
+                found[int(line)] = [{"code": code, "column": None, "message": message}]
+        self.problems[t] = found
 
     def _lookup(self, table: Table, col: Column) -> Lookup:
         """Staging relation of the rows ``col`` may reference: this load's, then the store's."""

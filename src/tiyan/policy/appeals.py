@@ -26,7 +26,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from tiyan.domain.errors import UsageError
+from tiyan.domain.errors import ConflictError, NotFoundError, UsageError
 from tiyan.domain.model import GOVERNANCE_TABLES
 from tiyan.policy.ledger import Ladder, ladder_nodes
 from tiyan.store.base import Store
@@ -55,7 +55,7 @@ def get_appeal(store: Store, appeal_id: str) -> Appeal:
         f"SELECT {', '.join(_APPEAL_COLUMNS)} FROM appeals WHERE appeal_id = ?", (appeal_id,)
     )
     if not rows:
-        raise UsageError(f"no appeal {appeal_id!r}")
+        raise NotFoundError("appeal", appeal_id)
     row = dict(zip(_APPEAL_COLUMNS, rows[0], strict=True))
     return Appeal(**{k: row[k] for k in Appeal.__dataclass_fields__})
 
@@ -93,15 +93,17 @@ def create_appeal(
                         (violation_id,))  # fmt: skip
     # Another merchant's violation gets the same answer as one that does not exist.
     if not found or found[0][0] != merchant_id:
-        raise UsageError(f"merchant {merchant_id} has no violation {violation_id!r}")
+        raise NotFoundError(
+            "violation", violation_id, f"merchant {merchant_id} has no violation {violation_id!r}"
+        )
     earlier = store.query(
         "SELECT appeal_id, status FROM appeals WHERE violation_id = ? ORDER BY appeal_id",
         (violation_id,),
     )
     if any(status == "open" for _, status in earlier):
-        raise UsageError(f"violation {violation_id!r} already has an open appeal")
+        raise ConflictError(f"violation {violation_id!r} already has an open appeal")
     if any(status == "accepted" for _, status in earlier):
-        raise UsageError(f"an appeal against {violation_id!r} was already accepted")
+        raise ConflictError(f"an appeal against {violation_id!r} was already accepted")
     appeal = Appeal(
         appeal_id=f"appeal:{violation_id}:{len(earlier) + 1}",
         violation_id=violation_id,
@@ -136,7 +138,7 @@ def decide_appeal(
         raise UsageError("a decision needs a reason")
     appeal = get_appeal(store, appeal_id)
     if appeal.status != "open":
-        raise UsageError(f"appeal {appeal_id!r} is already {appeal.status}")
+        raise ConflictError(f"appeal {appeal_id!r} is already {appeal.status}")
     if ladder is None:
         from tiyan.policy.files import load_policy
 

@@ -5,7 +5,14 @@ Engine differences are data (a type table per dialect), not branches in the code
 
 from __future__ import annotations
 
-from tiyan.domain.model import GOVERNANCE_TABLES, SYSTEM_TABLES, TABLES, ColumnType, Table
+from tiyan.domain.model import (
+    GOVERNANCE_TABLES,
+    SERVICE_TABLES,
+    SYSTEM_TABLES,
+    TABLES,
+    ColumnType,
+    Table,
+)
 
 #: SQL type of each logical type, per dialect.
 SQL_TYPES: dict[str, dict[ColumnType, str]] = {
@@ -37,7 +44,12 @@ SQL_TYPES: dict[str, dict[ColumnType, str]] = {
 ENFORCED_KEYS: dict[str, bool] = {"duckdb": False, "postgres": True}
 
 #: The tables a store holds, in creation order.
-ALL_TABLES: dict[str, Table] = {**TABLES, **SYSTEM_TABLES, **GOVERNANCE_TABLES}
+ALL_TABLES: dict[str, Table] = {
+    **TABLES,
+    **SYSTEM_TABLES,
+    **GOVERNANCE_TABLES,
+    **SERVICE_TABLES,
+}
 
 
 def quote(name: str) -> str:

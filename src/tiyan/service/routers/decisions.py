@@ -1,0 +1,111 @@
+"""``/v1/decisions``: express refund, presale eligibility, ship promise — each answered with
+the decision, its reasons and the policy version, and kept in the decision log."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from tiyan.decisions import (
+    ExpressRefundRequest,
+    PresaleRequest,
+    ShipPromiseRequest,
+    decide_express_refund,
+    decide_presale,
+    decide_ship_promise,
+    decision_to_dict,
+)
+from tiyan.domain.errors import NotFoundError
+from tiyan.service.deps import Caller, State, own_merchant, require
+from tiyan.service.errors import ErrorBody
+from tiyan.service.schemas import DecisionOut
+
+router = APIRouter(
+    prefix="/v1/decisions",
+    tags=["decisions"],
+    responses={
+        401: {"model": ErrorBody},
+        403: {"model": ErrorBody},
+        404: {"model": ErrorBody},
+        422: {"model": ErrorBody},
+    },
+)
+
+
+def _answer(state: State, decision: Any) -> DecisionOut:
+    out = DecisionOut(**decision_to_dict(decision))
+    state.metrics.decisions.labels(out.kind, out.outcome).inc()
+    return out
+
+
+@router.post("/express-refund", response_model=DecisionOut, summary="极速退: refund now?")
+def express_refund(body: ExpressRefundRequest, caller: Caller, state: State) -> DecisionOut:
+    """``refund_now`` (unshipped, asked soon after payment, under the limit), or
+    ``platform_advance`` (shipped, 7-day no-reason return with a verified return tracking
+    number, consumer tier and amount within limits: the platform pays now and settles with
+    the merchant later), or ``merchant_review`` (auto-approved if unanswered in 48 h)."""
+    require(caller, "service", "operator")
+    now = state.clock()
+    with state.store() as store:
+        decision = decide_express_refund(
+            store, body, policy=state.policy(now.date()), now=now, requested_by=caller.key_id
+        )
+    return _answer(state, decision)
+
+
+@router.post("/presale", response_model=DecisionOut, summary="May this merchant sell on presale?")
+def presale(body: PresaleRequest, caller: Caller, state: State) -> DecisionOut:
+    """``eligible`` when the merchant holds the presale privilege, no penalty forbids it and
+    the presale period is within the cap; otherwise ``not_eligible`` with every reason. A
+    merchant key may ask for itself."""
+    if caller.role == "merchant":
+        own_merchant(caller, body.merchant_id)
+    else:
+        require(caller, "service", "operator")
+    now = state.clock()
+    with state.store() as store:
+        decision = decide_presale(
+            store, body, policy=state.policy(now.date()), now=now, requested_by=caller.key_id
+        )
+    return _answer(state, decision)
+
+
+@router.post("/ship-promise", response_model=DecisionOut, summary="Is this ship promise credible?")
+def ship_promise(body: ShipPromiseRequest, caller: Caller, state: State) -> DecisionOut:
+    """The probability that the merchant hands parcels to the carrier within the promised
+    hours, from its recent payment → pickup times, and the promise it keeps at 95%. A
+    merchant key may ask for itself."""
+    if caller.role == "merchant":
+        own_merchant(caller, body.merchant_id)
+    else:
+        require(caller, "service", "operator")
+    now = state.clock()
+    with state.store() as store:
+        decision = decide_ship_promise(
+            store, body, policy=state.policy(now.date()), now=now, requested_by=caller.key_id
+        )
+    return _answer(state, decision)
+
+
+@router.get("/{decision_id}", response_model=DecisionOut, summary="One logged decision")
+def get_decision(
+    decision_id: Annotated[str, Path(min_length=1, max_length=100)], caller: Caller, state: State
+) -> DecisionOut:
+    """A decision from the log, as it was answered (operators, for audit)."""
+    require(caller, "operator")
+    with state.store() as store:
+        rows = store.query(
+            "SELECT decision_id, kind, subject, merchant_id, outcome, reasons, policy_version, "
+            "inputs FROM decisions WHERE decision_id = ?",
+            (decision_id,),
+        )
+    if not rows:
+        raise NotFoundError("decision", decision_id)
+    did, kind, subject, merchant, outcome, reasons, version, inputs = rows[0]
+    details = json.loads(inputs).get("details", {}) if inputs else {}
+    return DecisionOut(
+        decision_id=did, kind=kind, subject=subject, merchant_id=merchant, outcome=outcome,
+        reasons=json.loads(reasons), policy_version=version, details=details,
+    )  # fmt: skip

@@ -1,0 +1,48 @@
+"""``POST /v1/events``: canonical records and lifecycle events, in batches."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from tiyan.domain.errors import UsageError
+from tiyan.ingest.events import ingest_events
+from tiyan.service.deps import Caller, State, require
+from tiyan.service.errors import ErrorBody
+from tiyan.service.schemas import EventBatch, EventsOut, ItemOut
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+@router.post(
+    "/events",
+    response_model=EventsOut,
+    responses={413: {"model": ErrorBody}, 422: {"model": ErrorBody}},
+    summary="Send a batch of events",
+)
+def post_events(batch: EventBatch, caller: Caller, state: State) -> EventsOut:
+    """Validate every item with the rules of file ingestion and store the valid ones in one
+    transaction (durable when this answers). Each item is answered: accepted, duplicate (an
+    id accepted before: nothing changes) or rejected with its problems; rejected items also
+    go to the quarantine. A retried batch changes nothing."""
+    require(caller, "service", "operator")
+    limit = state.settings.max_batch_items
+    if len(batch.items) > limit:
+        raise UsageError(f"a batch holds at most {limit} events ({len(batch.items)} sent)")
+    with state.store() as store:
+        result = ingest_events(
+            store,
+            batch.items,
+            now=state.clock(),
+            timezone=state.settings.timezone,
+            source=f"api:{caller.key_id}",
+        )
+    for status in ("accepted", "duplicate", "rejected"):
+        if n := result.count(status):
+            state.metrics.events.labels(status).inc(n)
+    return EventsOut(
+        accepted=result.count("accepted"),
+        duplicate=result.count("duplicate"),
+        rejected=result.count("rejected"),
+        load_id=result.load_id,
+        items=[ItemOut.model_validate(item.__dict__) for item in result.items],
+    )

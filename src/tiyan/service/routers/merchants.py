@@ -1,0 +1,244 @@
+"""``/v1/merchants``: the list (operators), and each merchant's data (its own key, or an
+operator's)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from tiyan.domain.errors import NotFoundError
+from tiyan.metrics.catalog import DEFINITIONS
+from tiyan.policy.listing import list_actions, list_violations
+from tiyan.policy.record import merchant_record
+from tiyan.scoring.scorecard import merchant_metrics, scorecard
+from tiyan.service.deps import Caller, State, own_merchant, require
+from tiyan.service.errors import ErrorBody
+from tiyan.service.schemas import (
+    ActionOut,
+    AppealOut,
+    MerchantPage,
+    MerchantSummary,
+    MetricOut,
+    MetricsOut,
+    PrivilegesOut,
+    Scorecard,
+    ViolationOut,
+)
+from tiyan.store.base import Store
+
+router = APIRouter(
+    prefix="/v1/merchants",
+    tags=["merchants"],
+    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody}},
+)
+
+MerchantId = Annotated[
+    str, Path(min_length=1, max_length=100, description="Merchant id.", examples=["M000042"])
+]
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many.")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Skip this many.")]
+AsOf = Annotated[date | None, Query(description="Score date (default: the latest).")]
+Window = Annotated[int | None, Query(ge=1, le=3650, description="Window in days.")]
+_SORTS = {
+    "score": "s.score ASC NULLS LAST",
+    "-score": "s.score DESC NULLS LAST",
+    "violations": "violations ASC",
+    "-violations": "violations DESC",
+    "merchant_id": "m.merchant_id ASC",
+}
+
+
+def _exists(store: Store, merchant_id: str) -> None:
+    if not store.query("SELECT 1 FROM merchants WHERE merchant_id = ?", (merchant_id,)):
+        raise NotFoundError("merchant", merchant_id)
+
+
+@router.get("", response_model=MerchantPage, summary="Merchants, searchable and sortable")
+def list_merchants(
+    caller: Caller,
+    state: State,
+    q: Annotated[str | None, Query(max_length=100, description="Id or name contains.")] = None,
+    category: Annotated[str | None, Query(max_length=50)] = None,
+    level: Annotated[str | None, Query(max_length=50)] = None,
+    sort: Literal["score", "-score", "violations", "-violations", "merchant_id"] = "merchant_id",
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> MerchantPage:
+    """Every merchant with its latest score and violation count (operators only)."""
+    require(caller, "operator")
+    where, params = [], []
+    if q:
+        where.append("(lower(m.merchant_id) LIKE ? OR lower(m.name) LIKE ?)")
+        needle = "%" + q.lower().replace("%", "").replace("_", "") + "%"
+        params += [needle, needle]
+    if category:
+        where.append("m.category = ?")
+        params.append(category)
+    if level:
+        where.append("s.level = ?")
+        params.append(level)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    base = (
+        "FROM merchants m LEFT JOIN (SELECT merchant_id, as_of, status, score, level, "
+        "display_score FROM scores WHERE as_of = (SELECT max(as_of) FROM scores) "
+        "AND window_days = (SELECT max(window_days) FROM scores WHERE as_of = "
+        "(SELECT max(as_of) FROM scores))) s ON s.merchant_id = m.merchant_id "
+        "LEFT JOIN (SELECT merchant_id, count(*) AS n FROM violations GROUP BY 1) v "
+        f"ON v.merchant_id = m.merchant_id {clause}"
+    )
+    with state.store() as store:
+        (total,) = store.query(f"SELECT count(*) {base}", params)[0]
+        rows = store.query(
+            "SELECT m.merchant_id, m.name, m.category, m.store_type, m.region, s.as_of, "
+            "s.status, s.score, s.level, s.display_score, coalesce(v.n, 0) AS violations "
+            f"{base} ORDER BY {_SORTS[sort]}, m.merchant_id LIMIT {limit} OFFSET {offset}",
+            params,
+        )
+    keys = list(MerchantSummary.model_fields)
+    return MerchantPage(
+        total=int(total),
+        items=[MerchantSummary(**dict(zip(keys, r, strict=True))) for r in rows],
+    )
+
+
+@router.get("/{merchant_id}", response_model=MerchantSummary, summary="One merchant")
+def get_merchant(merchant_id: MerchantId, caller: Caller, state: State) -> MerchantSummary:
+    own_merchant(caller, merchant_id)
+    with state.store() as store:
+        rows = store.query(
+            "SELECT merchant_id, name, category, store_type, region FROM merchants "
+            "WHERE merchant_id = ?",
+            (merchant_id,),
+        )
+        if not rows:
+            raise NotFoundError("merchant", merchant_id)
+        card = scorecard(store, merchant_id)
+        (n,) = store.query("SELECT count(*) FROM violations WHERE merchant_id = ?",
+                           (merchant_id,))[0]  # fmt: skip
+    keys = ("merchant_id", "name", "category", "store_type", "region")
+    out = MerchantSummary(**dict(zip(keys, rows[0], strict=True)), violations=int(n))
+    if card is not None:
+        for k in ("as_of", "status", "score", "level", "display_score"):
+            setattr(out, k, card[k])
+    return out
+
+
+@router.get("/{merchant_id}/scorecard", response_model=Scorecard, summary="Score, explained")
+def get_scorecard(
+    merchant_id: MerchantId, caller: Caller, state: State, as_of: AsOf = None,
+    window: Window = None,
+) -> Scorecard:  # fmt: skip
+    """Score, level, dimensions, every metric against peers, what to fix first, and the
+    governance record (violations, points, penalties, privileges)."""
+    own_merchant(caller, merchant_id)
+    with state.store() as store:
+        _exists(store, merchant_id)
+        card = scorecard(store, merchant_id, as_of=as_of, window=window)
+        if card is None:
+            raise NotFoundError("score", merchant_id, f"merchant {merchant_id} has no score yet")
+        card["record"] = merchant_record(store, merchant_id, card["as_of"])
+    return Scorecard(**card)
+
+
+@router.get("/{merchant_id}/metrics", response_model=MetricsOut, summary="Metrics vs peers")
+def get_metrics(
+    merchant_id: MerchantId, caller: Caller, state: State, as_of: AsOf = None,
+    window: Window = None,
+) -> MetricsOut:  # fmt: skip
+    """The merchant's metric values of the scorecard's window, beside its category's and the
+    platform's."""
+    own_merchant(caller, merchant_id)
+    with state.store() as store:
+        _exists(store, merchant_id)
+        card = scorecard(store, merchant_id, as_of=as_of, window=window)
+        if card is None:
+            raise NotFoundError("metrics", merchant_id, f"merchant {merchant_id} has no score yet")
+        rows = merchant_metrics(store, merchant_id, as_of=card["as_of"], window=card["window_days"])
+    metrics = []
+    for r in rows:
+        d = DEFINITIONS.get(r["metric_id"])
+        metrics.append(
+            MetricOut(
+                **r,
+                en=d.en if d else r["metric_id"],
+                zh=d.zh if d else "",
+                dimension=d.dimension if d else None,
+            )
+        )
+    return MetricsOut(
+        merchant_id=merchant_id, as_of=card["as_of"], window_days=card["window_days"],
+        metrics=metrics,
+    )  # fmt: skip
+
+
+@router.get("/{merchant_id}/violations", response_model=list[ViolationOut])
+def get_violations(
+    merchant_id: MerchantId,
+    caller: Caller,
+    state: State,
+    rule: Annotated[str | None, Query(max_length=50, description="Only this rule id.")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[ViolationOut]:
+    """Violations, newest first, each with its evidence."""
+    own_merchant(caller, merchant_id)
+    with state.store() as store:
+        _exists(store, merchant_id)
+        rows = list_violations(store, merchant_id=merchant_id, rule_id=rule, limit=limit,
+                               offset=offset)  # fmt: skip
+    return [ViolationOut(**r) for r in rows]
+
+
+@router.get("/{merchant_id}/actions", response_model=list[ActionOut])
+def get_actions(
+    merchant_id: MerchantId,
+    caller: Caller,
+    state: State,
+    kind: Annotated[
+        str | None, Query(max_length=50, description="compensation, points, penalty, ...")
+    ] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> list[ActionOut]:
+    """The ledger: compensation, points, penalties, privileges, reversals; newest first."""
+    own_merchant(caller, merchant_id)
+    with state.store() as store:
+        _exists(store, merchant_id)
+        rows = list_actions(store, merchant_id=merchant_id, kind=kind, limit=limit,
+                            offset=offset)  # fmt: skip
+    return [ActionOut(**r) for r in rows]
+
+
+@router.get("/{merchant_id}/privileges", response_model=PrivilegesOut)
+def get_privileges(merchant_id: MerchantId, caller: Caller, state: State) -> PrivilegesOut:
+    """Privileges held (presale, express refund, ...) and score measures in force, with the
+    grants and revocations that led there."""
+    own_merchant(caller, merchant_id)
+    with state.store() as store:
+        _exists(store, merchant_id)
+        card = scorecard(store, merchant_id)
+        record = merchant_record(store, merchant_id, card["as_of"] if card else None)
+        history = [
+            a
+            for kind in ("privilege_grant", "privilege_revoke", "measure_apply", "measure_lift")
+            for a in list_actions(store, merchant_id=merchant_id, kind=kind, limit=1000)
+        ]
+    history.sort(key=lambda a: (a["day"], a["action_id"]), reverse=True)
+    held = record["privileges_and_measures"] if record else []
+    return PrivilegesOut(
+        merchant_id=merchant_id, held=held, history=[ActionOut(**a) for a in history]
+    )
+
+
+@router.get("/{merchant_id}/appeals", response_model=list[AppealOut])
+def get_appeals(merchant_id: MerchantId, caller: Caller, state: State) -> list[AppealOut]:
+    """The merchant's appeals, oldest first."""
+    from tiyan.policy.appeals import list_appeals
+
+    own_merchant(caller, merchant_id)
+    with state.store() as store:
+        _exists(store, merchant_id)
+        appeals = list_appeals(store, merchant_id=merchant_id)
+    return [AppealOut(**a.__dict__) for a in appeals]

@@ -1,0 +1,242 @@
+"""Request and answer bodies of the API (separate input and public shapes)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+_ORDER_PAID: dict[str, Any] = {
+    "id": "evt-20240618-0001",
+    "type": "order.paid",
+    "data": {
+        "order_id": "O1001",
+        "merchant_id": "M000042",
+        "consumer_id": "C0000007",
+        "product_id": "P0000001",
+        "channel": "live",
+        "amount": "89.90",
+        "paid_at": "2024-06-18T20:15:00+08:00",
+        "promised_ship_by": "2024-06-20T20:15:00+08:00",
+        "status": "paid",
+    },
+}
+_PICKED_UP: dict[str, Any] = {
+    "id": "evt-20240619-0042",
+    "type": "shipment.picked_up",
+    "data": {"shipment_id": "S1001", "pickup_at": "2024-06-19T09:30:00+08:00"},
+}
+
+
+class EventBatch(BaseModel):
+    """A batch of events. Each item is ``{id, type, data}`` (``type: record`` also names its
+    ``table``); items are checked one by one, so one bad item never fails the batch."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"items": [_ORDER_PAID, _PICKED_UP]}]},
+    )
+
+    items: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="The events: {id (your id, for retries), type (record, order.paid, "
+        "order.shipped, shipment.picked_up, tracking.event, shipment.signed, order.signed, "
+        "order.completed, order.cancelled, after_sale.opened, after_sale.responded, "
+        "after_sale.resolved, cs_session, review, complaint, platform_contact, survey), "
+        "table (with type record), data (the fields)}.",
+    )
+
+
+class Problem(BaseModel):
+    field: str | None = Field(
+        default=None, description="Path of the field, e.g. items[3].data.paid_at."
+    )
+    code: str
+    message: str
+
+
+class ItemOut(BaseModel):
+    index: int
+    id: str | None
+    status: str = Field(description="accepted, duplicate (accepted before) or rejected.")
+    table: str | None = None
+    key: str | None = Field(default=None, description="Primary key of the row written.")
+    problems: list[Problem] = Field(default_factory=list)
+
+
+class EventsOut(BaseModel):
+    accepted: int
+    duplicate: int
+    rejected: int
+    load_id: str | None = Field(
+        default=None, description="The load in ingest_log (none: no write)."
+    )
+    items: list[ItemOut]
+
+
+class MerchantSummary(BaseModel):
+    merchant_id: str
+    name: str | None
+    category: str | None
+    store_type: str | None = None
+    region: str | None = None
+    as_of: date | None = None
+    status: str | None = Field(default=None, description="scored or insufficient_data.")
+    score: float | None = None
+    level: str | None = None
+    display_score: float | None = None
+    violations: int = Field(default=0, description="Violations recorded in all.")
+
+
+class MerchantPage(BaseModel):
+    total: int
+    items: list[MerchantSummary]
+
+
+class Scorecard(BaseModel):
+    merchant_id: str
+    as_of: date
+    window_days: int
+    category: str | None
+    status: str
+    valid_orders: int | None
+    score: float | None
+    product: float | None
+    logistics: float | None
+    service: float | None
+    display_score: float | None
+    level: str | None
+    provisional_score: float | None
+    policy_version: str
+    explanation: dict[str, Any] | None
+    record: dict[str, Any] | None = Field(
+        None, description="Violations, points, penalties, privileges (after enforcement)."
+    )
+
+
+class MetricOut(BaseModel):
+    metric_id: str
+    en: str
+    zh: str
+    dimension: str | None
+    numerator: float | None
+    denominator: float | None
+    value: float | None
+    category_value: float | None = Field(
+        default=None, description="The merchant's category, pooled."
+    )
+    platform_value: float | None = Field(default=None, description="The whole platform, pooled.")
+
+
+class MetricsOut(BaseModel):
+    merchant_id: str
+    as_of: date
+    window_days: int
+    metrics: list[MetricOut]
+
+
+class ViolationOut(BaseModel):
+    violation_id: str
+    rule_id: str
+    ledger: str
+    merchant_id: str
+    order_id: str | None
+    occurred_at: datetime
+    day: date
+    amount: float | None
+    evidence: dict[str, Any]
+    policy_version: str
+    detected_as_of: date
+
+
+class ActionOut(BaseModel):
+    action_id: str
+    kind: str
+    merchant_id: str
+    violation_id: str | None
+    rule_id: str | None
+    ledger: str | None
+    points: float | None
+    amount: Decimal | None
+    measure: str | None
+    day: date
+    as_of: date
+    policy_version: str
+    detail: dict[str, Any]
+
+
+class PrivilegesOut(BaseModel):
+    merchant_id: str
+    held: list[str] = Field(description="Privileges held and score measures in force.")
+    history: list[ActionOut] = Field(description="Grants, revocations, measures applied/lifted.")
+
+
+class AppealCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "violation_id": "ship_timeout:M000042:O1001",
+                    "statement": "The carrier scanned the parcel a day late; see its letter.",
+                    "evidence": "carrier-letter-2024-06-20.pdf",
+                }
+            ]
+        },
+    )
+
+    violation_id: str = Field(min_length=1, max_length=300)
+    statement: str = Field(min_length=1, max_length=5000, pattern=r"\S")
+    evidence: str | None = Field(default=None, max_length=5000)
+
+
+class AppealDecision(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"accept": True, "reason": "carrier delay confirmed"}]},
+    )
+
+    accept: bool
+    reason: str = Field(min_length=1, max_length=5000, pattern=r"\S")
+
+
+class AppealOut(BaseModel):
+    appeal_id: str
+    violation_id: str
+    merchant_id: str
+    status: str
+    statement: str
+    evidence: str | None
+    created_at: datetime
+    decided_at: datetime | None = None
+    decided_by: str | None = None
+    reason: str | None = None
+
+
+class AppealDecided(BaseModel):
+    appeal: AppealOut
+    reversals: list[ActionOut]
+
+
+class ReasonOut(BaseModel):
+    code: str
+    message: str
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    kind: str
+    subject: str
+    merchant_id: str | None
+    outcome: str
+    reasons: list[ReasonOut]
+    policy_version: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Health(BaseModel):
+    status: str
+    store: str
+    schema_version: int
