@@ -31,6 +31,8 @@ Example::
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -402,9 +404,18 @@ def _write(
         table = TABLES[table_name]
         built = [p.row() for p in pendings]
         columns = [c for c in table.column_names if any(c in r for r in built)]
-        relations[table_name] = pa.table(
-            {c: pa.array([r.get(c) for r in built], type=pa.string()) for c in columns}
+        columns_data = {c: pa.array([r.get(c) for r in built], type=pa.string()) for c in columns}
+        # names the row in the quarantine: the same events sent again are the same entry
+        columns_data["__row_id"] = pa.array(
+            [
+                hashlib.sha256(
+                    json.dumps([[batch.results[i].id for i in p.items], r], sort_keys=True).encode()
+                ).hexdigest()
+                for p, r in zip(pendings, built, strict=True)
+            ],
+            type=pa.string(),
         )
+        relations[table_name] = pa.table(columns_data)
     load_id = uuid.uuid4().hex
     stamp = now.astimezone(UTC).replace(tzinfo=None) if now.tzinfo else now
 

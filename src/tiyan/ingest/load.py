@@ -139,13 +139,15 @@ def ingest_relations(
     timezone: str = DEFAULT_TIMEZONE,
     finish: Finish | None = None,
     load_id: str | None = None,
+    row_id: str = "__row_id",
 ) -> tuple[LoadReport, dict[str, dict[int, list[dict[str, Any]]]]]:
     """Load in-memory rows — ``relations[table]`` is a PyArrow table of text columns, row
     ``i`` being line ``i + 1`` — with exactly the rules of a file load (the HTTP events API).
 
     Returns the report and each rejected row's problems by table and line. The source of
     table ``t`` is named ``<source>/<t>`` in the log and the quarantine; its checksum is the
-    rows' SHA-256, so a retried batch re-quarantines its bad rows under the same ids.
+    rows' SHA-256. A text column named ``row_id`` (not loaded: its name starts with ``__``)
+    names each row in the quarantine, so a row rejected again is the same entry.
     """
     import pyarrow.ipc as ipc
 
@@ -167,6 +169,7 @@ def ingest_relations(
                     format="query",
                     query=f"SELECT * FROM {name}",
                     checksum=checksum,
+                    row_id_column=row_id if row_id in rows.column_names else None,
                 )
             )
         load = _Load(store, staging, now, timezone, None, collect=True)
@@ -429,10 +432,13 @@ class _Load:
         parts = []
         now = f"TIMESTAMP '{self.now.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
         for i, src in enumerate(sources):
-            qid = (
-                f"md5({sql_str(t + '|' + src.checksum + '|' + src.name + '|')} || "
-                "CAST(q.__line AS VARCHAR))"
-            )
+            if src.row_id_column is not None:
+                qid = f"md5({sql_str(t + '|' + src.name + '|')} || r.{quote(src.row_id_column)})"
+            else:
+                qid = (
+                    f"md5({sql_str(t + '|' + src.checksum + '|' + src.name + '|')} || "
+                    "CAST(q.__line AS VARCHAR))"
+                )
             raw_cols = [
                 row[0]
                 for row in self.con.execute(f"DESCRIBE raw_{t}_{i}").fetchall()
@@ -453,6 +459,9 @@ class _Load:
                 f"ON r.__source = q.__source AND r.__line = q.__line "
                 f"WHERE len(q.__problems) > 0 AND q.__source = {sql_str(src.name)}"
             )
+            if src.row_id_column is not None:  # malformed rows have no raw row to name
+                head = head.replace(qid, f"md5({sql_str(t + '|' + src.name + '|')} || "
+                                         "CAST(q.__line AS VARCHAR))")  # fmt: skip
             parts.append(
                 f"SELECT {head}, NULL, q.code, q.message, "
                 "to_json([{'code': q.code, 'column': NULL, 'message': q.message}]), "

@@ -43,6 +43,9 @@ class Source:
     query: str | None = None
     checksum: str = ""
     extra_columns: list[str] = field(default_factory=list)
+    #: A column of the source naming each row for the quarantine (default: its line), so a
+    #: row sent again in another batch is the same quarantine entry (the events API).
+    row_id_column: str | None = None
 
 
 def file_format(path: Path) -> str | None:

@@ -39,7 +39,7 @@ class EventBatch(BaseModel):
         json_schema_extra={"examples": [{"items": [_ORDER_PAID, _PICKED_UP]}]},
     )
 
-    items: list[dict[str, Any]] = Field(
+    items: list[Any] = Field(
         min_length=1,
         description="The events: {id (your id, for retries), type (record, order.paid, "
         "order.shipped, shipment.picked_up, tracking.event, shipment.signed, order.signed, "
