@@ -1,0 +1,188 @@
+"""Who may do what, over every route of the OpenAPI schema.
+
+``ACCESS`` names, for every operation, the roles allowed; a route missing from it fails the
+first test, so a new route cannot slip through unreviewed. Then every operation is tried:
+without a key (401), with each role not allowed (403), and with merchant A's key against
+merchant B's data — which must get exactly the answer a merchant, appeal or decision that
+does not exist gets, and change nothing of B's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import NOW, Market, bearer
+from tiyan.service.keys import create_key
+from tiyan.store import open_store
+
+PUBLIC = "public"
+OWN = "merchant_own"
+ACCESS: dict[tuple[str, str], set[str]] = {
+    ("GET", "/healthz"): {PUBLIC},
+    ("GET", "/metrics"): {PUBLIC},
+    ("POST", "/v1/events"): {"operator", "service"},
+    ("POST", "/v1/decisions/express-refund"): {"operator", "service"},
+    ("POST", "/v1/decisions/presale"): {"operator", "service", OWN},
+    ("POST", "/v1/decisions/ship-promise"): {"operator", "service", OWN},
+    ("GET", "/v1/decisions/{decision_id}"): {"operator"},
+    ("GET", "/v1/merchants"): {"operator"},
+    ("GET", "/v1/merchants/{merchant_id}"): {"operator", OWN},
+    ("GET", "/v1/merchants/{merchant_id}/scorecard"): {"operator", OWN},
+    ("GET", "/v1/merchants/{merchant_id}/metrics"): {"operator", OWN},
+    ("GET", "/v1/merchants/{merchant_id}/violations"): {"operator", OWN},
+    ("GET", "/v1/merchants/{merchant_id}/actions"): {"operator", OWN},
+    ("GET", "/v1/merchants/{merchant_id}/privileges"): {"operator", OWN},
+    ("GET", "/v1/merchants/{merchant_id}/appeals"): {"operator", OWN},
+    ("POST", "/v1/appeals"): {OWN},
+    ("GET", "/v1/appeals"): {"operator", OWN},
+    ("GET", "/v1/appeals/{appeal_id}"): {"operator", OWN},
+    ("POST", "/v1/appeals/{appeal_id}/decision"): {"operator"},
+}
+
+
+def _operations(client: TestClient) -> list[tuple[str, str]]:
+    paths = client.get("/openapi.json").json()["paths"]
+    return sorted((m.upper(), p) for p, item in paths.items() for m in item)
+
+
+def test_every_route_has_an_access_rule(client: TestClient) -> None:
+    assert set(_operations(client)) == set(ACCESS)
+
+
+class Ids:
+    """Ids of merchant B's things (``own``) and of things that do not exist (``none``)."""
+
+    def __init__(self, api: Market, client: TestClient) -> None:
+        with open_store(api.url) as store:
+            self.violation_b = store.query(
+                "SELECT violation_id FROM violations WHERE merchant_id = ? ORDER BY 1 LIMIT 1",
+                (api.merchant_b,),
+            )[0][0]
+            self.order_b = store.query(
+                "SELECT order_id FROM orders WHERE merchant_id = ? ORDER BY 1 LIMIT 1",
+                (api.merchant_b,),
+            )[0][0]
+            key_b = create_key(store, role="merchant", merchant_id=api.merchant_b, now=NOW)
+        r = client.post(
+            "/v1/appeals",
+            json={"violation_id": self.violation_b, "statement": "B's own appeal"},
+            headers=bearer(key_b.secret),
+        )
+        assert r.status_code == 201, r.text
+        self.appeal_b = r.json()["appeal_id"]
+        r = client.post(
+            "/v1/decisions/presale",
+            json={"merchant_id": api.merchant_b, "presale_days": 5},
+            headers=bearer(api.service),
+        )
+        assert r.status_code == 200, r.text
+        self.decision_b = r.json()["decision_id"]
+        self.merchant_b = api.merchant_b
+
+    def params(self, missing: bool) -> dict[str, str]:
+        if missing:
+            return {"merchant_id": "M-NOBODY", "appeal_id": "appeal:nothing:1",
+                    "decision_id": "0" * 32}  # fmt: skip
+        return {"merchant_id": self.merchant_b, "appeal_id": self.appeal_b,
+                "decision_id": self.decision_b}  # fmt: skip
+
+    def body(self, op: tuple[str, str], missing: bool) -> dict[str, Any] | None:
+        merchant = "M-NOBODY" if missing else self.merchant_b
+        bodies: dict[tuple[str, str], Callable[[], dict[str, Any]]] = {
+            ("POST", "/v1/events"): lambda: {"items": [{"id": "authz-1", "type": "review",
+                "data": {"review_id": "R-AUTHZ", "order_id": self.order_b,
+                         "merchant_id": merchant, "rating": 1,
+                         "created_at": "2024-06-01T10:00:00+08:00"}}]},
+            ("POST", "/v1/decisions/express-refund"): lambda: {
+                "order_id": "O-NOBODY" if missing else self.order_b, "amount": "10.00",
+                "type": "refund_only", "reason": "no_reason_7d"},
+            ("POST", "/v1/decisions/presale"): lambda: {"merchant_id": merchant,
+                                                        "presale_days": 5},
+            ("POST", "/v1/decisions/ship-promise"): lambda: {"merchant_id": merchant,
+                                                             "promise_hours": 48},
+            ("POST", "/v1/appeals"): lambda: {
+                "violation_id": "nothing:M-NOBODY:x" if missing else self.violation_b,
+                "statement": "not mine to appeal"},
+            ("POST", "/v1/appeals/{appeal_id}/decision"): lambda: {"accept": True,
+                                                                   "reason": "ok"},
+        }  # fmt: skip
+        make = bodies.get(op)
+        return make() if make else None
+
+
+def _call(client: TestClient, op: tuple[str, str], ids: Ids, key: str | None,
+          missing: bool = False) -> Any:  # fmt: skip
+    method, path = op
+    url = path.format(**ids.params(missing))
+    headers = bearer(key) if key else {}
+    body = ids.body(op, missing)
+    return client.request(method, url, json=body, headers=headers)
+
+
+def _keys(api: Market) -> dict[str, str]:
+    return {"operator": api.operator, "service": api.service, OWN: api.merchant}
+
+
+def test_no_key_is_401_and_a_wrong_role_is_403(api: Market, client: TestClient) -> None:
+    ids = Ids(api, client)
+    for op, allowed in ACCESS.items():
+        if PUBLIC in allowed:
+            assert _call(client, op, ids, None).status_code == 200, op
+            continue
+        r = _call(client, op, ids, None)
+        assert r.status_code == 401 and r.json()["error"]["code"] == "unauthorized", op
+        r = _call(client, op, ids, "tiyan_tk_000000000000_forged")
+        assert r.status_code == 401, op
+        for role, key in _keys(api).items():
+            if role in allowed or (role == OWN and OWN in allowed):
+                continue
+            r = _call(client, op, ids, key)
+            assert r.status_code == 403, (op, role, r.text)
+            assert r.json()["error"]["code"] == "forbidden"
+
+
+def _masked(response: Any, ids: Ids, missing: bool) -> tuple[int, Any]:
+    """Status and body with the ids of the request replaced by one placeholder."""
+    text = response.text
+    values = [*ids.params(missing).values(), "M-NOBODY", "nothing:M-NOBODY:x", "O-NOBODY",
+              ids.violation_b, ids.order_b]  # fmt: skip
+    for value in sorted(values, key=len, reverse=True):  # an appeal id holds a merchant id
+        text = text.replace(value, "<ID>")
+    return response.status_code, text
+
+
+@pytest.mark.parametrize("op", sorted(k for k, v in ACCESS.items() if OWN in v))
+def test_a_merchant_sees_nothing_of_another_merchant(
+    op: tuple[str, str], api: Market, client: TestClient
+) -> None:
+    ids = Ids(api, client)
+    with open_store(api.url) as store:
+        before = store.query(
+            "SELECT appeal_id, status FROM appeals WHERE merchant_id = ? ORDER BY 1",
+            (api.merchant_b,),
+        )
+    other = _call(client, op, ids, api.merchant)
+    nobody = _call(client, op, ids, api.merchant, missing=True)
+    if op == ("GET", "/v1/appeals"):  # a list: only the merchant's own appeals
+        assert other.status_code == 200
+        assert all(a["merchant_id"] == api.merchant_a for a in other.json())
+        assert ids.appeal_b not in other.text
+    else:
+        assert not 200 <= other.status_code < 300, (op, other.text)
+        assert _masked(other, ids, False) == _masked(nobody, ids, True), op
+    with open_store(api.url) as store:
+        after = store.query(
+            "SELECT appeal_id, status FROM appeals WHERE merchant_id = ? ORDER BY 1",
+            (api.merchant_b,),
+        )
+    assert after == before
+    # and its own data it does see
+    own = {"merchant_id": api.merchant_a}
+    if "{merchant_id}" in op[1]:
+        r = client.get(op[1].format(**own), headers=bearer(api.merchant))
+        assert r.status_code in (200, 404), r.text  # 404 only for a merchant with no score
+        assert r.status_code == 200 or "no score" in r.text
