@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from tiyan.decisions._log import IdMaker, local_day, new_decision_id, record
+from tiyan.decisions._log import IdMaker, LogWriter, local_day, new_decision_id, record
 from tiyan.decisions._types import Decision, ExpressRefundRequest, Reason, Verdict, naive_utc
 from tiyan.domain.errors import NotFoundError
 from tiyan.policy.schema import ExpressRefundPolicy, Policy
@@ -203,15 +203,19 @@ def load_refund_facts(
     """The facts of ``request`` (a few lookups by order id); :class:`NotFoundError` for an
     unknown order. The merchant's privilege is looked up as of ``privilege_day`` (local),
     only when given."""
+    # two lookups by key, not a join: a join scans the consumers
     rows = store.query(
-        "SELECT o.merchant_id, o.amount, o.paid_at, o.cancelled_at, c.risk_tier "
-        "FROM orders o LEFT JOIN consumers c ON c.consumer_id = o.consumer_id "
-        "WHERE o.order_id = ?",
+        "SELECT merchant_id, amount, paid_at, cancelled_at, consumer_id FROM orders "
+        "WHERE order_id = ?",
         (request.order_id,),
     )
     if not rows:
         raise NotFoundError("order", request.order_id)
-    merchant_id, paid, paid_at, cancelled_at, tier = rows[0]
+    merchant_id, paid, paid_at, cancelled_at, consumer_id = rows[0]
+    tier = None
+    if consumer_id is not None:
+        found = store.query("SELECT risk_tier FROM consumers WHERE consumer_id = ?", (consumer_id,))
+        tier = found[0][0] if found else None
     outbound = store.query(
         "SELECT tracking_no, shipped_at, pickup_at FROM shipments WHERE order_id = ?",
         (request.order_id,),
@@ -271,6 +275,7 @@ def decide_express_refund(
     now: datetime,
     requested_by: str | None,
     new_id: IdMaker = new_decision_id,
+    log: LogWriter | None = None,
 ) -> Decision:
     """Decide an express refund: load the order's facts, decide, record the decision.
 
@@ -295,5 +300,5 @@ def decide_express_refund(
     return record(
         store, kind="express_refund", subject=request.order_id, merchant_id=facts.merchant_id,
         verdict=verdict, inputs=inputs, policy=policy, now=now, requested_by=requested_by,
-        new_id=new_id,
+        new_id=new_id, log=log,
     )  # fmt: skip

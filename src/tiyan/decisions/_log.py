@@ -17,6 +17,9 @@ DECISIONS = SERVICE_TABLES["decisions"]
 
 #: Makes a decision id (uuid4 hex unless the caller supplies its own maker).
 IdMaker = Callable[[], str]
+#: Takes a decision-log row (the table's columns in order) for writing later, in a batch —
+#: the service's group commit; without one, each decision is inserted (and committed) alone.
+LogWriter = Callable[[list[Any]], None]
 
 
 def new_decision_id() -> str:
@@ -57,6 +60,7 @@ def record(
     now: datetime,
     requested_by: str | None,
     new_id: IdMaker,
+    log: LogWriter | None = None,
 ) -> Decision:
     """Make the decision of ``verdict`` and append it to the log: one row, one insert."""
     decision = Decision(
@@ -83,6 +87,10 @@ def record(
         "requested_by": requested_by,
         "decided_at": decision.decided_at,
     }
-    # "1 = 0" deletes nothing: the log is append-only, the write is a plain insert.
-    store.replace_rows(DECISIONS, [tuple(row[c] for c in DECISIONS.column_names)], "1 = 0")
+    # the log is append-only: one plain insert
+    values = [row[c] for c in DECISIONS.column_names]
+    if log is not None:
+        log(values)
+    else:
+        store.insert_row(DECISIONS, values)
     return decision

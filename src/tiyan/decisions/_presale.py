@@ -24,7 +24,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from tiyan.decisions._log import IdMaker, local_day, merchant_category, new_decision_id, record
+from tiyan.decisions._log import (
+    IdMaker,
+    LogWriter,
+    local_day,
+    merchant_category,
+    new_decision_id,
+    record,
+)
 from tiyan.decisions._types import Decision, PresaleRequest, Reason, Verdict
 from tiyan.domain.errors import NotFoundError
 from tiyan.policy.schema import Policy
@@ -161,6 +168,7 @@ def decide_presale(
     now: datetime,
     requested_by: str | None,
     new_id: IdMaker = new_decision_id,
+    log: LogWriter | None = None,
 ) -> Decision:
     """Decide presale eligibility: load the merchant's ledger, decide, record.
 
@@ -177,5 +185,5 @@ def decide_presale(
     return record(
         store, kind="presale", subject=request.merchant_id, merchant_id=request.merchant_id,
         verdict=verdict, inputs=inputs, policy=policy, now=now, requested_by=requested_by,
-        new_id=new_id,
+        new_id=new_id, log=log,
     )  # fmt: skip

@@ -31,6 +31,7 @@ from typing import Any
 from tiyan.decisions._beta import beta_ppf
 from tiyan.decisions._log import (
     IdMaker,
+    LogWriter,
     day_start_utc,
     local_day,
     merchant_category,
@@ -261,6 +262,7 @@ def decide_ship_promise(
     now: datetime,
     requested_by: str | None,
     new_id: IdMaker = new_decision_id,
+    log: LogWriter | None = None,
 ) -> Decision:
     """Decide whether ``request.promise_hours`` is credible: tally the merchant's window and
     its category's, decide, record. Raises :class:`~tiyan.domain.errors.NotFoundError` for an
@@ -286,5 +288,5 @@ def decide_ship_promise(
     return record(
         store, kind="ship_promise", subject=request.merchant_id,
         merchant_id=request.merchant_id, verdict=verdict, inputs=inputs, policy=policy, now=now,
-        requested_by=requested_by, new_id=new_id,
+        requested_by=requested_by, new_id=new_id, log=log,
     )  # fmt: skip

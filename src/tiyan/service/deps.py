@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tiyan.domain.errors import AuthError, NotFoundError
-from tiyan.service.keys import Principal, authenticate
+from tiyan.service.keys import Principal
 from tiyan.service.state import AppState
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `tiyan keys create`.")
@@ -20,7 +20,7 @@ class RateLimitError(AuthError):
         self.wait = wait
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:  # async: no thread hop, no I/O
     state: AppState = request.app.state.tiyan
     return state
 
@@ -33,8 +33,7 @@ def current_principal(
     state: State,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    with state.store() as store:
-        principal = authenticate(store, credentials.credentials if credentials else None)
+    principal = state.authenticate(credentials.credentials if credentials else None)
     request.scope.setdefault("state", {})["key_id"] = principal.key_id
     wait = state.limiter.take(principal.key_id)
     if wait > 0:

@@ -95,7 +95,7 @@ def create_key(
     secret_part = secrets.token_urlsafe(32)
     info = KeyInfo(key_id, role, merchant_id, label, _naive(now), None)
     row = {**info.__dict__, "secret_hash": _digest(secret_part)}
-    store.replace_rows(API_KEYS, [tuple(row[c] for c in _COLUMNS)], "1 = 0")
+    store.insert_row(API_KEYS, [row[c] for c in _COLUMNS])
     return NewKey(info=info, secret=f"{_PREFIX}{key_id}_{secret_part}")
 
 

@@ -38,6 +38,18 @@ class Settings(BaseModel):
     )
     rate_burst: int = Field(default=1000, ge=1, description="Requests a key may send in a burst.")
     workers: int = Field(default=1, ge=1, description="Uvicorn worker processes (PostgreSQL only).")
+    auth_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long a checked key is trusted without a lookup (a revocation takes "
+        "effect within this time; 0: every request looks the key up).",
+    )
+    decision_log_flush_ms: int = Field(
+        default=50,
+        ge=0,
+        le=10_000,
+        description="Decisions are logged in batches this often (0: each with its answer).",
+    )
     log_requests: bool = Field(default=True, description="One JSON log line per request.")
 
     @model_validator(mode="after")

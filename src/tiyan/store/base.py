@@ -20,7 +20,7 @@ from typing import Any
 
 from tiyan.domain.errors import StoreError
 from tiyan.domain.model import Table
-from tiyan.store.schema import ALL_TABLES, create_table_sql, quote
+from tiyan.store.schema import ALL_TABLES, create_table_sql, index_statements, quote
 
 #: Schema version this code writes. Bump it and add a migration when the model changes in a
 #: way the additive reconciliation (new tables, new nullable columns) cannot express.
@@ -91,6 +91,7 @@ class Store(abc.ABC):
             if migration.version > version:
                 statements.extend(migration.statements)
         statements.extend(reconcile_statements(existing, self.dialect))
+        statements.extend(index_statements(self.dialect, self.existing_indexes()))
         if version < SCHEMA_VERSION or statements:
             statements.append("DELETE FROM tiyan_meta WHERE key = 'schema_version'")
             statements.append(
@@ -118,6 +119,20 @@ class Store(abc.ABC):
         ):
             found.setdefault(table, set()).add(column)
         return found
+
+    def reader(self) -> Store:
+        """A store for reading from another thread at the same time as this one (its own
+        connection to the same data; it sees what is committed). Close it after use."""
+        raise NotImplementedError(f"{type(self).__name__} has no concurrent readers")
+
+    @abc.abstractmethod
+    def existing_indexes(self) -> set[str]:
+        """Names of the indexes on the store's tables."""
+
+    @abc.abstractmethod
+    def insert_row(self, table: Table, row: Sequence[Any]) -> None:
+        """Append one row (in the table's column order) in its own transaction: the cheap
+        write of the request path (a decision, a key)."""
 
     @abc.abstractmethod
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

@@ -53,6 +53,31 @@ class DuckDBStore(Store):
         if not read_only:
             self.ensure_schema()
 
+    def reader(self) -> DuckDBStore:
+        # a cursor is a second connection to the same database instance, safe to use from
+        # another thread; DuckDB runs the two connections' queries in parallel
+        other = object.__new__(DuckDBStore)
+        other.url, other.path, other.catalog = self.url, self.path, self.catalog
+        other.con = self.con.cursor()
+        other.con.execute("SET TimeZone = 'UTC'")
+        return other
+
+    def existing_indexes(self) -> set[str]:
+        return {
+            str(r[0])
+            for r in self.con.execute(
+                "SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'main' "
+                "AND database_name = current_database()"
+            ).fetchall()
+        }
+
+    def insert_row(self, table: Table, row: Sequence[Any]) -> None:
+        marks = ", ".join("?" for _ in table.columns)
+        cols = ", ".join(quote(c) for c in table.column_names)
+        self.con.execute(
+            f"INSERT INTO {self._table(table.name)} ({cols}) VALUES ({marks})", list(row)
+        )
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()
 

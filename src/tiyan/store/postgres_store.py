@@ -54,6 +54,32 @@ class PostgresStore(Store):
         self._ibis: Any = None
         self.ensure_schema()
 
+    def reader(self) -> PostgresStore:
+        other = object.__new__(PostgresStore)
+        other.url, other.memory_limit, other.schema = self.url, self.memory_limit, self.schema
+        other._ibis = None
+        conninfo, _ = split_schema(self.url)
+        try:
+            other.con = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL ({conninfo}): {exc}") from None
+        other.con.execute(pgsql.SQL("SET search_path TO {}").format(pgsql.Identifier(self.schema)))
+        other.con.execute("SET TIME ZONE 'UTC'")
+        return other
+
+    def existing_indexes(self) -> set[str]:
+        return {
+            str(r[0])
+            for r in self.con.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = %s", (self.schema,)
+            ).fetchall()
+        }
+
+    def insert_row(self, table: Table, row: Sequence[Any]) -> None:
+        marks = ", ".join("%s" for _ in table.columns)
+        cols = ", ".join(quote(c) for c in table.column_names)
+        self.con.execute(f"INSERT INTO {quote(table.name)} ({cols}) VALUES ({marks})", list(row))
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql.replace("?", "%s"), list(params)).fetchall()
 

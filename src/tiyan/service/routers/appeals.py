@@ -54,7 +54,7 @@ def get_appeals(
     """All appeals (operators) or the key's merchant's own, oldest first."""
     require(caller, "operator", "merchant")
     mine = caller.merchant_id if caller.role == "merchant" else None
-    with state.store() as store:
+    with state.reading() as store:
         appeals = list_appeals(store, merchant_id=mine, status=status)
     return [AppealOut(**a.__dict__) for a in appeals]
 
@@ -62,7 +62,7 @@ def get_appeals(
 @router.get("/{appeal_id}", response_model=AppealOut, summary="One appeal")
 def get_one(appeal_id: AppealId, caller: Caller, state: State) -> AppealOut:
     require(caller, "operator", "merchant")
-    with state.store() as store:
+    with state.reading() as store:
         appeal = get_appeal(store, appeal_id)
     if caller.role == "merchant" and appeal.merchant_id != caller.merchant_id:
         raise NotFoundError("appeal", appeal_id)

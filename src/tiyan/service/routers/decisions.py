@@ -48,9 +48,14 @@ def express_refund(body: ExpressRefundRequest, caller: Caller, state: State) -> 
     the merchant later), or ``merchant_review`` (auto-approved if unanswered in 48 h)."""
     require(caller, "service", "operator")
     now = state.clock()
-    with state.store() as store:
+    with state.reading() as store:
         decision = decide_express_refund(
-            store, body, policy=state.policy(now.date()), now=now, requested_by=caller.key_id
+            store,
+            body,
+            policy=state.policy(now.date()),
+            now=now,
+            requested_by=caller.key_id,
+            log=state.log_writer,
         )
     return _answer(state, decision)
 
@@ -65,9 +70,14 @@ def presale(body: PresaleRequest, caller: Caller, state: State) -> DecisionOut:
     else:
         require(caller, "service", "operator")
     now = state.clock()
-    with state.store() as store:
+    with state.reading() as store:
         decision = decide_presale(
-            store, body, policy=state.policy(now.date()), now=now, requested_by=caller.key_id
+            store,
+            body,
+            policy=state.policy(now.date()),
+            now=now,
+            requested_by=caller.key_id,
+            log=state.log_writer,
         )
     return _answer(state, decision)
 
@@ -82,9 +92,14 @@ def ship_promise(body: ShipPromiseRequest, caller: Caller, state: State) -> Deci
     else:
         require(caller, "service", "operator")
     now = state.clock()
-    with state.store() as store:
+    with state.reading() as store:
         decision = decide_ship_promise(
-            store, body, policy=state.policy(now.date()), now=now, requested_by=caller.key_id
+            store,
+            body,
+            policy=state.policy(now.date()),
+            now=now,
+            requested_by=caller.key_id,
+            log=state.log_writer,
         )
     return _answer(state, decision)
 
@@ -95,6 +110,7 @@ def get_decision(
 ) -> DecisionOut:
     """A decision from the log, as it was answered (operators, for audit)."""
     require(caller, "operator")
+    state.decision_log.flush()  # a decision just made is in the log
     with state.store() as store:
         rows = store.query(
             "SELECT decision_id, kind, subject, merchant_id, outcome, reasons, policy_version, "
@@ -104,7 +120,7 @@ def get_decision(
     if not rows:
         raise NotFoundError("decision", decision_id)
     did, kind, subject, merchant, outcome, reasons, version, inputs = rows[0]
-    details = json.loads(inputs).get("details", {}) if inputs else {}
+    details = json.loads(inputs).get("result", {}) if inputs else {}
     return DecisionOut(
         decision_id=did, kind=kind, subject=subject, merchant_id=merchant, outcome=outcome,
         reasons=json.loads(reasons), policy_version=version, details=details,

@@ -17,9 +17,9 @@ router = APIRouter(tags=["operations"])
 def healthz(state: State) -> Health | Response:
     """The store answers a query: 200; otherwise 503."""
     try:
-        with state.store() as store:
-            store.query("SELECT 1")
-            version = store.schema_version()
+        with state.reading() as store:
+            rows = store.query("SELECT value FROM tiyan_meta WHERE key = 'schema_version'")
+            version = int(rows[0][0]) if rows else 0
             url = store.url
     except TiyanError as exc:
         return error_response(503, f"store unavailable: {exc}")

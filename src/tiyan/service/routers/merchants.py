@@ -88,7 +88,7 @@ def list_merchants(
         "LEFT JOIN (SELECT merchant_id, count(*) AS n FROM violations GROUP BY 1) v "
         f"ON v.merchant_id = m.merchant_id {clause}"
     )
-    with state.store() as store:
+    with state.reading() as store:
         (total,) = store.query(f"SELECT count(*) {base}", params)[0]
         rows = store.query(
             "SELECT m.merchant_id, m.name, m.category, m.store_type, m.region, s.as_of, "
@@ -106,7 +106,7 @@ def list_merchants(
 @router.get("/{merchant_id}", response_model=MerchantSummary, summary="One merchant")
 def get_merchant(merchant_id: MerchantId, caller: Caller, state: State) -> MerchantSummary:
     own_merchant(caller, merchant_id)
-    with state.store() as store:
+    with state.reading() as store:
         rows = store.query(
             "SELECT merchant_id, name, category, store_type, region FROM merchants "
             "WHERE merchant_id = ?",
@@ -133,7 +133,7 @@ def get_scorecard(
     """Score, level, dimensions, every metric against peers, what to fix first, and the
     governance record (violations, points, penalties, privileges)."""
     own_merchant(caller, merchant_id)
-    with state.store() as store:
+    with state.reading() as store:
         _exists(store, merchant_id)
         card = scorecard(store, merchant_id, as_of=as_of, window=window)
         if card is None:
@@ -150,7 +150,7 @@ def get_metrics(
     """The merchant's metric values of the scorecard's window, beside its category's and the
     platform's."""
     own_merchant(caller, merchant_id)
-    with state.store() as store:
+    with state.reading() as store:
         _exists(store, merchant_id)
         card = scorecard(store, merchant_id, as_of=as_of, window=window)
         if card is None:
@@ -184,7 +184,7 @@ def get_violations(
 ) -> list[ViolationOut]:
     """Violations, newest first, each with its evidence."""
     own_merchant(caller, merchant_id)
-    with state.store() as store:
+    with state.reading() as store:
         _exists(store, merchant_id)
         rows = list_violations(store, merchant_id=merchant_id, rule_id=rule, limit=limit,
                                offset=offset)  # fmt: skip
@@ -204,7 +204,7 @@ def get_actions(
 ) -> list[ActionOut]:
     """The ledger: compensation, points, penalties, privileges, reversals; newest first."""
     own_merchant(caller, merchant_id)
-    with state.store() as store:
+    with state.reading() as store:
         _exists(store, merchant_id)
         rows = list_actions(store, merchant_id=merchant_id, kind=kind, limit=limit,
                             offset=offset)  # fmt: skip
@@ -216,7 +216,7 @@ def get_privileges(merchant_id: MerchantId, caller: Caller, state: State) -> Pri
     """Privileges held (presale, express refund, ...) and score measures in force, with the
     grants and revocations that led there."""
     own_merchant(caller, merchant_id)
-    with state.store() as store:
+    with state.reading() as store:
         _exists(store, merchant_id)
         card = scorecard(store, merchant_id)
         record = merchant_record(store, merchant_id, card["as_of"] if card else None)
@@ -238,7 +238,7 @@ def get_appeals(merchant_id: MerchantId, caller: Caller, state: State) -> list[A
     from tiyan.policy.appeals import list_appeals
 
     own_merchant(caller, merchant_id)
-    with state.store() as store:
+    with state.reading() as store:
         _exists(store, merchant_id)
         appeals = list_appeals(store, merchant_id=merchant_id)
     return [AppealOut(**a.__dict__) for a in appeals]
