@@ -203,45 +203,58 @@ def load_refund_facts(
     """The facts of ``request`` (a few lookups by order id); :class:`NotFoundError` for an
     unknown order. The merchant's privilege is looked up as of ``privilege_day`` (local),
     only when given."""
-    # two lookups by key, not a join: a join scans the consumers
-    rows = store.query(
-        "SELECT merchant_id, amount, paid_at, cancelled_at, consumer_id FROM orders "
+    # One statement for every lookup (each by an indexed key): on the request path the
+    # per-statement overhead, not the reading, is the cost. Rows by kind: o the order, r the
+    # consumer's tier, s the shipments, a the after-sales cases, n the scans of the number.
+    number = request.return_tracking_no
+    parts = [
+        "SELECT 'o' AS k, merchant_id AS a, CAST(amount AS VARCHAR) AS b, paid_at AS t1, "
+        "cancelled_at AS t2, consumer_id AS c FROM orders WHERE order_id = ?",
+        "SELECT 'r', risk_tier, NULL, NULL, NULL, NULL FROM consumers WHERE consumer_id = "
+        "(SELECT consumer_id FROM orders WHERE order_id = ?)",
+        "SELECT 's', tracking_no, NULL, shipped_at, pickup_at, NULL FROM shipments "
         "WHERE order_id = ?",
-        (request.order_id,),
-    )
-    if not rows:
+        "SELECT 'a', case_id, CAST(amount AS VARCHAR), NULL, NULL, resolution "
+        "FROM after_sales WHERE order_id = ?",
+        "SELECT 't', case_id, return_tracking_no, NULL, NULL, NULL FROM after_sales "
+        "WHERE order_id = ?",
+    ]
+    params: list[Any] = [request.order_id] * len(parts)
+    if number is not None:
+        parts.append(
+            "SELECT 'n', CAST(count(*) AS VARCHAR), NULL, NULL, NULL, NULL FROM tracking_events "
+            "WHERE tracking_no = ? AND event_at <= ?"
+        )
+        params += [number, requested_at]
+    rows = store.query(" UNION ALL ".join(parts), params)
+    by_kind: dict[str, list[tuple[Any, ...]]] = {}
+    for kind, *values in rows:
+        by_kind.setdefault(kind, []).append(tuple(values))
+    if "o" not in by_kind:
         raise NotFoundError("order", request.order_id)
-    merchant_id, paid, paid_at, cancelled_at, consumer_id = rows[0]
-    tier = None
-    if consumer_id is not None:
-        found = store.query("SELECT risk_tier FROM consumers WHERE consumer_id = ?", (consumer_id,))
-        tier = found[0][0] if found else None
-    outbound = store.query(
-        "SELECT tracking_no, shipped_at, pickup_at FROM shipments WHERE order_id = ?",
-        (request.order_id,),
-    )
+    merchant_id, paid, paid_at, cancelled_at, _ = by_kind["o"][0]
+    tier = by_kind["r"][0][0] if "r" in by_kind else None
+    outbound = [(n, shipped, picked) for n, _, shipped, picked, _ in by_kind.get("s", [])]
     times = [t for _, s, p in outbound for t in (s, p) if t is not None and t <= requested_at]
-    cases = store.query(
-        "SELECT case_id, amount, resolution, return_tracking_no FROM after_sales "
-        "WHERE order_id = ?",
-        (request.order_id,),
-    )
+    returns = {cid: n for cid, n, *_ in by_kind.get("t", [])}
+    cases = [
+        (cid, amount, res, returns.get(cid)) for cid, amount, _, _, res in by_kind.get("a", [])
+    ]
     refunded = sum(
         (Decimal(a) for cid, a, res, _ in cases if res == "refunded" and a is not None
          and cid != request.case_id),
         Decimal(0),
     )  # fmt: skip
-    number = request.return_tracking_no
+    scans = int(by_kind["n"][0][0]) if "n" in by_kind else 0
     if number is None and request.case_id is not None:
         number = next((n for cid, _, _, n in cases if cid == request.case_id), None)
-    scans = 0
-    if number is not None:
-        scans = int(
-            store.query(
-                "SELECT count(*) FROM tracking_events WHERE tracking_no = ? AND event_at <= ?",
-                (number, requested_at),
-            )[0][0]
-        )
+        if number is not None:
+            scans = int(
+                store.query(
+                    "SELECT count(*) FROM tracking_events WHERE tracking_no = ? AND event_at <= ?",
+                    (number, requested_at),
+                )[0][0]
+            )
     held = False
     if privilege_day is not None:
         last = store.query(
