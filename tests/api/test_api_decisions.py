@@ -1,0 +1,85 @@
+"""Decisions through HTTP: the answer, the log, and the audit read of the log.
+
+Every branch of every decision is covered by the data-file cases of
+tests/integration/test_decisions_cases.py (the same functions, without HTTP)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Market, bearer, make_client
+from tiyan.store import open_store
+
+
+def _an_order(api: Market) -> str:
+    with open_store(api.url) as store:
+        return str(
+            store.query(
+                "SELECT order_id FROM orders WHERE merchant_id = ? ORDER BY 1 LIMIT 1",
+                (api.merchant_a,),
+            )[0][0]
+        )
+
+
+def test_each_decision_is_answered_logged_and_readable(api: Market, client: TestClient) -> None:
+    order = _an_order(api)
+    bodies = {
+        "/v1/decisions/express-refund": {"order_id": order, "amount": "1.00",
+                                         "type": "return_refund", "reason": "no_reason_7d"},
+        "/v1/decisions/presale": {"merchant_id": api.merchant_a, "presale_days": 20},
+        "/v1/decisions/ship-promise": {"merchant_id": api.merchant_a, "promise_hours": 48},
+    }  # fmt: skip
+    for path, body in bodies.items():
+        r = client.post(path, json=body, headers=bearer(api.service))
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        assert answer["reasons"] and answer["policy_version"]
+        logged = client.get(f"/v1/decisions/{answer['decision_id']}", headers=bearer(api.operator))
+        assert logged.status_code == 200
+        assert {k: logged.json()[k] for k in ("outcome", "reasons", "kind", "subject")} == {
+            k: answer[k] for k in ("outcome", "reasons", "kind", "subject")
+        }
+    presale = client.post("/v1/decisions/presale", json=bodies["/v1/decisions/presale"],
+                          headers=bearer(api.merchant)).json()  # fmt: skip
+    assert presale["outcome"] == "not_eligible"
+    assert "presale_days_over_cap" in [x["code"] for x in presale["reasons"]]  # 20 > 15
+
+
+def test_the_log_is_written_by_the_time_the_app_stops(api: Market) -> None:
+    with make_client(api, decision_log_flush_ms=10_000) as c:  # no flush while it runs
+        ids = [
+            c.post("/v1/decisions/ship-promise", headers=bearer(api.service),
+                   json={"merchant_id": api.merchant_a, "promise_hours": h}).json()["decision_id"]
+            for h in (24, 48, 72)
+        ]  # fmt: skip
+    with open_store(api.url) as store:
+        rows = store.query(
+            "SELECT decision_id, kind, outcome, inputs FROM decisions ORDER BY decided_at"
+        )
+    assert {r[0] for r in rows} >= set(ids)
+    assert all(json.loads(r[3])["request"]["merchant_id"] == api.merchant_a for r in rows
+               if r[0] in ids)  # fmt: skip
+
+
+def test_bad_decision_requests_are_4xx_with_paths(api: Market, client: TestClient) -> None:
+    h = bearer(api.service)
+    r = client.post("/v1/decisions/express-refund", headers=h,
+                    json={"order_id": "O-NONE", "amount": "5", "type": "refund_only",
+                          "reason": "no_reason_7d"})  # fmt: skip
+    assert r.status_code == 404
+    r = client.post(
+        "/v1/decisions/express-refund",
+        headers=h,
+        json={"order_id": "x", "amount": "-5", "type": "teleport", "reason": "?"},
+    )
+    assert r.status_code == 422
+    fields = {d["field"] for d in r.json()["error"]["details"]}
+    assert {"body.amount", "body.type", "body.reason"} <= fields
+    r = client.post(
+        "/v1/decisions/ship-promise",
+        headers=h,
+        json={"merchant_id": api.merchant_a, "promise_hours": 0, "extra": 1},
+    )
+    assert r.status_code == 422

@@ -1,0 +1,102 @@
+"""Merchant data through the API equals what the store holds; appeals round trip."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Market, bearer
+from tiyan.store import open_store
+
+
+def test_scorecard_and_metrics_are_the_stored_ones(api: Market, client: TestClient) -> None:
+    m = api.merchant_a
+    card = client.get(f"/v1/merchants/{m}/scorecard", headers=bearer(api.merchant)).json()
+    with open_store(api.url) as store:
+        score, level, explanation = store.query(
+            "SELECT score, level, explanation FROM scores WHERE merchant_id = ? "
+            "ORDER BY as_of DESC LIMIT 1",
+            (m,),
+        )[0]
+        stored = {
+            metric: (num, den, value)
+            for metric, num, den, value in store.query(
+                "SELECT metric_id, numerator, denominator, value FROM metric_values "
+                "WHERE scope = 'merchant' AND subject_id = ? AND as_of = ? AND window_days = ?",
+                (m, card["as_of"], card["window_days"]),
+            )
+        }
+        (violations,) = store.query("SELECT count(*) FROM violations WHERE merchant_id = ?", (m,))[
+            0
+        ]
+    assert card["score"] == score and card["level"] == level
+    assert card["explanation"] == json.loads(explanation)
+    assert card["record"]["violations_90d"]
+    metrics = client.get(f"/v1/merchants/{m}/metrics", headers=bearer(api.merchant)).json()
+    got = {
+        x["metric_id"]: (x["numerator"], x["denominator"], x["value"]) for x in metrics["metrics"]
+    }
+    assert got == stored and got
+    listed = client.get(
+        f"/v1/merchants/{m}/violations?limit=1000", headers=bearer(api.merchant)
+    ).json()
+    assert len(listed) == violations
+    assert all(v["merchant_id"] == m and v["evidence"] for v in listed)
+    page = client.get("/v1/merchants?sort=-violations&limit=1", headers=bearer(api.operator))
+    assert page.json()["items"][0]["merchant_id"] == m  # the market's most-violating merchant
+
+
+def test_merchant_list_filters_and_sorts(api: Market, client: TestClient) -> None:
+    h = bearer(api.operator)
+    everyone = client.get("/v1/merchants?limit=1000&sort=-score", headers=h).json()
+    assert everyone["total"] == 30 == len(everyone["items"])
+    scores = [i["score"] for i in everyone["items"] if i["score"] is not None]
+    assert scores == sorted(scores, reverse=True) and scores
+    category = everyone["items"][0]["category"]
+    same = client.get(f"/v1/merchants?category={category}&limit=1000", headers=h).json()
+    assert {i["category"] for i in same["items"]} == {category}
+    assert same["total"] == sum(1 for i in everyone["items"] if i["category"] == category)
+    found = client.get(f"/v1/merchants?q={api.merchant_b.lower()}", headers=h).json()
+    assert [i["merchant_id"] for i in found["items"]] == [api.merchant_b]
+
+
+def test_appeal_round_trip(api: Market, client: TestClient) -> None:
+    m = api.merchant_a
+    with open_store(api.url) as store:
+        violation, ledger = store.query(
+            "SELECT v.violation_id, v.ledger FROM violations v JOIN actions a "
+            "ON a.violation_id = v.violation_id AND a.kind = 'points' AND a.points > 0 "
+            "WHERE v.merchant_id = ? ORDER BY 1 LIMIT 1",
+            (m,),
+        )[0]
+    before = client.get(f"/v1/merchants/{m}/scorecard", headers=bearer(api.merchant)).json()
+    r = client.post("/v1/appeals", json={"violation_id": violation, "statement": "carrier late"},
+                    headers=bearer(api.merchant))  # fmt: skip
+    assert r.status_code == 201, r.text
+    appeal = r.json()
+    assert appeal["status"] == "open" and appeal["merchant_id"] == m
+    again = client.post("/v1/appeals", json={"violation_id": violation, "statement": "again"},
+                        headers=bearer(api.merchant))  # fmt: skip
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    # the merchant cannot decide its own appeal
+    decide = f"/v1/appeals/{appeal['appeal_id']}/decision"
+    r = client.post(decide, json={"accept": True, "reason": "self"}, headers=bearer(api.merchant))
+    assert r.status_code == 403
+    r = client.post(f"/v1/appeals/{appeal['appeal_id']}/decision",
+                    json={"accept": True, "reason": "carrier delay confirmed"},
+                    headers=bearer(api.operator))  # fmt: skip
+    assert r.status_code == 200, r.text
+    decided = r.json()
+    assert decided["appeal"]["status"] == "accepted"
+    assert decided["appeal"]["decided_by"].startswith("tk_")
+    points = [x for x in decided["reversals"] if x["points"] is not None]
+    assert points and all(x["kind"] == "reversal" and x["points"] < 0 for x in points)
+    after = client.get(f"/v1/merchants/{m}/scorecard", headers=bearer(api.merchant)).json()
+    taken = -sum(x["points"] for x in points if x["ledger"] == ledger)
+    was = before["record"]["points_this_year"].get(ledger, 0)
+    assert round(after["record"]["points_this_year"].get(ledger, 0), 6) == round(was - taken, 6)
+    r = client.post(decide, json={"accept": False, "reason": "twice"}, headers=bearer(api.operator))
+    assert r.status_code == 409
+    mine = client.get("/v1/appeals", headers=bearer(api.merchant)).json()
+    assert [a["appeal_id"] for a in mine] == [appeal["appeal_id"]]
