@@ -1,0 +1,110 @@
+"""``tiyan serve`` as a user runs it: a real server process on a loopback port, a key from
+``tiyan keys create``, real HTTP — and a graceful stop that finishes the writes in flight."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import Market
+from tiyan.store import open_store
+
+pytestmark = pytest.mark.slow
+TIYAN = [sys.executable, "-m", "tiyan"]
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cli(*args: str) -> str:
+    done = subprocess.run([*TIYAN, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def served(duckdb_market: Market, tmp_path: Path) -> Any:
+    db = tmp_path / "tiyan.duckdb"
+    shutil.copy(duckdb_market.url, db)
+    key = json.loads(_cli("keys", "create", "--role", "service", "--db", str(db), "--json"))
+    listed = json.loads(_cli("keys", "list", "--db", str(db), "--json"))
+    assert key["key_id"] in {k["key_id"] for k in listed}
+    assert all("secret" not in k and "key" not in k for k in listed)
+    port = _port()
+    proc = subprocess.Popen(
+        [*TIYAN, "serve", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("tiyan serve did not come up: " + proc.stderr.read())
+    yield {"base": base, "key": key["key"], "proc": proc, "db": db, "market": duckdb_market}
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
+
+
+def test_a_graceful_stop_finishes_the_batch_in_flight(served: dict[str, Any]) -> None:
+    m: Market = served["market"]
+    n = 3000
+    items = [
+        {"id": f"g{i}", "type": "order.paid",
+         "data": {"order_id": f"OG{i:06d}", "merchant_id": m.merchant_a, "amount": "19.90",
+                  "paid_at": "2024-06-18T20:15:00+08:00", "status": "paid"}}
+        for i in range(n)
+    ]  # fmt: skip
+    answer: dict[str, Any] = {}
+
+    def send() -> None:
+        r = httpx.post(f"{served['base']}/v1/events", json={"items": items}, timeout=120,
+                       headers={"Authorization": f"Bearer {served['key']}"})  # fmt: skip
+        answer["status"], answer["body"], answer["at"] = r.status_code, r.json(), time.monotonic()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    time.sleep(0.3)  # the batch is being validated
+    stopped_at = time.monotonic()
+    served["proc"].send_signal(signal.SIGTERM)
+    sender.join(timeout=120)
+    # uvicorn stops gracefully, then re-raises the signal: the exit is SIGTERM's own
+    assert served["proc"].wait(timeout=60) in (0, -signal.SIGTERM)
+    assert answer["status"] == 200 and answer["body"]["accepted"] == n
+    assert answer["at"] > stopped_at, "the batch was answered before the stop: not in flight"
+    with open_store(str(served["db"])) as store:
+        got = store.query("SELECT count(*) FROM orders WHERE order_id LIKE ?", ("OG%",))[0][0]
+        receipts = store.query("SELECT count(*) FROM event_log WHERE event_id LIKE ?", ("g%",))
+    assert got == n and receipts[0][0] == n
+    _, err = served["proc"].communicate()
+    logs = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(r.get("route") == "/v1/events" and r.get("status") == 200 for r in logs)
+
+
+def test_workers_need_postgres(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*TIYAN, "serve", "--db", str(tmp_path / "x.duckdb"), "--workers", "2"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "postgresql://" in done.stderr
