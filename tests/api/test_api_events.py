@@ -148,3 +148,27 @@ def test_malformed_bodies_get_the_error_shape(api: Market, client: TestClient) -
         assert r.status_code == 422, body
         error = r.json()["error"]
         assert error["code"] == "invalid_request" and error["details"], body
+
+
+def test_batches_in_a_row_new_then_changed_then_new(api: Market, client: TestClient) -> None:
+    """Loads follow one another on the store's connection without dropping their staging
+    tables: a batch of new rows after one of changes after one of new rows still works."""
+    h = bearer(api.service)
+    for round_ in range(3):
+        new = [
+            {
+                "id": f"n{round_}-{i}",
+                "type": "order.paid",
+                "data": _order(f"ON{round_}-{i}", api.merchant_a),
+            }
+            for i in range(5)
+        ]
+        changes = [{"id": f"x{round_}-{i}", "type": "order.cancelled",
+                    "data": {"order_id": f"ON{round_}-{i}", "cancelled_by": "consumer",
+                             "cancelled_at": "2024-06-18T22:00:00+08:00",
+                             "cancel_reason": "consumer_request"}} for i in range(5)]  # fmt: skip
+        for items in (new, changes):
+            body = client.post("/v1/events", json={"items": items}, headers=h).json()
+            assert body["accepted"] == 5, body
+    assert _count(api, "SELECT count(*) FROM orders WHERE order_id LIKE ? AND status = ?",
+                  ("ON%", "cancelled")) == 15  # fmt: skip

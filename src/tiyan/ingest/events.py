@@ -119,6 +119,9 @@ EVENT_TYPES: dict[str, EventType] = {
     "survey": EventType("surveys", "A survey (NPS) answer."),
 }
 RECORD = "record"
+_RECEIPTS = pa.schema(
+    [(c, pa.timestamp("us") if c == "received_at" else pa.string()) for c in EVENT_LOG.column_names]
+)
 #: Tables the API accepts rows of (the canonical tables but the simulator's truth).
 EVENT_TABLES = tuple(t for t, table in TABLES.items() if table.kind != "simulation")
 
@@ -433,15 +436,9 @@ def _write(
                     out["record_key"].append(batch.results[i].key)
                     out["load_id"].append(load_id)
                     out["received_at"].append(stamp)
-        name = f"__tiyan_receipts_{load_id}"
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM "
-            "(SELECT UNNEST($1) AS event_id, UNNEST($2) AS type, UNNEST($3) AS table_name, "
-            "UNNEST($4) AS record_key, UNNEST($5) AS load_id, "
-            "UNNEST(CAST($6 AS TIMESTAMP[])) AS received_at)",
-            [out[c] for c in EVENT_LOG.column_names],
-        )
-        plan.insert(EVENT_LOG, name)
+        # an Arrow view, not a copy (replaced by the next batch's)
+        con.register("__tiyan_receipts", pa.table(out, schema=_RECEIPTS))
+        plan.insert(EVENT_LOG, "__tiyan_receipts")
 
     _, problems = ingest_relations(
         batch.store, relations, now=now, source=source, timezone=timezone, finish=receipts,
@@ -461,14 +458,12 @@ def _write(
 
 def _seen(store: Store, ids: list[str]) -> dict[str, str]:
     """Event ids already accepted, with the key of the row each wrote."""
-    found: dict[str, str] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        if not chunk:
-            continue
-        marks = ", ".join("?" for _ in chunk)
+    if not ids:
+        return {}
+    # one list parameter, not one parameter per id (the statement stays the same size)
+    return {
+        event_id: key
         for event_id, key in store.query(
-            f"SELECT event_id, record_key FROM event_log WHERE event_id IN ({marks})", chunk
-        ):
-            found[event_id] = key
-    return found
+            "SELECT event_id, record_key FROM event_log WHERE event_id = ANY(?)", (ids,)
+        )
+    }

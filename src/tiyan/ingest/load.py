@@ -152,7 +152,8 @@ def ingest_relations(
     import pyarrow.ipc as ipc
 
     sources = []
-    with store.staging(timezone) as staging:
+    # the API sends a batch after a batch with the same staging names: no cleanup between
+    with store.staging(timezone, cleanup=False) as staging:
         for table, rows in relations.items():
             if table not in TABLES:
                 raise UsageError(f"unknown table {table!r}")
@@ -207,6 +208,7 @@ class _Load:
         # table -> line -> problems of the rejected rows (kept when ``collect``)
         self.collect = collect
         self.problems: dict[str, dict[int, list[dict[str, Any]]]] = {}
+        self.new_rows: dict[str, str] = {}  # table -> staging relation of its new rows
 
     # -- orchestration --------------------------------------------------------------------
     def run(
@@ -239,7 +241,8 @@ class _Load:
         for done, name in enumerate(order):
             self.progress(f"validating {name}", done, total)
             reports[name] = self._validate_table(TABLES[name], by_table[name], plan)
-            quarantine_parts.extend(self._quarantine_parts(TABLES[name], by_table[name]))
+            if reports[name].quarantined:  # nothing to quarantine: no statement to build it
+                quarantine_parts.extend(self._quarantine_parts(TABLES[name], by_table[name]))
         report = LoadReport(
             load_id=self.load_id,
             store=self.store.url,
@@ -374,8 +377,12 @@ class _Load:
         )
         if self.con.execute(f"SELECT count(*) FROM existing_{t}").fetchone()[0] == 0:
             # nothing of this batch is stored yet (a first load): every row is new
-            self.con.execute(f"CREATE OR REPLACE TEMP VIEW new_{t} AS FROM accepted_{t}")
+            # (a view, named apart from the table below: the API's loads follow one another
+            # on one connection without dropping their staging, and a name keeps its kind)
+            self.new_rows[t] = f"fresh_{t}"
+            self.con.execute(f"CREATE OR REPLACE TEMP VIEW fresh_{t} AS FROM accepted_{t}")
         else:
+            self.new_rows[t] = f"new_{t}"
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE new_{t} AS SELECT a.* FROM accepted_{t} a "
                 f"ANTI JOIN existing_{t} e ON {on}"
@@ -385,7 +392,7 @@ class _Load:
             f"JOIN existing_{t} e ON {on} WHERE NOT ({same})"
         )
         cols = ", ".join(quote(c) for c in table.column_names)
-        plan.insert(table, f"(SELECT {cols} FROM new_{t})")
+        plan.insert(table, f"(SELECT {cols} FROM {self.new_rows[t]})")
         plan.upsert(table, f"(SELECT {cols} FROM changed_{t})")
 
     def _count(self, table: Table, sources: list[Source], report: TableReport) -> None:
@@ -396,7 +403,7 @@ class _Load:
             "accepted": f"SELECT __source, count(*) FROM accepted_{t} GROUP BY 1",
             "rejected": f"SELECT __source, count(*) FROM checked_{t} "
             "WHERE len(__problems) > 0 GROUP BY 1",
-            "inserted": f"SELECT __source, count(*) FROM new_{t} GROUP BY 1",
+            "inserted": f"SELECT __source, count(*) FROM {self.new_rows[t]} GROUP BY 1",
             "updated": f"SELECT __source, count(*) FROM changed_{t} GROUP BY 1",
         }
         for key, sql in queries.items():

@@ -143,8 +143,10 @@ class Store(abc.ABC):
         """Run DDL/DML statements in one transaction."""
 
     @abc.abstractmethod
-    def staging(self, timezone: str) -> AbstractContextManager[Any]:
-        """A DuckDB connection to validate a load in; naive timestamps read in ``timezone``."""
+    def staging(self, timezone: str, *, cleanup: bool = True) -> AbstractContextManager[Any]:
+        """A DuckDB connection to validate a load in; naive timestamps read in ``timezone``.
+        ``cleanup=False`` may leave the load's staging tables for the next load to replace
+        (many small loads in a row)."""
 
     @abc.abstractmethod
     def fetch_rows(self, staging: Any, table: Table, keys_relation: str, target: str) -> None:

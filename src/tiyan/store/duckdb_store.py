@@ -92,19 +92,20 @@ class DuckDBStore(Store):
             raise
 
     @contextmanager
-    def staging(self, timezone: str) -> Iterator[Any]:
+    def staging(self, timezone: str, *, cleanup: bool = True) -> Iterator[Any]:
         """The store's own connection: staging tables are TEMP tables next to the data, so
         reference checks and the final write need no copy between connections."""
         self.con.execute(f"SET TimeZone = '{timezone}'")
         try:
             yield self.con
         finally:
-            for name, kind in self.con.execute(
-                "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
-                "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() "
-                "WHERE temporary AND NOT internal"
-            ).fetchall():
-                self.con.execute(f"DROP {kind} IF EXISTS temp.main.{quote(name)}")
+            if cleanup:
+                for name, kind in self.con.execute(
+                    "SELECT table_name, 'TABLE' FROM duckdb_tables() WHERE temporary "
+                    "UNION ALL SELECT view_name, 'VIEW' FROM duckdb_views() "
+                    "WHERE temporary AND NOT internal"
+                ).fetchall():
+                    self.con.execute(f"DROP {kind} IF EXISTS temp.main.{quote(name)}")
             self.con.execute("SET TimeZone = 'UTC'")
 
     def _table(self, name: str) -> str:

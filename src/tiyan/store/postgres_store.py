@@ -114,7 +114,7 @@ class PostgresStore(Store):
                     copy.write(block)
 
     @contextmanager
-    def staging(self, timezone: str) -> Iterator[Any]:
+    def staging(self, timezone: str, *, cleanup: bool = True) -> Iterator[Any]:
         """A private in-memory DuckDB: validation runs there, PostgreSQL sees only COPYs."""
         import duckdb
 
