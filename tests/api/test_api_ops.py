@@ -73,3 +73,35 @@ def test_unknown_routes_and_methods_have_the_error_shape(client: TestClient) -> 
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = client.delete("/v1/events")
     assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_every_operation_is_documented_with_examples(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+
+    def has_example(schema: dict[str, object]) -> bool:
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            return has_example(schemas[ref.rsplit("/", 1)[1]])
+        items = schema.get("items")
+        if isinstance(items, dict):
+            return has_example(items)
+        return "examples" in schema or "example" in schema
+
+    missing = []
+    for path, item in spec["paths"].items():
+        for method, op in item.items():
+            where = f"{method.upper()} {path}"
+            if not op.get("summary") and not op.get("description"):
+                missing.append(f"{where}: no description")
+            for p in op.get("parameters", []):
+                if not ("examples" in p or "example" in p or has_example(p["schema"])):
+                    missing.append(f"{where}: parameter {p['name']}")
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            if body and not has_example(body["schema"]):
+                missing.append(f"{where}: request body")
+            ok = op["responses"].get("200") or op["responses"].get("201")
+            answer = ok.get("content", {}).get("application/json") if ok else None
+            if answer and answer["schema"] and not has_example(answer["schema"]):
+                missing.append(f"{where}: answer")
+    assert not missing, missing

@@ -58,6 +58,27 @@ class Problem(BaseModel):
 
 
 class ItemOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "index": 1,
+                    "id": "evt-2",
+                    "status": "rejected",
+                    "table": "orders",
+                    "key": "O1002",
+                    "problems": [
+                        {
+                            "field": "items[1].data.paid_at",
+                            "code": "bad_type",
+                            "message": "paid_at 'yesterday' is not a timestamp",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     index: int
     id: str | None
     status: str = Field(description="accepted, duplicate (accepted before) or rejected.")
@@ -67,6 +88,29 @@ class ItemOut(BaseModel):
 
 
 class EventsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "accepted": 1,
+                    "duplicate": 0,
+                    "rejected": 1,
+                    "load_id": "6ef4884cf5df4d39aac053c196bf32c1",
+                    "items": [
+                        {
+                            "index": 0,
+                            "id": "evt-1",
+                            "status": "accepted",
+                            "table": "orders",
+                            "key": "O1001",
+                            "problems": [],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     accepted: int
     duplicate: int
     rejected: int
@@ -77,6 +121,26 @@ class EventsOut(BaseModel):
 
 
 class MerchantSummary(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "merchant_id": "M000042",
+                    "name": "Shop 42",
+                    "category": "apparel",
+                    "store_type": "individual",
+                    "region": "zhejiang",
+                    "as_of": "2024-07-30",
+                    "status": "scored",
+                    "score": 87.4,
+                    "level": "good",
+                    "display_score": 4.71,
+                    "violations": 3,
+                }
+            ]
+        }
+    )
+
     merchant_id: str
     name: str | None
     category: str | None
@@ -91,11 +155,64 @@ class MerchantSummary(BaseModel):
 
 
 class MerchantPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": 1,
+                    "items": [
+                        {
+                            "merchant_id": "M000042",
+                            "name": "Shop 42",
+                            "category": "apparel",
+                            "score": 87.4,
+                            "level": "good",
+                            "violations": 3,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     total: int
     items: list[MerchantSummary]
 
 
 class Scorecard(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "merchant_id": "M000042",
+                    "as_of": "2024-07-30",
+                    "window_days": 90,
+                    "category": "apparel",
+                    "status": "scored",
+                    "valid_orders": 1520,
+                    "score": 87.4,
+                    "product": 90.1,
+                    "logistics": 82.3,
+                    "service": 91.0,
+                    "display_score": 4.71,
+                    "level": "good",
+                    "provisional_score": None,
+                    "policy_version": "2026.11-1",
+                    "explanation": {"peer_group": "apparel", "metrics": [], "improvements": []},
+                    "record": {
+                        "violations_90d": {"ship_timeout": 3},
+                        "points_this_year": {"A": 0.3},
+                        "penalties": [],
+                        "penalty_in_force": None,
+                        "compensation_paid": "9.00",
+                        "open_appeals": 0,
+                        "privileges_and_measures": ["express_refund"],
+                    },
+                }
+            ]
+        }
+    )
+
     merchant_id: str
     as_of: date
     window_days: int
@@ -117,6 +234,24 @@ class Scorecard(BaseModel):
 
 
 class MetricOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "metric_id": "ship_timeout_rate",
+                    "en": "Ship-timeout rate",
+                    "zh": "发货超时率",
+                    "dimension": "logistics",
+                    "numerator": 12,
+                    "denominator": 1500,
+                    "value": 0.008,
+                    "category_value": 0.021,
+                    "platform_value": 0.018,
+                }
+            ]
+        }
+    )
+
     metric_id: str
     en: str
     zh: str
@@ -131,6 +266,31 @@ class MetricOut(BaseModel):
 
 
 class MetricsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "merchant_id": "M000042",
+                    "as_of": "2024-07-30",
+                    "window_days": 90,
+                    "metrics": [
+                        {
+                            "metric_id": "ship_timeout_rate",
+                            "en": "Ship-timeout rate",
+                            "zh": "发货超时率",
+                            "dimension": "logistics",
+                            "numerator": 12,
+                            "denominator": 1500,
+                            "value": 0.008,
+                            "category_value": 0.021,
+                            "platform_value": 0.018,
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
     merchant_id: str
     as_of: date
     window_days: int
@@ -138,6 +298,26 @@ class MetricsOut(BaseModel):
 
 
 class ViolationOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "violation_id": "ship_timeout:M000042:O000000042",
+                    "rule_id": "ship_timeout",
+                    "ledger": "A",
+                    "merchant_id": "M000042",
+                    "order_id": "O000000042",
+                    "occurred_at": "2024-06-20T12:15:00",
+                    "day": "2024-06-20",
+                    "amount": 59.9,
+                    "evidence": {"promised_ship_by": "2024-06-20 12:15:00", "pickup_at": None},
+                    "policy_version": "2026.11-1",
+                    "detected_as_of": "2024-06-21",
+                }
+            ]
+        }
+    )
+
     violation_id: str
     rule_id: str
     ledger: str
@@ -152,6 +332,28 @@ class ViolationOut(BaseModel):
 
 
 class ActionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "action_id": "points:ship_timeout:M000042:O000000042",
+                    "kind": "points",
+                    "merchant_id": "M000042",
+                    "violation_id": "ship_timeout:M000042:O000000042",
+                    "rule_id": "ship_timeout",
+                    "ledger": "A",
+                    "points": 0.1,
+                    "amount": None,
+                    "measure": None,
+                    "day": "2024-06-20",
+                    "as_of": "2024-06-21",
+                    "policy_version": "2026.11-1",
+                    "detail": {"each": 0.1},
+                }
+            ]
+        }
+    )
+
     action_id: str
     kind: str
     merchant_id: str
@@ -168,6 +370,14 @@ class ActionOut(BaseModel):
 
 
 class PrivilegesOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"merchant_id": "M000042", "held": ["express_refund", "presale"], "history": []}
+            ]
+        }
+    )
+
     merchant_id: str
     held: list[str] = Field(description="Privileges held and score measures in force.")
     history: list[ActionOut] = Field(description="Grants, revocations, measures applied/lifted.")
@@ -203,6 +413,25 @@ class AppealDecision(BaseModel):
 
 
 class AppealOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "appeal_id": "appeal:ship_timeout:M000042:O000000042:1",
+                    "violation_id": "ship_timeout:M000042:O000000042",
+                    "merchant_id": "M000042",
+                    "status": "open",
+                    "statement": "The carrier scanned late.",
+                    "evidence": "carrier-letter.pdf",
+                    "created_at": "2024-06-22T03:00:00",
+                    "decided_at": None,
+                    "decided_by": None,
+                    "reason": None,
+                }
+            ]
+        }
+    )
+
     appeal_id: str
     violation_id: str
     merchant_id: str
@@ -216,6 +445,28 @@ class AppealOut(BaseModel):
 
 
 class AppealDecided(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "appeal": {
+                        "appeal_id": "appeal:ship_timeout:M000042:O000000042:1",
+                        "violation_id": "ship_timeout:M000042:O000000042",
+                        "merchant_id": "M000042",
+                        "status": "accepted",
+                        "statement": "The carrier scanned late.",
+                        "evidence": None,
+                        "created_at": "2024-06-22T03:00:00",
+                        "decided_at": "2024-06-23T02:00:00",
+                        "decided_by": "tk_3f2a9c0d1b4e",
+                        "reason": "carrier delay confirmed",
+                    },
+                    "reversals": [],
+                }
+            ]
+        }
+    )
+
     appeal: AppealOut
     reversals: list[ActionOut]
 
@@ -226,6 +477,28 @@ class ReasonOut(BaseModel):
 
 
 class DecisionOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "decision_id": "634b712ce4ff499fa3253e576622a70d",
+                    "kind": "express_refund",
+                    "subject": "O000000042",
+                    "merchant_id": "M000042",
+                    "outcome": "refund_now",
+                    "reasons": [
+                        {
+                            "code": "unshipped_express",
+                            "message": "not shipped, asked 1.5 h after payment, under ¥300",
+                        }
+                    ],
+                    "policy_version": "2026.11-1",
+                    "details": {},
+                }
+            ]
+        }
+    )
+
     decision_id: str
     kind: str
     subject: str
@@ -237,6 +510,12 @@ class DecisionOut(BaseModel):
 
 
 class Health(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"status": "ok", "store": "tiyan.duckdb", "schema_version": 1}]
+        }
+    )
+
     status: str
     store: str
     schema_version: int

@@ -18,7 +18,15 @@ router = APIRouter(
     tags=["appeals"],
     responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 404: {"model": ErrorBody}},
 )
-AppealId = Annotated[str, Path(min_length=1, max_length=400, description="Appeal id.")]
+AppealId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=400,
+        description="Appeal id.",
+        examples=["appeal:ship_timeout:M000042:O000000042:1"],
+    ),
+]
 
 
 @router.post(
@@ -49,7 +57,9 @@ def post_appeal(body: AppealCreate, caller: Caller, state: State) -> AppealOut:
 def get_appeals(
     caller: Caller,
     state: State,
-    status: Annotated[Literal["open", "accepted", "rejected"] | None, Query()] = None,
+    status: Annotated[
+        Literal["open", "accepted", "rejected"] | None, Query(examples=["open"])
+    ] = None,
 ) -> list[AppealOut]:
     """All appeals (operators) or the key's merchant's own, oldest first."""
     require(caller, "operator", "merchant")

@@ -106,7 +106,11 @@ def ship_promise(body: ShipPromiseRequest, caller: Caller, state: State) -> Deci
 
 @router.get("/{decision_id}", response_model=DecisionOut, summary="One logged decision")
 def get_decision(
-    decision_id: Annotated[str, Path(min_length=1, max_length=100)], caller: Caller, state: State
+    decision_id: Annotated[
+        str, Path(min_length=1, max_length=100, examples=["634b712ce4ff499fa3253e576622a70d"])
+    ],
+    caller: Caller,
+    state: State,
 ) -> DecisionOut:
     """A decision from the log, as it was answered (operators, for audit)."""
     require(caller, "operator")

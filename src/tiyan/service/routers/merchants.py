@@ -37,10 +37,12 @@ router = APIRouter(
 MerchantId = Annotated[
     str, Path(min_length=1, max_length=100, description="Merchant id.", examples=["M000042"])
 ]
-Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many.")]
-Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Skip this many.")]
-AsOf = Annotated[date | None, Query(description="Score date (default: the latest).")]
-Window = Annotated[int | None, Query(ge=1, le=3650, description="Window in days.")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many.", examples=[50])]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Skip this many.", examples=[0])]
+AsOf = Annotated[
+    date | None, Query(description="Score date (default: the latest).", examples=["2024-07-30"])
+]
+Window = Annotated[int | None, Query(ge=1, le=3650, description="Window in days.", examples=[90])]
 _SORTS = {
     "score": "s.score ASC NULLS LAST",
     "-score": "s.score DESC NULLS LAST",
@@ -59,10 +61,15 @@ def _exists(store: Store, merchant_id: str) -> None:
 def list_merchants(
     caller: Caller,
     state: State,
-    q: Annotated[str | None, Query(max_length=100, description="Id or name contains.")] = None,
-    category: Annotated[str | None, Query(max_length=50)] = None,
-    level: Annotated[str | None, Query(max_length=50)] = None,
-    sort: Literal["score", "-score", "violations", "-violations", "merchant_id"] = "merchant_id",
+    q: Annotated[
+        str | None, Query(max_length=100, description="Id or name contains.", examples=["42"])
+    ] = None,
+    category: Annotated[str | None, Query(max_length=50, examples=["apparel"])] = None,
+    level: Annotated[str | None, Query(max_length=50, examples=["good"])] = None,
+    sort: Annotated[
+        Literal["score", "-score", "violations", "-violations", "merchant_id"],
+        Query(examples=["-score"]),
+    ] = "merchant_id",
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> MerchantPage:
@@ -178,7 +185,10 @@ def get_violations(
     merchant_id: MerchantId,
     caller: Caller,
     state: State,
-    rule: Annotated[str | None, Query(max_length=50, description="Only this rule id.")] = None,
+    rule: Annotated[
+        str | None,
+        Query(max_length=50, description="Only this rule id.", examples=["ship_timeout"]),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[ViolationOut]:
@@ -197,7 +207,8 @@ def get_actions(
     caller: Caller,
     state: State,
     kind: Annotated[
-        str | None, Query(max_length=50, description="compensation, points, penalty, ...")
+        str | None,
+        Query(max_length=50, description="compensation, points, penalty, ...", examples=["points"]),
     ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
