@@ -359,7 +359,9 @@ def demo_cmd(
         f"  .venv/bin/tiyan ingest {data} --db {db}    # a reload: every row unchanged\n"
         f"  .venv/bin/tiyan merchant {worst} --db {db}    # the lowest score, explained\n"
         f"  .venv/bin/tiyan violations --merchant {worst} --db {db}    # and its violations\n"
-        f"  .venv/bin/tiyan score --as-of {as_of + timedelta(days=1)} --db {db}    # next day"
+        f"  .venv/bin/tiyan score --as-of {as_of + timedelta(days=1)} --db {db}    # next day\n"
+        f"  .venv/bin/tiyan keys create --role operator --db {db}    # a key for the API\n"
+        f"  .venv/bin/tiyan serve --db {db}    # the HTTP API on :8000 (docs at /docs)"
     )
 
 
