@@ -42,6 +42,21 @@ def _where(
     return (f"WHERE {' AND '.join(where)}" if where else ""), params
 
 
+def _listed(
+    store: Store, table: str, columns: tuple[str, ...], json_column: str, clause: str,
+    params: list[Any], order: str, limit: int, offset: int,
+) -> list[dict[str, Any]]:  # fmt: skip
+    rows = store.query(
+        f"SELECT {', '.join(columns)} FROM {table} {clause} "
+        f"ORDER BY {order} LIMIT {int(limit)} OFFSET {int(offset)}",
+        params,
+    )
+    records = [dict(zip(columns, r, strict=True)) for r in rows]
+    for r in records:
+        r[json_column] = json.loads(r[json_column])
+    return records
+
+
 def list_violations(
     store: Store,
     *,
@@ -52,15 +67,8 @@ def list_violations(
 ) -> list[dict[str, Any]]:
     """Recorded violations, newest first, with their evidence parsed."""
     clause, params = _where(merchant_id, "rule_id", rule_id, list(RULE_ZH), "rule")
-    rows = store.query(
-        f"SELECT {', '.join(VIOLATION_COLUMNS)} FROM violations {clause} "
-        f"ORDER BY occurred_at DESC, violation_id LIMIT {int(limit)} OFFSET {int(offset)}",
-        params,
-    )
-    records = [dict(zip(VIOLATION_COLUMNS, r, strict=True)) for r in rows]
-    for r in records:
-        r["evidence"] = json.loads(r["evidence"])
-    return records
+    return _listed(store, "violations", VIOLATION_COLUMNS, "evidence", clause, params,
+                   "occurred_at DESC, violation_id", limit, offset)  # fmt: skip
 
 
 def list_actions(
@@ -73,15 +81,8 @@ def list_actions(
 ) -> list[dict[str, Any]]:
     """Ledger entries, newest first, with their detail parsed."""
     clause, params = _where(merchant_id, "kind", kind, list(ACTION_KINDS), "kind")
-    rows = store.query(
-        f"SELECT {', '.join(ACTION_COLUMNS)} FROM actions {clause} "
-        f"ORDER BY day DESC, action_id LIMIT {int(limit)} OFFSET {int(offset)}",
-        params,
-    )
-    records = [dict(zip(ACTION_COLUMNS, r, strict=True)) for r in rows]
-    for r in records:
-        r["detail"] = json.loads(r["detail"])
-    return records
+    return _listed(store, "actions", ACTION_COLUMNS, "detail", clause, params,
+                   "day DESC, action_id", limit, offset)  # fmt: skip
 
 
 def action_totals(

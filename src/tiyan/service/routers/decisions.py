@@ -20,7 +20,9 @@ from tiyan.decisions import (
 from tiyan.domain.errors import NotFoundError
 from tiyan.service.deps import Caller, State, own_merchant, require
 from tiyan.service.errors import ErrorBody
+from tiyan.service.keys import Principal
 from tiyan.service.schemas import DecisionOut
+from tiyan.service.state import AppState
 
 router = APIRouter(
     prefix="/v1/decisions",
@@ -34,10 +36,29 @@ router = APIRouter(
 )
 
 
-def _answer(state: State, decision: Any) -> DecisionOut:
+def _decide(decide: Any, body: Any, caller: Principal, state: AppState) -> DecisionOut:
+    """Run one ``decide_*`` of the core on a reader of the store, count it, answer it."""
+    now = state.clock()
+    with state.reading() as store:
+        decision = decide(
+            store,
+            body,
+            policy=state.policy(now.date()),
+            now=now,
+            requested_by=caller.key_id,
+            log=state.log_writer,
+        )
     out = DecisionOut(**decision_to_dict(decision))
     state.metrics.decisions.labels(out.kind, out.outcome).inc()
     return out
+
+
+def _for_merchant(caller: Principal, merchant_id: str) -> None:
+    """Services and operators ask for any merchant; a merchant key for itself only."""
+    if caller.role == "merchant":
+        own_merchant(caller, merchant_id)
+    else:
+        require(caller, "service", "operator")
 
 
 @router.post("/express-refund", response_model=DecisionOut, summary="极速退: refund now?")
@@ -47,17 +68,7 @@ def express_refund(body: ExpressRefundRequest, caller: Caller, state: State) -> 
     number, consumer tier and amount within limits: the platform pays now and settles with
     the merchant later), or ``merchant_review`` (auto-approved if unanswered in 48 h)."""
     require(caller, "service", "operator")
-    now = state.clock()
-    with state.reading() as store:
-        decision = decide_express_refund(
-            store,
-            body,
-            policy=state.policy(now.date()),
-            now=now,
-            requested_by=caller.key_id,
-            log=state.log_writer,
-        )
-    return _answer(state, decision)
+    return _decide(decide_express_refund, body, caller, state)
 
 
 @router.post("/presale", response_model=DecisionOut, summary="May this merchant sell on presale?")
@@ -65,21 +76,8 @@ def presale(body: PresaleRequest, caller: Caller, state: State) -> DecisionOut:
     """``eligible`` when the merchant holds the presale privilege, no penalty forbids it and
     the presale period is within the cap; otherwise ``not_eligible`` with every reason. A
     merchant key may ask for itself."""
-    if caller.role == "merchant":
-        own_merchant(caller, body.merchant_id)
-    else:
-        require(caller, "service", "operator")
-    now = state.clock()
-    with state.reading() as store:
-        decision = decide_presale(
-            store,
-            body,
-            policy=state.policy(now.date()),
-            now=now,
-            requested_by=caller.key_id,
-            log=state.log_writer,
-        )
-    return _answer(state, decision)
+    _for_merchant(caller, body.merchant_id)
+    return _decide(decide_presale, body, caller, state)
 
 
 @router.post("/ship-promise", response_model=DecisionOut, summary="Is this ship promise credible?")
@@ -87,21 +85,8 @@ def ship_promise(body: ShipPromiseRequest, caller: Caller, state: State) -> Deci
     """The probability that the merchant hands parcels to the carrier within the promised
     hours, from its recent payment → pickup times, and the promise it keeps at 95%. A
     merchant key may ask for itself."""
-    if caller.role == "merchant":
-        own_merchant(caller, body.merchant_id)
-    else:
-        require(caller, "service", "operator")
-    now = state.clock()
-    with state.reading() as store:
-        decision = decide_ship_promise(
-            store,
-            body,
-            policy=state.policy(now.date()),
-            now=now,
-            requested_by=caller.key_id,
-            log=state.log_writer,
-        )
-    return _answer(state, decision)
+    _for_merchant(caller, body.merchant_id)
+    return _decide(decide_ship_promise, body, caller, state)
 
 
 @router.get("/{decision_id}", response_model=DecisionOut, summary="One logged decision")
