@@ -1,5 +1,5 @@
-"""What the routes share: the store (one connection per worker, used by one request at a
-time), the policy in force, the rate limiter, the metrics and the clock."""
+"""What the routes share: the store (a connection for writes, taken in turns, and one per
+thread for reads), the policy in force, the rate limiter, the metrics and the clock."""
 
 from __future__ import annotations
 
@@ -87,9 +87,15 @@ class AppState:
         self.policy()
 
     def open(self) -> None:
+        with self._lock:
+            self.open_unlocked()
+        self.decision_log.start()
+
+    def open_unlocked(self) -> None:
         if self._store is None:
             self._store = open_store(self.settings.db)
-        self.decision_log.start()
+            # the decisions and the key checks look rows up one by one
+            self._store.ensure_lookup_indexes()
 
     @property
     def log_writer(self) -> Callable[[list[Any]], None] | None:
@@ -115,7 +121,8 @@ class AppState:
         if reader is None:
             with self._lock:
                 if self._store is None:
-                    self._store = open_store(self.settings.db)
+                    self.open_unlocked()
+                assert self._store is not None
                 reader = self._store.reader()
                 self._readers.append(reader)
             self._local.reader = reader
@@ -126,7 +133,8 @@ class AppState:
         """The store, for this request alone while the block runs."""
         with self._lock:
             if self._store is None:
-                self._store = open_store(self.settings.db)
+                self.open_unlocked()
+            assert self._store is not None
             yield self._store
 
     def authenticate(self, key: str | None) -> Principal:

@@ -91,7 +91,6 @@ class Store(abc.ABC):
             if migration.version > version:
                 statements.extend(migration.statements)
         statements.extend(reconcile_statements(existing, self.dialect))
-        statements.extend(index_statements(self.dialect, self.existing_indexes()))
         if version < SCHEMA_VERSION or statements:
             statements.append("DELETE FROM tiyan_meta WHERE key = 'schema_version'")
             statements.append(
@@ -119,6 +118,16 @@ class Store(abc.ABC):
         ):
             found.setdefault(table, set()).add(column)
         return found
+
+    def ensure_lookup_indexes(self) -> list[str]:
+        """Create the indexes of the online lookups (:data:`~tiyan.store.schema.LOOKUPS`) the
+        store lacks; returns their statements. The service calls it when it starts: batch
+        stages scan whole tables and need none, and a load into indexed tables pays for
+        maintaining them."""
+        statements = index_statements(self.dialect, self.existing_indexes())
+        if statements:
+            self.run_in_transaction(statements)
+        return statements
 
     def reader(self) -> Store:
         """A store for reading from another thread at the same time as this one (its own
