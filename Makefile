@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest docs bench bench-metrics clean
+.PHONY: demo test lint typecheck pytest docs bench bench-metrics bench-service clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: $(STAMP)
 ## make bench-metrics: the metric catalog (full and next-day runs) vs one hand-written query
 bench-metrics: $(STAMP)
 	$(BIN)/python benchmarks/metrics_bench.py
+
+## make bench-service: the HTTP service (decisions, events) on DuckDB and PostgreSQL vs /healthz and a bare ingest
+bench-service: $(STAMP)
+	$(BIN)/python benchmarks/service_bench.py
 
 clean:
 	rm -rf demo .pytest_cache .mypy_cache .ruff_cache
