@@ -53,12 +53,13 @@ ALL_TABLES: dict[str, Table] = {
 
 
 #: Columns the online paths (the API's decisions, keys, events, merchant pages) look rows up
-#: by, one at a time: each gets an index when the service starts (``ensure_lookup_indexes``). DuckDB keeps no primary-key index (keys are not
-#: enforced there, a load checks them in bulk), so a lookup by key needs one too; PostgreSQL
-#: has its primary keys' indexes already. Measured on a 100k-order DuckDB store: a lookup of
-#: tracking events by number 7.2 ms → 0.8 ms; a first load 7.1 s → 9.7 s, a reload 8.9 → 4.9 s.
-#: DuckDB adds a column to an indexed table but drops or retypes none: a migration that does
-#: must drop the table's lookup indexes first (the next open creates them again).
+#: by, one at a time: each gets an index when the service starts (``ensure_lookup_indexes``).
+#: DuckDB keeps no primary-key index (keys are not enforced there, a load checks them in
+#: bulk), so a lookup by key needs one too; PostgreSQL has its primary keys' indexes already.
+#: Measured on a 100k-order DuckDB store: a lookup of tracking events by number 7.2 ms →
+#: 0.8 ms; a first load 7.1 s → 9.7 s, a reload 8.9 → 4.9 s. DuckDB adds a column to an
+#: indexed table but drops or retypes none: a migration that does must drop the table's
+#: lookup indexes first (the service creates them again when it starts).
 LOOKUPS: dict[str, tuple[tuple[str, ...], ...]] = {
     "merchants": (("merchant_id",),),
     "consumers": (("consumer_id",),),
