@@ -203,15 +203,13 @@ def load_refund_facts(
     """The facts of ``request`` (a few lookups by order id); :class:`NotFoundError` for an
     unknown order. The merchant's privilege is looked up as of ``privilege_day`` (local),
     only when given."""
-    # One statement for every lookup (each by an indexed key): on the request path the
-    # per-statement overhead, not the reading, is the cost. Rows by kind: o the order, r the
-    # consumer's tier, s the shipments, a the after-sales cases, n the scans of the number.
+    # One statement for the lookups by order id (each by an indexed key): on the request
+    # path the per-statement overhead, not the reading, is the cost. Rows by kind: o the
+    # order, s the shipments, a and t the after-sales cases, n the scans of the number.
     number = request.return_tracking_no
     parts = [
         "SELECT 'o' AS k, merchant_id AS a, CAST(amount AS VARCHAR) AS b, paid_at AS t1, "
         "cancelled_at AS t2, consumer_id AS c FROM orders WHERE order_id = ?",
-        "SELECT 'r', risk_tier, NULL, NULL, NULL, NULL FROM consumers WHERE consumer_id = "
-        "(SELECT consumer_id FROM orders WHERE order_id = ?)",
         "SELECT 's', tracking_no, NULL, shipped_at, pickup_at, NULL FROM shipments "
         "WHERE order_id = ?",
         "SELECT 'a', case_id, CAST(amount AS VARCHAR), NULL, NULL, resolution "
@@ -232,8 +230,11 @@ def load_refund_facts(
         by_kind.setdefault(kind, []).append(tuple(values))
     if "o" not in by_kind:
         raise NotFoundError("order", request.order_id)
-    merchant_id, paid, paid_at, cancelled_at, _ = by_kind["o"][0]
-    tier = by_kind["r"][0][0] if "r" in by_kind else None
+    merchant_id, paid, paid_at, cancelled_at, consumer_id = by_kind["o"][0]
+    tier = None
+    if consumer_id is not None:  # by its own key (a subquery for it would scan consumers)
+        found = store.query("SELECT risk_tier FROM consumers WHERE consumer_id = ?", (consumer_id,))
+        tier = found[0][0] if found else None
     outbound = [(n, shipped, picked) for n, _, shipped, picked, _ in by_kind.get("s", [])]
     times = [t for _, s, p in outbound for t in (s, p) if t is not None and t <= requested_at]
     returns = {cid: n for cid, n, *_ in by_kind.get("t", [])}

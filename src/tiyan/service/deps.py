@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tiyan.domain.errors import AuthError, NotFoundError
@@ -28,12 +29,17 @@ async def get_state(request: Request) -> AppState:  # async: no thread hop, no I
 State = Annotated[AppState, Depends(get_state)]
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     state: State,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    principal = state.authenticate(credentials.credentials if credentials else None)
+    # async: a key checked a moment ago costs a dict lookup, not a hop to a worker thread;
+    # only a lookup in the store goes to one
+    key = credentials.credentials if credentials else None
+    principal = state.cached_principal(key)
+    if principal is None:
+        principal = await run_in_threadpool(state.authenticate, key)
     request.scope.setdefault("state", {})["key_id"] = principal.key_id
     wait = state.limiter.take(principal.key_id)
     if wait > 0:

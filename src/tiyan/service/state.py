@@ -137,15 +137,23 @@ class AppState:
             assert self._store is not None
             yield self._store
 
+    def cached_principal(self, key: str | None) -> Principal | None:
+        """The key's principal if it was checked less than ``auth_cache_seconds`` ago."""
+        if key is None or self.settings.auth_cache_seconds <= 0:
+            return None
+        hit = self._principals.get(key)
+        if hit is not None and time.monotonic() - hit[0] < self.settings.auth_cache_seconds:
+            return hit[1]
+        return None
+
     def authenticate(self, key: str | None) -> Principal:
         """The key's principal, looked up at most every ``auth_cache_seconds`` (a hit is a
         dict lookup; the lookup is a query)."""
         ttl = self.settings.auth_cache_seconds
         now = time.monotonic()
-        if key is not None and ttl > 0:
-            hit = self._principals.get(key)
-            if hit is not None and now - hit[0] < ttl:
-                return hit[1]
+        cached = self.cached_principal(key)
+        if cached is not None:
+            return cached
         with self.reading() as store:
             principal = authenticate(store, key)
         if key is not None and ttl > 0:
