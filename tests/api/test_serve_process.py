@@ -124,3 +124,31 @@ def test_workers_need_postgres(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 2
     assert "postgresql://" in done.stderr
+
+
+def test_two_workers_start_together_on_a_new_postgres_schema(pg_url: str) -> None:
+    """Both workers open the store at once: the schema and the indexes are created once (an
+    advisory lock serialises them), and both serve."""
+    port = _port()
+    proc = subprocess.Popen(
+        [*TIYAN, "serve", "--db", pg_url, "--port", str(port), "--workers", "2", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        pids = set()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(pids) < 2:
+            try:
+                # a new connection per request: the two workers share the port
+                with httpx.Client() as c:
+                    r = c.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                assert r.status_code == 200, r.text
+                pids.add(r.headers.get("x-worker-pid"))
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert len(pids) == 2, f"answers came from {pids}"
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err, err

@@ -251,10 +251,9 @@ class _Batch:
                 self.reject(i, f".data.{name}", "unknown_field", why)
             elif isinstance(value, dict | list):
                 self.reject(i, f".data.{name}", "bad_type", "expected a single value")
-        if etype is not None and etype.fields is not None:
-            for k in table.primary_key:
-                if data.get(k) in (None, ""):
-                    self.reject(i, f".data.{k}", "missing_value", f"{kind} names the row by {k}")
+        for k in table.primary_key:  # the key says which row: without it, no row at all
+            if data.get(k) in (None, ""):
+                self.reject(i, f".data.{k}", "missing_value", f"{kind} names the row by {k}")
         if self.results[i].problems:
             return None
         self.results[i].table = table_name

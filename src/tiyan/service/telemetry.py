@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import uuid
 from typing import Any
@@ -84,6 +85,7 @@ class Observe:
         self.app = app
         self.metrics = metrics
         self.enabled_log = enabled_log
+        self.pid = str(os.getpid()).encode()  # which worker answered (several on PostgreSQL)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,6 +101,7 @@ class Observe:
                 status = int(message["status"])
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-worker-pid", self.pid))
                 message["headers"] = headers
             await send(message)
 

@@ -64,6 +64,9 @@ class Store(abc.ABC):
     url: str
     #: The schema (namespace) holding the tables: ``main`` in DuckDB, ``?schema=`` in PostgreSQL.
     schema: str
+    #: A statement that serialises schema changes between processes sharing the store, run
+    #: first in their transaction (several service workers start at once on PostgreSQL).
+    schema_lock: str | None = None
 
     # -- schema ---------------------------------------------------------------------------
     def ensure_schema(self) -> None:
@@ -96,7 +99,9 @@ class Store(abc.ABC):
             statements.append(
                 f"INSERT INTO tiyan_meta (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')"
             )
-            self.run_in_transaction(statements)
+            self.run_in_transaction(
+                [self.schema_lock, *statements] if self.schema_lock else statements
+            )
 
     def _stored_version(self, existing: dict[str, set[str]]) -> int:
         if "tiyan_meta" not in existing:
@@ -126,7 +131,9 @@ class Store(abc.ABC):
         maintaining them."""
         statements = index_statements(self.dialect, self.existing_indexes())
         if statements:
-            self.run_in_transaction(statements)
+            self.run_in_transaction(
+                [self.schema_lock, *statements] if self.schema_lock else statements
+            )
         return statements
 
     def reader(self) -> Store:
@@ -200,7 +207,7 @@ def reconcile_statements(existing: dict[str, set[str]], dialect: str) -> list[st
         for col in table.columns:
             if col.name not in existing[table.name]:
                 statements.append(
-                    f"ALTER TABLE {quote(table.name)} ADD COLUMN {quote(col.name)} "
+                    f"ALTER TABLE {quote(table.name)} ADD COLUMN IF NOT EXISTS {quote(col.name)} "
                     f"{SQL_TYPES[dialect][col.type]}"
                 )
     return statements

@@ -38,6 +38,9 @@ def split_schema(url: str) -> tuple[str, str]:
 
 class PostgresStore(Store):
     dialect = "postgres"
+    # a transaction-scoped advisory lock: the second worker waits, then finds the tables and
+    # indexes there (every DDL statement says IF NOT EXISTS)
+    schema_lock = "SELECT pg_advisory_xact_lock(7349812)"
 
     def __init__(self, url: str, *, memory_limit: str | None = None) -> None:
         self.url = url
