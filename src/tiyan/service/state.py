@@ -3,6 +3,7 @@ thread for reads), the policy in force, the rate limiter, the metrics and the cl
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,8 @@ from tiyan.service.limits import RateLimiter
 from tiyan.service.settings import Settings
 from tiyan.service.telemetry import Metrics
 from tiyan.store import Store, open_store
+
+log = logging.getLogger("tiyan.service")
 
 
 def utc_now() -> datetime:
@@ -95,7 +98,14 @@ class AppState:
         if self._store is None:
             self._store = open_store(self.settings.db)
             # the decisions and the key checks look rows up one by one
-            self._store.ensure_lookup_indexes()
+            start = time.monotonic()
+            created = self._store.ensure_lookup_indexes()
+            if created:  # the first start on a store: say why it took a while
+                log.info(
+                    "created lookup indexes",
+                    extra={"fields": {"indexes": len(created),
+                                      "seconds": round(time.monotonic() - start, 1)}},
+                )  # fmt: skip
 
     @property
     def log_writer(self) -> Callable[[list[Any]], None] | None:
