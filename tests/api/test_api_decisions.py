@@ -10,6 +10,7 @@ import json
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Market, bearer, make_client
+from tiyan.domain.errors import StoreError
 from tiyan.store import open_store
 
 
@@ -83,3 +84,27 @@ def test_bad_decision_requests_are_4xx_with_paths(api: Market, client: TestClien
         json={"merchant_id": api.merchant_a, "promise_hours": 0, "extra": 1},
     )
     assert r.status_code == 422
+
+
+def test_a_failed_log_write_keeps_the_rows_for_the_next_flush(api: Market) -> None:
+    with make_client(api, decision_log_flush_ms=10_000) as c:
+        state = c.app.state.tiyan  # type: ignore[attr-defined]
+        body = {"merchant_id": api.merchant_a, "promise_hours": 48}
+        answer = c.post("/v1/decisions/ship-promise", headers=bearer(api.service), json=body)
+        answer = answer.json()
+        with state.store() as store:
+            real = store.replace_rows
+
+            def failing(*args: object, **kwargs: object) -> None:
+                raise StoreError("disk full")
+
+            store.replace_rows = failing  # type: ignore[method-assign]
+        state.decision_log.flush()  # fails: logged, rows kept
+        with state.store() as store:
+            store.replace_rows = real  # type: ignore[method-assign]
+            assert not store.query("SELECT 1 FROM decisions WHERE decision_id = ?",
+                                   (answer["decision_id"],))  # fmt: skip
+        state.decision_log.flush()
+        with state.store() as store:
+            assert store.query("SELECT outcome FROM decisions WHERE decision_id = ?",
+                               (answer["decision_id"],)) == [(answer["outcome"],)]  # fmt: skip

@@ -58,9 +58,15 @@ class DecisionLog:
     def flush(self) -> None:
         with self._guard:
             rows, self._rows = self._rows, []
-        if rows:
+        if not rows:
+            return
+        try:
             with self.state.store() as store:
                 store.replace_rows(DECISIONS, [tuple(r) for r in rows], "1 = 0")
+        except Exception:  # the flusher thread must outlive a failed write: try again later
+            log.exception("decision log: %d rows not written, kept for the next flush", len(rows))
+            with self._guard:
+                self._rows[:0] = rows
 
     def stop(self) -> None:
         self._stop.set()
