@@ -36,6 +36,7 @@ def test_the_public_api() -> None:
             "decide_presale",
             "decide_ship_promise",
             "decision_to_dict",
+            "read_decision",
         ]
     )
     for name in tiyan.decisions.__all__:

@@ -23,6 +23,7 @@ Example::
 """
 
 from tiyan.decisions._express_refund import decide_express_refund
+from tiyan.decisions._log import read_decision
 from tiyan.decisions._presale import decide_presale
 from tiyan.decisions._ship_promise import decide_ship_promise
 from tiyan.decisions._types import (
@@ -44,4 +45,5 @@ __all__ = [
     "decide_presale",
     "decide_ship_promise",
     "decision_to_dict",
+    "read_decision",
 ]

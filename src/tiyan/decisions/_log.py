@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -94,3 +95,20 @@ def record(
     else:
         store.insert_row(DECISIONS, values)
     return decision
+
+
+def read_decision(store: Store, decision_id: str) -> dict[str, Any]:
+    """A logged decision as it was answered; NotFoundError when it is not in the log."""
+    rows = store.query(
+        "SELECT decision_id, kind, subject, merchant_id, outcome, reasons, policy_version, "
+        "inputs FROM decisions WHERE decision_id = ?",
+        (decision_id,),
+    )
+    if not rows:
+        raise NotFoundError("decision", decision_id)
+    did, kind, subject, merchant, outcome, reasons, version, inputs = rows[0]
+    return {
+        "decision_id": did, "kind": kind, "subject": subject, "merchant_id": merchant,
+        "outcome": outcome, "reasons": json.loads(reasons), "policy_version": version,
+        "details": json.loads(inputs).get("result", {}) if inputs else {},
+    }  # fmt: skip

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tiyan.domain.errors import UnknownNameError
+from tiyan.domain.errors import NotFoundError, UnknownNameError
 from tiyan.policy.rules import RULE_ZH
+from tiyan.scoring.scorecard import scorecard
 from tiyan.store.base import Store
 
 VIOLATION_COLUMNS = (
@@ -98,3 +99,88 @@ def action_totals(
             params,
         )
     ]
+
+
+MERCHANT_COLUMNS = (
+    "merchant_id", "name", "category", "store_type", "region", "as_of", "status", "score",
+    "level", "display_score", "violations",
+)  # fmt: skip
+MERCHANT_SORTS = {
+    "score": "s.score ASC NULLS LAST",
+    "-score": "s.score DESC NULLS LAST",
+    "violations": "violations ASC",
+    "-violations": "violations DESC",
+    "merchant_id": "m.merchant_id ASC",
+}
+
+
+def list_merchants(
+    store: Store,
+    *,
+    q: str | None = None,
+    category: str | None = None,
+    level: str | None = None,
+    sort: str = "merchant_id",
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[int, list[dict[str, Any]]]:
+    """(how many match, one page of them): every merchant with the score of the latest
+    scoring run and its violations in all; ``q`` matches id or name, case blind."""
+    if sort not in MERCHANT_SORTS:
+        raise UnknownNameError("sort", sort, MERCHANT_SORTS)
+    where, params = [], []
+    if q:
+        where.append("(lower(m.merchant_id) LIKE ? OR lower(m.name) LIKE ?)")
+        needle = "%" + q.lower().replace("%", "").replace("_", "") + "%"
+        params += [needle, needle]
+    if category:
+        where.append("m.category = ?")
+        params.append(category)
+    if level:
+        where.append("s.level = ?")
+        params.append(level)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    base = (
+        "FROM merchants m LEFT JOIN (SELECT merchant_id, as_of, status, score, level, "
+        "display_score FROM scores WHERE as_of = (SELECT max(as_of) FROM scores) "
+        "AND window_days = (SELECT max(window_days) FROM scores WHERE as_of = "
+        "(SELECT max(as_of) FROM scores))) s ON s.merchant_id = m.merchant_id "
+        "LEFT JOIN (SELECT merchant_id, count(*) AS n FROM violations GROUP BY 1) v "
+        f"ON v.merchant_id = m.merchant_id {clause}"
+    )
+    (total,) = store.query(f"SELECT count(*) {base}", params)[0]
+    rows = store.query(
+        "SELECT m.merchant_id, m.name, m.category, m.store_type, m.region, s.as_of, "
+        "s.status, s.score, s.level, s.display_score, coalesce(v.n, 0) AS violations "
+        f"{base} ORDER BY {MERCHANT_SORTS[sort]}, m.merchant_id "
+        f"LIMIT {int(limit)} OFFSET {int(offset)}",
+        params,
+    )
+    return int(total), [dict(zip(MERCHANT_COLUMNS, r, strict=True)) for r in rows]
+
+
+def require_merchant(store: Store, merchant_id: str) -> None:
+    """NotFoundError unless the merchant exists."""
+    if not store.query("SELECT 1 FROM merchants WHERE merchant_id = ?", (merchant_id,)):
+        raise NotFoundError("merchant", merchant_id)
+
+
+def merchant_summary(store: Store, merchant_id: str) -> dict[str, Any]:
+    """One merchant with its latest score and its violations in all; NotFoundError for an
+    unknown one."""
+    rows = store.query(
+        "SELECT merchant_id, name, category, store_type, region FROM merchants "
+        "WHERE merchant_id = ?",
+        (merchant_id,),
+    )
+    if not rows:
+        raise NotFoundError("merchant", merchant_id)
+    out: dict[str, Any] = dict.fromkeys(MERCHANT_COLUMNS)
+    out.update(zip(MERCHANT_COLUMNS[:5], rows[0], strict=True))
+    card = scorecard(store, merchant_id)
+    if card is not None:
+        out.update({k: card[k] for k in ("as_of", "status", "score", "level", "display_score")})
+    (n,) = store.query("SELECT count(*) FROM violations WHERE merchant_id = ?",
+                       (merchant_id,))[0]  # fmt: skip
+    out["violations"] = int(n)
+    return out

@@ -3,7 +3,6 @@ the decision, its reasons and the policy version, and kept in the decision log."
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
@@ -16,8 +15,8 @@ from tiyan.decisions import (
     decide_presale,
     decide_ship_promise,
     decision_to_dict,
+    read_decision,
 )
-from tiyan.domain.errors import NotFoundError
 from tiyan.service.deps import Caller, State, own_merchant, require
 from tiyan.service.errors import ErrorBody
 from tiyan.service.keys import Principal
@@ -100,17 +99,5 @@ def get_decision(
     """A decision from the log, as it was answered (operators, for audit)."""
     require(caller, "operator")
     state.decision_log.flush()  # a decision just made is in the log
-    with state.store() as store:
-        rows = store.query(
-            "SELECT decision_id, kind, subject, merchant_id, outcome, reasons, policy_version, "
-            "inputs FROM decisions WHERE decision_id = ?",
-            (decision_id,),
-        )
-    if not rows:
-        raise NotFoundError("decision", decision_id)
-    did, kind, subject, merchant, outcome, reasons, version, inputs = rows[0]
-    details = json.loads(inputs).get("result", {}) if inputs else {}
-    return DecisionOut(
-        decision_id=did, kind=kind, subject=subject, merchant_id=merchant, outcome=outcome,
-        reasons=json.loads(reasons), policy_version=version, details=details,
-    )  # fmt: skip
+    with state.reading() as store:
+        return DecisionOut(**read_decision(store, decision_id))

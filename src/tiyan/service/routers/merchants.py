@@ -10,7 +10,13 @@ from fastapi import APIRouter, Path, Query
 
 from tiyan.domain.errors import NotFoundError
 from tiyan.metrics.catalog import DEFINITIONS
-from tiyan.policy.listing import list_actions, list_violations
+from tiyan.policy.listing import (
+    list_actions,
+    list_merchants,
+    list_violations,
+    merchant_summary,
+    require_merchant,
+)
 from tiyan.policy.record import merchant_record
 from tiyan.scoring.scorecard import merchant_metrics, scorecard
 from tiyan.service.deps import Caller, State, own_merchant, require
@@ -26,7 +32,6 @@ from tiyan.service.schemas import (
     Scorecard,
     ViolationOut,
 )
-from tiyan.store.base import Store
 
 router = APIRouter(
     prefix="/v1/merchants",
@@ -43,22 +48,10 @@ AsOf = Annotated[
     date | None, Query(description="Score date (default: the latest).", examples=["2024-07-30"])
 ]
 Window = Annotated[int | None, Query(ge=1, le=3650, description="Window in days.", examples=[90])]
-_SORTS = {
-    "score": "s.score ASC NULLS LAST",
-    "-score": "s.score DESC NULLS LAST",
-    "violations": "violations ASC",
-    "-violations": "violations DESC",
-    "merchant_id": "m.merchant_id ASC",
-}
-
-
-def _exists(store: Store, merchant_id: str) -> None:
-    if not store.query("SELECT 1 FROM merchants WHERE merchant_id = ?", (merchant_id,)):
-        raise NotFoundError("merchant", merchant_id)
 
 
 @router.get("", response_model=MerchantPage, summary="Merchants, searchable and sortable")
-def list_merchants(
+def get_merchants(
     caller: Caller,
     state: State,
     q: Annotated[
@@ -75,61 +68,17 @@ def list_merchants(
 ) -> MerchantPage:
     """Every merchant with its latest score and violation count (operators only)."""
     require(caller, "operator")
-    where, params = [], []
-    if q:
-        where.append("(lower(m.merchant_id) LIKE ? OR lower(m.name) LIKE ?)")
-        needle = "%" + q.lower().replace("%", "").replace("_", "") + "%"
-        params += [needle, needle]
-    if category:
-        where.append("m.category = ?")
-        params.append(category)
-    if level:
-        where.append("s.level = ?")
-        params.append(level)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    base = (
-        "FROM merchants m LEFT JOIN (SELECT merchant_id, as_of, status, score, level, "
-        "display_score FROM scores WHERE as_of = (SELECT max(as_of) FROM scores) "
-        "AND window_days = (SELECT max(window_days) FROM scores WHERE as_of = "
-        "(SELECT max(as_of) FROM scores))) s ON s.merchant_id = m.merchant_id "
-        "LEFT JOIN (SELECT merchant_id, count(*) AS n FROM violations GROUP BY 1) v "
-        f"ON v.merchant_id = m.merchant_id {clause}"
-    )
     with state.reading() as store:
-        (total,) = store.query(f"SELECT count(*) {base}", params)[0]
-        rows = store.query(
-            "SELECT m.merchant_id, m.name, m.category, m.store_type, m.region, s.as_of, "
-            "s.status, s.score, s.level, s.display_score, coalesce(v.n, 0) AS violations "
-            f"{base} ORDER BY {_SORTS[sort]}, m.merchant_id LIMIT {limit} OFFSET {offset}",
-            params,
-        )
-    keys = list(MerchantSummary.model_fields)
-    return MerchantPage(
-        total=int(total),
-        items=[MerchantSummary(**dict(zip(keys, r, strict=True))) for r in rows],
-    )
+        total, rows = list_merchants(store, q=q, category=category, level=level, sort=sort,
+                                     limit=limit, offset=offset)  # fmt: skip
+    return MerchantPage(total=total, items=[MerchantSummary(**r) for r in rows])
 
 
 @router.get("/{merchant_id}", response_model=MerchantSummary, summary="One merchant")
 def get_merchant(merchant_id: MerchantId, caller: Caller, state: State) -> MerchantSummary:
     own_merchant(caller, merchant_id)
     with state.reading() as store:
-        rows = store.query(
-            "SELECT merchant_id, name, category, store_type, region FROM merchants "
-            "WHERE merchant_id = ?",
-            (merchant_id,),
-        )
-        if not rows:
-            raise NotFoundError("merchant", merchant_id)
-        card = scorecard(store, merchant_id)
-        (n,) = store.query("SELECT count(*) FROM violations WHERE merchant_id = ?",
-                           (merchant_id,))[0]  # fmt: skip
-    keys = ("merchant_id", "name", "category", "store_type", "region")
-    out = MerchantSummary(**dict(zip(keys, rows[0], strict=True)), violations=int(n))
-    if card is not None:
-        for k in ("as_of", "status", "score", "level", "display_score"):
-            setattr(out, k, card[k])
-    return out
+        return MerchantSummary(**merchant_summary(store, merchant_id))
 
 
 @router.get("/{merchant_id}/scorecard", response_model=Scorecard, summary="Score, explained")
@@ -141,7 +90,7 @@ def get_scorecard(
     governance record (violations, points, penalties, privileges)."""
     own_merchant(caller, merchant_id)
     with state.reading() as store:
-        _exists(store, merchant_id)
+        require_merchant(store, merchant_id)
         card = scorecard(store, merchant_id, as_of=as_of, window=window)
         if card is None:
             raise NotFoundError("score", merchant_id, f"merchant {merchant_id} has no score yet")
@@ -158,7 +107,7 @@ def get_metrics(
     platform's."""
     own_merchant(caller, merchant_id)
     with state.reading() as store:
-        _exists(store, merchant_id)
+        require_merchant(store, merchant_id)
         card = scorecard(store, merchant_id, as_of=as_of, window=window)
         if card is None:
             raise NotFoundError("metrics", merchant_id, f"merchant {merchant_id} has no score yet")
@@ -195,7 +144,7 @@ def get_violations(
     """Violations, newest first, each with its evidence."""
     own_merchant(caller, merchant_id)
     with state.reading() as store:
-        _exists(store, merchant_id)
+        require_merchant(store, merchant_id)
         rows = list_violations(store, merchant_id=merchant_id, rule_id=rule, limit=limit,
                                offset=offset)  # fmt: skip
     return [ViolationOut(**r) for r in rows]
@@ -216,7 +165,7 @@ def get_actions(
     """The ledger: compensation, points, penalties, privileges, reversals; newest first."""
     own_merchant(caller, merchant_id)
     with state.reading() as store:
-        _exists(store, merchant_id)
+        require_merchant(store, merchant_id)
         rows = list_actions(store, merchant_id=merchant_id, kind=kind, limit=limit,
                             offset=offset)  # fmt: skip
     return [ActionOut(**r) for r in rows]
@@ -228,7 +177,7 @@ def get_privileges(merchant_id: MerchantId, caller: Caller, state: State) -> Pri
     grants and revocations that led there."""
     own_merchant(caller, merchant_id)
     with state.reading() as store:
-        _exists(store, merchant_id)
+        require_merchant(store, merchant_id)
         card = scorecard(store, merchant_id)
         record = merchant_record(store, merchant_id, card["as_of"] if card else None)
         history = [
@@ -250,6 +199,6 @@ def get_appeals(merchant_id: MerchantId, caller: Caller, state: State) -> list[A
 
     own_merchant(caller, merchant_id)
     with state.reading() as store:
-        _exists(store, merchant_id)
+        require_merchant(store, merchant_id)
         appeals = list_appeals(store, merchant_id=merchant_id)
     return [AppealOut(**a.__dict__) for a in appeals]
