@@ -30,6 +30,44 @@ _PICKED_UP: dict[str, Any] = {
 }
 
 
+_MERCHANT: dict[str, Any] = {
+    "merchant_id": "M000042",
+    "name": "Shop 42",
+    "category": "apparel",
+    "store_type": "individual",
+    "region": "zhejiang",
+    "as_of": "2024-07-30",
+    "status": "scored",
+    "score": 87.4,
+    "level": "good",
+    "display_score": 4.71,
+    "violations": 3,
+}
+_METRIC: dict[str, Any] = {
+    "metric_id": "ship_timeout_rate",
+    "en": "Ship-timeout rate",
+    "zh": "发货超时率",
+    "dimension": "logistics",
+    "numerator": 12,
+    "denominator": 1500,
+    "value": 0.008,
+    "category_value": 0.021,
+    "platform_value": 0.018,
+}
+_APPEAL: dict[str, Any] = {
+    "appeal_id": "appeal:ship_timeout:M000042:O000000042:1",
+    "violation_id": "ship_timeout:M000042:O000000042",
+    "merchant_id": "M000042",
+    "status": "open",
+    "statement": "The carrier scanned late.",
+    "evidence": "carrier-letter.pdf",
+    "created_at": "2024-06-22T03:00:00",
+    "decided_at": None,
+    "decided_by": None,
+    "reason": None,
+}
+
+
 class EventBatch(BaseModel):
     """A batch of events. Each item is ``{id, type, data}`` (``type: record`` also names its
     ``table``); items are checked one by one, so one bad item never fails the batch."""
@@ -121,25 +159,7 @@ class EventsOut(BaseModel):
 
 
 class MerchantSummary(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "merchant_id": "M000042",
-                    "name": "Shop 42",
-                    "category": "apparel",
-                    "store_type": "individual",
-                    "region": "zhejiang",
-                    "as_of": "2024-07-30",
-                    "status": "scored",
-                    "score": 87.4,
-                    "level": "good",
-                    "display_score": 4.71,
-                    "violations": 3,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_MERCHANT]})
 
     merchant_id: str
     name: str | None
@@ -155,25 +175,7 @@ class MerchantSummary(BaseModel):
 
 
 class MerchantPage(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "total": 1,
-                    "items": [
-                        {
-                            "merchant_id": "M000042",
-                            "name": "Shop 42",
-                            "category": "apparel",
-                            "score": 87.4,
-                            "level": "good",
-                            "violations": 3,
-                        }
-                    ],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"total": 1, "items": [_MERCHANT]}]})
 
     total: int
     items: list[MerchantSummary]
@@ -234,23 +236,7 @@ class Scorecard(BaseModel):
 
 
 class MetricOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "metric_id": "ship_timeout_rate",
-                    "en": "Ship-timeout rate",
-                    "zh": "发货超时率",
-                    "dimension": "logistics",
-                    "numerator": 12,
-                    "denominator": 1500,
-                    "value": 0.008,
-                    "category_value": 0.021,
-                    "platform_value": 0.018,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_METRIC]})
 
     metric_id: str
     en: str
@@ -273,19 +259,7 @@ class MetricsOut(BaseModel):
                     "merchant_id": "M000042",
                     "as_of": "2024-07-30",
                     "window_days": 90,
-                    "metrics": [
-                        {
-                            "metric_id": "ship_timeout_rate",
-                            "en": "Ship-timeout rate",
-                            "zh": "发货超时率",
-                            "dimension": "logistics",
-                            "numerator": 12,
-                            "denominator": 1500,
-                            "value": 0.008,
-                            "category_value": 0.021,
-                            "platform_value": 0.018,
-                        }
-                    ],
+                    "metrics": [_METRIC],
                 }
             ]
         }
@@ -413,24 +387,7 @@ class AppealDecision(BaseModel):
 
 
 class AppealOut(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "appeal_id": "appeal:ship_timeout:M000042:O000000042:1",
-                    "violation_id": "ship_timeout:M000042:O000000042",
-                    "merchant_id": "M000042",
-                    "status": "open",
-                    "statement": "The carrier scanned late.",
-                    "evidence": "carrier-letter.pdf",
-                    "created_at": "2024-06-22T03:00:00",
-                    "decided_at": None,
-                    "decided_by": None,
-                    "reason": None,
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_APPEAL]})
 
     appeal_id: str
     violation_id: str
@@ -450,13 +407,9 @@ class AppealDecided(BaseModel):
             "examples": [
                 {
                     "appeal": {
-                        "appeal_id": "appeal:ship_timeout:M000042:O000000042:1",
-                        "violation_id": "ship_timeout:M000042:O000000042",
-                        "merchant_id": "M000042",
+                        **_APPEAL,
                         "status": "accepted",
-                        "statement": "The carrier scanned late.",
                         "evidence": None,
-                        "created_at": "2024-06-22T03:00:00",
                         "decided_at": "2024-06-23T02:00:00",
                         "decided_by": "tk_3f2a9c0d1b4e",
                         "reason": "carrier delay confirmed",
