@@ -46,6 +46,7 @@ def daily_partials(
     end: date,
     metrics: Iterable[str] | None = None,
     restrict: bool = True,
+    by: Any | None = None,
 ) -> Any:
     """The partials of local days ``start``..``end`` (inclusive) as one Ibis expression.
 
@@ -56,6 +57,12 @@ def daily_partials(
     With ``restrict`` (the default) the facts are first narrowed to the records that can
     count from ``start`` on (see :mod:`tiyan.metrics.facts`), so a few recent days cost a
     few days of data; ``restrict=False`` reads all history (the same rows, a check).
+
+    ``by`` slices the same sums by an order attribute instead of by merchant: an Ibis table
+    of the same backend with columns ``order_id`` and ``key`` (an order's carrier, channel
+    or region, say). The result then has a ``key`` column in place of ``merchant_id``
+    (null for records whose order has no key). Only metrics whose records all belong to an
+    order can be sliced so; another raises ``ValueError``.
     """
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
@@ -73,11 +80,21 @@ def daily_partials(
     for members in scans.values():
         first = members[0][1]
         columns = {"merchant_id": first.merchant.cast("string"), "at": first.at}
+        if by is not None:
+            if "order_id" not in first.rel.columns:
+                raise ValueError(
+                    f"{', '.join(sorted({m for m, _ in members}))}: records without an order "
+                    "cannot be sliced by an order attribute"
+                )
+            columns["merchant_id"] = first.rel.order_id.cast("string")
         for j, (_mid, s) in enumerate(members):
             columns[f"n{j}"] = s.num.cast("float64")
             columns[f"d{j}"] = s.den.cast("float64")
         rel = first.rel.select(**columns)
         rel = rel.filter(rel.at >= lo_lit, rel.at < hi_lit)
+        if by is not None:  # the group is the order's key (merchant_id holds the order here)
+            keyed = rel.left_join(by, rel.merchant_id == by.order_id)
+            rel = keyed.select(*(c for c in columns if c != "merchant_id"), merchant_id=by.key)
         sums = rel.group_by(merchant_id=rel.merchant_id, day=facts.local(rel.at).date()).aggregate(
             **{name: rel[name].sum() for name in columns if name not in ("merchant_id", "at")}
         )
@@ -99,7 +116,7 @@ def daily_partials(
         out.append(
             rel.select(
                 metric_id=ibis.literal(metric.id),
-                merchant_id=rel.merchant_id,
+                **{"merchant_id" if by is None else "key": rel.merchant_id},
                 day=rel.day,
                 num=rel.num,
                 den=rel.den,
