@@ -7,6 +7,7 @@
     /v1/decisions/{express-refund,...}      service, operator      online decisions
     /v1/merchants[/{id}/...]                operator; merchant (own)   scorecards, records
     /v1/appeals[/{id}[/decision]]           merchant creates; operator decides
+    /console/...                            operator, merchant     the web console (HTML)
 
 Example::
 
@@ -23,7 +24,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from tiyan import __version__
-from tiyan.service import errors
+from tiyan.service import console, errors
 from tiyan.service.limits import BodyLimit
 from tiyan.service.routers import appeals, decisions, events, health, merchants
 from tiyan.service.settings import Settings
@@ -71,6 +72,7 @@ def create_app(
     errors.install(app)
     for module in (events, decisions, merchants, appeals, health):
         app.include_router(module.router)
+    app.include_router(console.router)  # HTML pages, outside the OpenAPI schema
     # outermost first: observe everything, including the 413s of the body limit
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(Observe, metrics=state.metrics, enabled_log=settings.log_requests)

@@ -1,0 +1,20 @@
+"""The web console: server-rendered pages over the API's roles and keys.
+
+::
+
+    /console/login, /console/logout          a key in, a session cookie out (and back)
+    /console/dashboard                       operator   platform KPIs, trend, ledger totals
+    /console/merchants                       operator   searchable, sortable, paged
+    /console/merchants/{id}                  operator; merchant (own)   scorecard and record
+    /console/violations                      operator   the violation queue, by rule
+    /console/appeals                         operator decides; merchant files (own)
+    /console/appeals/{id}/decision           operator   accept or reject, with a note
+
+The pages call the same core functions as the JSON API (``tiyan.scoring.scorecard``,
+``tiyan.policy.listing``, ``tiyan.policy.record``, ``tiyan.policy.appeals``) and follow its
+access rules; see ``docs/console.md``.
+"""
+
+from tiyan.service.console.routes import router
+
+__all__ = ["router"]
