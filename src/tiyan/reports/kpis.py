@@ -122,7 +122,9 @@ class KpiDef:
     en: str
     zh: str
     unit: Unit
-    direction: Direction
+    #: Which way is better; None for counts that are neither (more fake shipments found can
+    #: mean more misconduct or better detection).
+    direction: Direction | None
     #: The catalog metric behind it (its value, or 1 - value when ``complement``).
     metric: str | None = None
     complement: bool = False
@@ -139,19 +141,15 @@ HEADLINE: tuple[KpiDef, ...] = (
     _metric_kpi("pay_to_pickup_hours"),
     _metric_kpi("in_stock_share"),
     _metric_kpi("ship_timeout_rate"),
-    KpiDef(
-        "fake_shipments_found", "Fake shipments found", "查处虚假发货", Unit.COUNT, Direction.LOWER
-    ),
+    KpiDef("fake_shipments_found", "Fake shipments found", "查处虚假发货", Unit.COUNT, None),
     KpiDef(
         "consumers_compensated",
         "Consumers compensated",
         "获赔消费者",
         Unit.COUNT,
-        Direction.HIGHER,
+        None,
     ),
-    KpiDef(
-        "compensation_paid", "Compensation paid (¥)", "赔付金额(元)", Unit.COUNT, Direction.HIGHER
-    ),
+    KpiDef("compensation_paid", "Compensation paid (¥)", "赔付金额(元)", Unit.COUNT, None),
     _metric_kpi("quality_return_rate"),
     _metric_kpi("negative_review_rate"),
     _metric_kpi("refund_only_hours"),
@@ -202,7 +200,7 @@ class Kpi:
     def better(self) -> bool | None:
         """Whether the change is an improvement (None when unchanged or unknown)."""
         change = self.change
-        if not change:
+        if not change or self.definition.direction is None:
             return None
         return (change < 0) == (self.definition.direction is Direction.LOWER)
 
