@@ -326,24 +326,49 @@ def demo_cmd(
     detect its violations."""
     data = folder / "data"
     db = str(folder / "tiyan.duckdb")
-    out.rule("1/5 simulate")
-    _simulate_to(data, merchants, orders, 90, seed, date(2024, 5, 1), False)
+    start = date(2024, 5, 1)
+    out.rule("1/7 simulate")
+    _simulate_to(data, merchants, orders, 90, seed, start, False)
     out.print(f"market written to {data}/ (Parquet, one file per table)")
-    out.rule("2/5 ingest")
+    out.rule("2/7 ingest")
     report = _run_ingest(db, [data], None, DEFAULT_TIMEZONE, None, False, memory_limit)
     _print_load(report)
-    out.rule("3/5 store")
+    out.rule("3/7 store")
     with _store(db) as store:
         _print_status(store_status(store))
-    out.rule("4/5 score")
-    from tiyan.cli.scoring_cmds import score_and_print
-
-    as_of = date(2024, 5, 1) + timedelta(days=90)
-    score_and_print(db, as_of, None, None, False, 7, memory_limit)
-    out.rule("5/5 enforce")
     from tiyan.cli.enforce_cmds import enforce_and_print
+    from tiyan.cli.report_cmds import write_report
+    from tiyan.cli.scoring_cmds import score_and_print
+    from tiyan.policy.enforce import run_enforcement
+    from tiyan.policy.files import load_policy
+    from tiyan.scoring.run import run_scoring
 
+    def say(message: str) -> None:
+        err.print(f"tiyan: {message}", highlight=False)
+
+    # A platform scores and enforces every day; the demo does it once a month, so that
+    # penalties have a before and an after for the report's impact analysis (each run's
+    # 30-day lookback covers the month before it).
+    out.rule("4/7 score and enforce, month by month")
+    for month in (date(2024, 6, 1), date(2024, 7, 1)):
+        with _store(db, memory_limit=memory_limit) as store:
+            policy = load_policy(as_of=month)
+            scored = run_scoring(store, as_of=month, policy=policy, progress=say)
+            enforced = run_enforcement(store, as_of=month, policy=policy, progress=say)
+        out.print(
+            f"as of {month}: {scored.scored:,} merchants scored; "
+            f"{sum(enforced.new_by_rule.values()):,} violations, "
+            f"{len(enforced.penalties):,} penalty measures, "
+            f"¥{enforced.compensation:,} compensation"
+        )
+    as_of = start + timedelta(days=90)
+    out.rule(f"5/7 score as of {as_of}")
+    score_and_print(db, as_of, None, None, False, 7, memory_limit)
+    out.rule(f"6/7 enforce as of {as_of}")
     enforce_and_print(db, as_of.isoformat(), None, memory_limit)
+    out.rule("7/7 report")
+    report_path = folder / "report.html"
+    write_report(db, out_path=report_path, period="2024-07", compare="2024-06")
     with _store(db, read_only=True) as store:
         rows = store.query(
             "SELECT merchant_id FROM scores WHERE as_of = ? AND status = 'scored' "
@@ -352,22 +377,30 @@ def demo_cmd(
         )
     worst = rows[0][0] if rows else "M000001"
     out.print(
+        f"The consumer-experience report for July 2024 (against June) is in "
+        f"[bold]{report_path}[/bold]: open file://{report_path.resolve()} in a browser."
+    )
+    out.print(
         f"\nDone. The market is in [bold]{db}[/bold] (an embedded DuckDB file; the Parquet "
         f"files it came from are in {data}/). Try:\n"
         f"  .venv/bin/tiyan status --db {db}\n"
-        f"  .venv/bin/tiyan quarantine --db {db}\n"
-        f"  .venv/bin/tiyan ingest {data} --db {db}    # a reload: every row unchanged\n"
         f"  .venv/bin/tiyan merchant {worst} --db {db}    # the lowest score, explained\n"
         f"  .venv/bin/tiyan violations --merchant {worst} --db {db}    # and its violations\n"
+        f"  .venv/bin/tiyan report --period 2024-07 --lang zh --pdf --out {folder}/report-zh.html"
+        f" --db {db}\n"
+        f"  .venv/bin/tiyan report --merchant {worst} --out {folder}/card.html --db {db}\n"
         f"  .venv/bin/tiyan score --as-of {as_of + timedelta(days=1)} --db {db}    # next day\n"
-        f"  .venv/bin/tiyan keys create --role operator --db {db}    # a key for the API\n"
-        f"  .venv/bin/tiyan serve --db {db}    # the HTTP API on :8000 (docs at /docs)"
+        "The web console (and the HTTP API):\n"
+        f"  .venv/bin/tiyan keys create --role operator --db {db}    # prints a key\n"
+        f"  .venv/bin/tiyan serve --db {db}\n"
+        "  then open http://127.0.0.1:8000/console/ and log in with the key "
+        "(API docs at /docs)"
     )
 
 
 # The scoring and enforcement commands register themselves on `app` (imported here so
 # `tiyan` has them).
-from tiyan.cli import enforce_cmds, scoring_cmds, service_cmds  # noqa: E402, F401
+from tiyan.cli import enforce_cmds, report_cmds, scoring_cmds, service_cmds  # noqa: E402, F401
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -1,0 +1,123 @@
+"""``tiyan report``: the consumer-experience report, or one merchant's scorecard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tiyan.cli.main import DbOption, _fail, _store, app, err, out
+from tiyan.cli.scoring_cmds import PolicyOption
+from tiyan.domain.errors import TiyanError
+from tiyan.policy.files import load_policy
+from tiyan.reports.kpis import Period, data_days, parse_period
+from tiyan.reports.text import LANGS
+from tiyan.store import DEFAULT_DB
+from tiyan.store.base import Store
+
+
+def _periods(store: Store, period: str | None, compare: str) -> tuple[Period, Period | None]:
+    span = data_days(store)
+    if period is None:
+        if span is None:
+            raise ValueError("the store has no metrics yet: run `tiyan score --as-of DATE` first")
+        chosen = parse_period(f"{span[0]}..{span[1]}")
+    else:
+        chosen = parse_period(period)
+    if compare == "none":
+        return chosen, None
+    before = chosen.previous() if compare == "previous" else parse_period(compare)
+    if compare == "previous" and (span is None or before.end < span[0]):
+        return chosen, None  # no data before the period: nothing to compare with
+    return chosen, before
+
+
+def write_report(
+    db: str,
+    *,
+    out_path: Path,
+    period: str | None = None,
+    compare: str = "previous",
+    lang: str = "en",
+    pdf: bool = False,
+    merchant: str | None = None,
+    policy_file: Path | None = None,
+) -> list[Path]:
+    """Write the report (or ``merchant``'s scorecard) to ``out_path`` and, with ``pdf``, a
+    PDF beside it; returns the files written."""
+    from tiyan.reports.report import render_report, render_scorecard, write_pdf
+
+    if lang not in LANGS:
+        raise ValueError(f"--lang must be one of {', '.join(LANGS)}, not {lang!r}")
+    with _store(db, read_only=True) as store:
+        if merchant is not None:
+            policy = load_policy(policy_file) if policy_file else None
+            with err.status(f"drawing the scorecard of {merchant}"):
+                html = render_scorecard(store, merchant, lang=lang, policy=policy)
+        else:
+            chosen, before = _periods(store, period, compare)
+            policy = load_policy(policy_file, as_of=chosen.end)
+            with err.status(f"computing the report for {chosen.label}"):
+                html = render_report(store, period=chosen, compare=before, lang=lang, policy=policy)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out_path)  # a reader never sees half a report
+    written = [out_path]
+    if pdf:
+        pdf_path = out_path.with_suffix(".pdf")
+        with err.status("laying out the PDF"):
+            write_pdf(html, pdf_path)
+        written.append(pdf_path)
+    return written
+
+
+@app.command("report")
+def report_cmd(
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            help="2024 (a year), 2024-Q3, 2024-07 or 2024-05-01..2024-07-29 "
+            "(default: all the data's days).",
+        ),
+    ] = None,
+    compare: Annotated[
+        str,
+        typer.Option(
+            "--compare",
+            help="The period to compare with: 'previous' (the one before, when there is "
+            "data), 'none', or a period like --period.",
+        ),
+    ] = "previous",
+    lang: Annotated[str, typer.Option("--lang", help="en or zh.")] = "en",
+    out_path: Annotated[
+        Path | None,
+        typer.Option("--out", help="HTML file to write (default report.html / card.html)."),
+    ] = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also write a PDF beside the HTML.")] = False,
+    merchant: Annotated[
+        str | None, typer.Option("--merchant", help="One merchant's scorecard instead.")
+    ] = None,
+    policy_file: PolicyOption = None,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """The consumer-experience report (KPIs against the previous period, breakdowns, scores,
+    governance and its measured impact) as one offline HTML page, or a merchant's scorecard."""
+    target = out_path or Path("card.html" if merchant else "report.html")
+    try:
+        written = write_report(
+            db,
+            out_path=target,
+            period=period,
+            compare=compare,
+            lang=lang,
+            pdf=pdf,
+            merchant=merchant,
+            policy_file=policy_file,
+        )
+    except (TiyanError, ValueError, OSError) as exc:
+        raise _fail(exc) from None
+    for path in written:
+        out.print(f"wrote {path} (open file://{path.resolve()})", highlight=False)
