@@ -245,6 +245,7 @@ def dashboard(request: Request, viewer: Viewer, state: State) -> Response:
     require(viewer, "operator")
     with state.reading() as store:
         kpis = views.platform_kpis(store)
+        period = _latest_month(store) if report_available() else None
         total, _ = list_merchants(store, limit=1)
         by_level = {lv: list_merchants(store, level=lv, limit=1)[0] for lv in LEVELS}
         totals = action_totals(store)
@@ -254,8 +255,46 @@ def dashboard(request: Request, viewer: Viewer, state: State) -> Response:
     return render(
         request, "dashboard.html", kpis=kpis, headline=headline, merchants=total,
         by_level=by_level, unscored=total - sum(by_level.values()), totals=totals,
-        open_appeals=len(open_appeals), recent=recent,
+        open_appeals=len(open_appeals), recent=recent, period=period,
     )  # fmt: skip
+
+
+def _latest_month(store: Any) -> str | None:
+    """The month of the store's last day of metrics: the report form's default period."""
+    from tiyan.reports.kpis import data_days
+
+    span = data_days(store)
+    return None if span is None else f"{span[1].year}-{span[1].month:02d}"
+
+
+@router.get("/report")
+def report(
+    viewer: Viewer,
+    state: State,
+    period: Annotated[str, Query(min_length=1, max_length=40)],
+    lang: Annotated[str, Query(max_length=5)] = "zh",
+) -> Response:
+    """The consumer-experience report of ``period`` (against the period before, when the
+    store has data then), as an HTML file to download."""
+    require(viewer, "operator")
+    if not report_available():
+        raise NotFoundError("page", "report", "this installation has no report module")
+    from tiyan.reports.kpis import data_days, parse_period
+    from tiyan.reports.report import render_report
+    from tiyan.reports.text import LANGS
+
+    if lang not in LANGS:
+        raise UsageError(f"unknown report language {lang!r}; one of {', '.join(LANGS)}")
+    chosen = parse_period(period)  # UsageError names the forms a period takes
+    previous = chosen.previous()
+    with state.reading() as store:
+        span = data_days(store)
+        # no data before the period: nothing to compare with
+        before = previous if span is not None and previous.end >= span[0] else None
+        html = render_report(store, period=chosen, compare=before, lang=lang,
+                             policy=state.policy(chosen.end))  # fmt: skip
+    name = f"tiyan-report-{chosen.label.replace('..', '_')}-{lang}.html"
+    return HTMLResponse(html, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 #: The merchant list's sorts: the core's, plus level (the levels are bands of the score, so
