@@ -64,12 +64,15 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def market(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    folder = tmp_path_factory.mktemp("report-market")
-    write_parquet(MARKET, folder / "data")
-    url = str(folder / "tiyan.duckdb")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("report-market") / "data"
+    write_parquet(MARKET, folder)
+    return folder
+
+
+def _build(url: str, data: Path) -> None:
     with open_store(url) as store:
-        ingest(store, [folder / "data"], now=datetime(2024, 7, 16, tzinfo=UTC))
+        ingest(store, [data], now=datetime(2024, 7, 16, tzinfo=UTC))
         for as_of in RUNS:
             run_scoring(store, as_of=as_of)
             run_enforcement(store, as_of=as_of)
@@ -77,7 +80,7 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Built:
         vids = [
             r[0]
             for r in store.query(
-                "SELECT violation_id, merchant_id FROM violations WHERE day >= '2024-06-01' "
+                "SELECT violation_id FROM violations WHERE day >= '2024-06-01' "
                 "ORDER BY violation_id LIMIT 2"
             )
         ]
@@ -95,6 +98,13 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Built:
             store, violation_id=vids[1], merchant_id=merchants[vids[1]], statement="weather",
             evidence=None, now=now,
         )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def market(data: Path) -> Built:
+    url = str(data.parent / "tiyan.duckdb")
+    _build(url, data)
+    with open_store(url) as store:
         rows = {name: _rows(store, name) for name in (*TABLES, "violations", "actions", "scores")}
     return Built(url, rows)
 
@@ -426,3 +436,29 @@ def test_cli_rejects_bad_input_and_writes_nothing(
     assert done.returncode == 2
     assert message in done.stderr.replace("\n", " ")
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+@pytest.mark.postgres
+def test_the_report_is_the_same_on_postgresql(data: Path, store: Store, pg_url: str) -> None:
+    _build(pg_url, data)
+    period = parse_period("2024-06")
+    with open_store(pg_url) as pg:
+        on_pg = render_report(pg, period=period, compare=period.previous())
+    on_duckdb = render_report(store, period=period, compare=period.previous())
+
+    def numbers(html: str, wrap: bool) -> list[tuple[int, str, Any]]:
+        out: list[tuple[int, str, Any]] = []
+        for i, e in enumerate(Attrs(html).elements):
+            for name, value in e.items():
+                if name.startswith("data-") and value:
+                    try:
+                        number = float(value)
+                    except ValueError:
+                        out.append((i, name, value))
+                        continue
+                    out.append((i, name, pytest.approx(number, rel=1e-9) if wrap else number))
+        return out
+
+    got, want = numbers(on_pg, False), numbers(on_duckdb, True)
+    assert len(want) > 300
+    assert got == want
