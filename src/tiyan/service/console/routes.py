@@ -9,6 +9,7 @@ not validate is shown again with the message, and nothing is written.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
@@ -139,6 +140,7 @@ class ConsoleRoute(APIRoute):
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
 
 
+@functools.cache
 def report_available() -> bool:
     """Whether this install has the consumer-experience report (tiyan.reports.report)."""
     try:
