@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest docs bench bench-metrics bench-service clean
+.PHONY: demo test lint typecheck pytest docs bench bench-metrics bench-service bench-report clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ bench-metrics: $(STAMP)
 ## make bench-service: the HTTP service (decisions, events) on DuckDB and PostgreSQL vs /healthz and a bare ingest
 bench-service: $(STAMP)
 	$(BIN)/python benchmarks/service_bench.py
+
+## make bench-report: the July report of the demo market (figures, HTML, PDF) vs a day's scoring run
+bench-report: $(STAMP)
+	$(BIN)/python benchmarks/report_bench.py
 
 clean:
 	rm -rf demo .pytest_cache .mypy_cache .ruff_cache
