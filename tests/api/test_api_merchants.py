@@ -7,6 +7,7 @@ import json
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Market, bearer
+from tiyan.policy.listing import MERCHANT_SORTS
 from tiyan.store import open_store
 
 
@@ -59,6 +60,27 @@ def test_merchant_list_filters_and_sorts(api: Market, client: TestClient) -> Non
     assert same["total"] == sum(1 for i in everyone["items"] if i["category"] == category)
     found = client.get(f"/v1/merchants?q={api.merchant_b.lower()}", headers=h).json()
     assert [i["merchant_id"] for i in found["items"]] == [api.merchant_b]
+
+
+def test_merchant_list_sorts_by_category_with_ties_by_id(api: Market, client: TestClient) -> None:
+    h = bearer(api.operator)
+    for sort, descending in (("category", False), ("-category", True)):
+        items = client.get(f"/v1/merchants?limit=1000&sort={sort}", headers=h).json()["items"]
+        got = [(i["category"], i["merchant_id"]) for i in items]
+        named = sorted({c for c, _ in got if c is not None}, reverse=descending)
+        rank = {c: n for n, c in enumerate(named)}
+        # categories in order, merchants without one last, one category's merchants by id
+        assert got == sorted(got, key=lambda r: (rank.get(r[0], len(rank)), r[1])), sort
+        assert len(named) > 1
+        page = client.get(f"/v1/merchants?limit=7&offset=7&sort={sort}", headers=h).json()
+        assert [i["merchant_id"] for i in page["items"]] == [m for _, m in got[7:14]]
+
+
+def test_the_api_s_sorts_are_the_core_s(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    (param,) = [p for p in schema["paths"]["/v1/merchants"]["get"]["parameters"]
+                if p["name"] == "sort"]  # fmt: skip
+    assert set(param["schema"]["enum"]) == set(MERCHANT_SORTS)
 
 
 def test_appeal_round_trip(api: Market, client: TestClient) -> None:

@@ -105,11 +105,15 @@ MERCHANT_COLUMNS = (
     "merchant_id", "name", "category", "store_type", "region", "as_of", "status", "score",
     "level", "display_score", "violations",
 )  # fmt: skip
+#: Sort name -> ORDER BY; every order ends with ``m.merchant_id``, so ties (and pages) are
+#: stable. Merchants without a score or a category come last either way.
 MERCHANT_SORTS = {
     "score": "s.score ASC NULLS LAST",
     "-score": "s.score DESC NULLS LAST",
     "violations": "violations ASC",
     "-violations": "violations DESC",
+    "category": "m.category ASC NULLS LAST",
+    "-category": "m.category DESC NULLS LAST",
     "merchant_id": "m.merchant_id ASC",
 }
 
@@ -157,6 +161,16 @@ def list_merchants(
         params,
     )
     return int(total), [dict(zip(MERCHANT_COLUMNS, r, strict=True)) for r in rows]
+
+
+def merchant_categories(store: Store) -> list[str]:
+    """The categories merchants are in, sorted (the merchant list's category filter)."""
+    return [
+        str(r[0])
+        for r in store.query(
+            "SELECT DISTINCT category FROM merchants WHERE category IS NOT NULL ORDER BY 1"
+        )
+    ]
 
 
 def require_merchant(store: Store, merchant_id: str) -> None:

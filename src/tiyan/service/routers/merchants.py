@@ -60,7 +60,10 @@ def get_merchants(
     category: Annotated[str | None, Query(max_length=50, examples=["apparel"])] = None,
     level: Annotated[str | None, Query(max_length=50, examples=["good"])] = None,
     sort: Annotated[
-        Literal["score", "-score", "violations", "-violations", "merchant_id"],
+        Literal[
+            "score", "-score", "violations", "-violations", "category", "-category",
+            "merchant_id",
+        ],  # fmt: skip
         Query(examples=["-score"]),
     ] = "merchant_id",
     limit: Limit = 50,
