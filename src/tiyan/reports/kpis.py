@@ -303,6 +303,64 @@ def volume(store: Store, period: Period) -> tuple[int, int]:
     return int(orders), int(merchants)
 
 
+# -- the platform's scored values ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlatformValues:
+    """The platform's value of every catalog metric on the latest scoring day (its longest
+    window, as stored in ``metric_values``), each beside the scoring day before's."""
+
+    as_of: date
+    window_days: int
+    #: The scoring day before ``as_of`` (None: only one scoring day so far).
+    previous_as_of: date | None
+    #: One per metric, in the catalog's order; ``previous`` is the value of ``previous_as_of``.
+    kpis: list[Kpi]
+
+
+def latest_platform_values(store: Store) -> PlatformValues | None:
+    """The platform's values of the latest scoring run (None before the first one).
+
+    Example::
+
+        latest = latest_platform_values(store)
+        pickup = next(k for k in latest.kpis if k.definition.id == "pickup_48h_rate")
+        pickup.value, pickup.previous, pickup.better
+    """
+    if "metric_values" not in store.existing_columns():
+        return None
+    ((window,),) = store.query(
+        "SELECT max(window_days) FROM metric_values WHERE scope = 'platform'"
+    )
+    if window is None:
+        return None
+    days = [
+        d
+        for (d,) in store.query(
+            "SELECT DISTINCT as_of FROM metric_values WHERE scope = 'platform' "
+            "AND window_days = ? ORDER BY as_of DESC LIMIT 2",
+            (window,),
+        )
+    ]
+    values: dict[date, dict[str, float | None]] = {d: {} for d in days}
+    for metric_id, as_of, value in store.query(
+        "SELECT metric_id, as_of, value FROM metric_values WHERE scope = 'platform' "
+        f"AND window_days = ? AND as_of IN ({', '.join('?' for day in days)})",
+        (window, *days),
+    ):
+        values[as_of][str(metric_id)] = None if value is None else float(value)
+    latest = values[days[0]]
+    before = values[days[1]] if len(days) > 1 else {}
+    # a metric no longer in the catalog has no definition to show it by: left out
+    return PlatformValues(
+        as_of=days[0],
+        window_days=int(window),
+        previous_as_of=days[1] if len(days) > 1 else None,
+        kpis=[Kpi(_metric_kpi(m), latest[m], before.get(m)) for m in DEFINITIONS if m in latest],
+    )
+
+
 # -- trends ----------------------------------------------------------------------------------
 
 

@@ -209,6 +209,13 @@ def fmt_number(value: float | None, unit: Unit | str, lang: str = "en") -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
+def fmt_metric(value: float | None, metric_id: str, lang: str = "en") -> str:
+    """A value of a catalog metric in the metric's unit (a count for an unknown metric):
+    ``fmt_metric(0.1234, "pickup_48h_rate")`` is ``12.3%``."""
+    d = DEFINITIONS.get(metric_id)
+    return fmt_number(None if value is None else float(value), d.unit if d else Unit.COUNT, lang)
+
+
 def fmt_change(change: float | None, unit: Unit | str, lang: str = "en") -> str:
     """An absolute change: percentage points for shares, the unit otherwise."""
     if change is None:
