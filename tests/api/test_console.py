@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import NOW, Market, bearer, make_client
+from tiyan.reports.text import fmt_metric
 from tiyan.service.keys import create_key, revoke_key
 from tiyan.store import open_store
 
@@ -390,6 +392,51 @@ def test_the_operator_pages_render(api: Market, console: TestClient) -> None:
     assert console.get("/console/static/..%2Froutes.py").status_code == 404
 
 
+def test_the_merchant_list_pages_in_the_api_s_order(api: Market, console: TestClient) -> None:
+    _login(console, api.operator)
+    for sort, core in (("category", "category"), ("-category", "-category"), ("level", "-score")):
+        page = console.get(f"/console/merchants?sort={sort}&page=2")
+        shown = re.findall(r'href="/console/merchants/(M[^"#?]*)"', page.text)
+        listed = console.get(f"/v1/merchants?sort={core}&limit=25&offset=25",
+                             headers=bearer(api.operator)).json()["items"]  # fmt: skip
+        assert shown == [m["merchant_id"] for m in listed] and shown, sort
+
+
+def test_the_dashboard_shows_the_latest_platform_values_and_a_daily_trend(
+    api: Market, console: TestClient
+) -> None:
+    metric = "pickup_48h_rate"
+    with open_store(api.url) as store:
+        ((value, window),) = store.query(
+            "SELECT value, window_days FROM metric_values WHERE scope = 'platform' "
+            "AND metric_id = ? AND as_of = (SELECT max(as_of) FROM metric_values) "
+            "ORDER BY window_days DESC LIMIT 1",
+            (metric,),
+        )
+        ((last,),) = store.query("SELECT max(day) FROM metric_daily")
+        # the reference: Σ numerator ÷ Σ denominator of each of the last 30 days
+        days = [
+            d
+            for d, num, den in store.query(
+                "SELECT day, sum(num), sum(den) FROM metric_daily WHERE metric_id = ? "
+                "AND day > ? GROUP BY day ORDER BY day",
+                (metric, last - timedelta(days=30)),
+            )
+            if den
+        ]
+    _login(console, api.operator)
+    dash = console.get("/console/dashboard").text
+    tiles = dash.split('aria-label="headline KPIs"', 1)[1].split("</section>", 1)[0]
+    tile = tiles.split("</article>", 1)[0]
+    assert "Pickup within 48 h" in tile
+    assert f'class="value">{fmt_metric(value, metric)}<' in tile
+    assert "higher is better" in tile  # one scoring run: nothing to compare with
+    assert f"Platform metrics of the {window}-day window" in dash
+    points = re.findall(r'<polyline points="([^"]*)"', tile)[0].split()
+    assert len(points) == len(days) == 30  # one a day, not one a scoring run
+    assert f"to {last.isoformat()}" in dash
+
+
 def test_the_pages_escape_what_they_show(api: Market, console: TestClient) -> None:
     violation = _violation(api, api.merchant_a)
     _file(console, api, violation, statement="<script>alert(1)</script>")
@@ -400,7 +447,6 @@ def test_the_pages_escape_what_they_show(api: Market, console: TestClient) -> No
 
 
 def test_the_report_downloads_as_an_attachment(api: Market, console: TestClient) -> None:
-    pytest.importorskip("tiyan.reports.report")
     _login(console, api.operator)
     month = f"{api.as_of.year}-{api.as_of.month:02d}"
     assert f'value="{month}"' in console.get("/console/dashboard").text

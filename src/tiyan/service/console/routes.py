@@ -9,8 +9,6 @@ not validate is shown again with the message, and nothing is written.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -30,17 +28,21 @@ from tiyan.policy.listing import (
     list_actions,
     list_merchants,
     list_violations,
+    merchant_categories,
     merchant_summary,
 )
 from tiyan.policy.record import merchant_record
 from tiyan.policy.rules import RULE_ZH
 from tiyan.policy.schema import LEVELS
+from tiyan.reports.kpis import data_days, parse_period
+from tiyan.reports.text import LANGS
 from tiyan.scoring.scorecard import merchant_metrics, scorecard
 from tiyan.service.deps import State
 from tiyan.service.errors import status_of
 from tiyan.service.keys import Principal
 from tiyan.service.schemas import AppealCreate, AppealDecision
 from tiyan.service.state import AppState
+from tiyan.store.base import Store
 
 from . import views
 from .session import (
@@ -74,9 +76,8 @@ SECURITY_HEADERS = {
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     viewer: Principal | None = getattr(request.state, "console_principal", None)
     html = _env.get_template(template).render(
-        request=request, viewer=viewer, report=report_available(), path=request.url.path,
-        **context,
-    )  # fmt: skip
+        request=request, viewer=viewer, path=request.url.path, **context
+    )
     return HTMLResponse(html, status_code=status)
 
 
@@ -138,15 +139,6 @@ class ConsoleRoute(APIRoute):
 
 
 router = APIRouter(prefix="/console", include_in_schema=False, route_class=ConsoleRoute)
-
-
-@functools.cache
-def report_available() -> bool:
-    """Whether this install has the consumer-experience report (tiyan.reports.report)."""
-    try:
-        return importlib.util.find_spec("tiyan.reports.report") is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def require(viewer: Principal, *roles: str) -> None:
@@ -246,25 +238,22 @@ def index(viewer: Viewer) -> Response:
 def dashboard(request: Request, viewer: Viewer, state: State) -> Response:
     require(viewer, "operator")
     with state.reading() as store:
-        kpis = views.platform_kpis(store)
-        period = _latest_month(store) if report_available() else None
+        platform = views.platform(store)
+        period = _latest_month(store)
         total, _ = list_merchants(store, limit=1)
         by_level = {lv: list_merchants(store, level=lv, limit=1)[0] for lv in LEVELS}
         totals = action_totals(store)
         open_appeals = list_appeals(store, status="open")
         recent = list_violations(store, limit=8)
-    headline = [k for m in views.HEADLINE for k in kpis if k.metric_id == m]
     return render(
-        request, "dashboard.html", kpis=kpis, headline=headline, merchants=total,
+        request, "dashboard.html", platform=platform, merchants=total,
         by_level=by_level, unscored=total - sum(by_level.values()), totals=totals,
         open_appeals=len(open_appeals), recent=recent, period=period,
     )  # fmt: skip
 
 
-def _latest_month(store: Any) -> str | None:
+def _latest_month(store: Store) -> str | None:
     """The month of the store's last day of metrics: the report form's default period."""
-    from tiyan.reports.kpis import data_days
-
     span = data_days(store)
     return None if span is None else f"{span[1].year}-{span[1].month:02d}"
 
@@ -279,11 +268,8 @@ def report(
     """The consumer-experience report of ``period`` (against the period before, when the
     store has data then), as an HTML file to download."""
     require(viewer, "operator")
-    if not report_available():
-        raise NotFoundError("page", "report", "this installation has no report module")
-    from tiyan.reports.kpis import data_days, parse_period
+    # imported on the first report: it loads Matplotlib, which no other page needs
     from tiyan.reports.report import render_report
-    from tiyan.reports.text import LANGS
 
     if lang not in LANGS:
         raise UsageError(f"unknown report language {lang!r}; one of {', '.join(LANGS)}")
@@ -300,12 +286,8 @@ def report(
 
 
 #: The merchant list's sorts: the core's, plus level (the levels are bands of the score, so
-#: by level is by score) and category.
-SORTS = {
-    "merchant_id": "merchant_id", "score": "score", "-score": "-score",
-    "level": "-score", "-level": "score", "violations": "violations",
-    "-violations": "-violations", "category": "category", "-category": "-category",
-}  # fmt: skip
+#: by level is by score: the best level first is the highest score first).
+SORTS = {**{s: s for s in MERCHANT_SORTS}, "level": "-score", "-level": "score"}
 
 
 @router.get("/merchants", response_class=HTMLResponse)
@@ -325,17 +307,9 @@ def merchants(
     q, category, level = (q or None), (category or None), (level or None)
     offset = (page - 1) * PAGE
     with state.reading() as store:
-        if SORTS[sort] in MERCHANT_SORTS:
-            total, rows = list_merchants(store, q=q, category=category, level=level,
-                                         sort=SORTS[sort], limit=PAGE, offset=offset)  # fmt: skip
-        else:  # by category: the core's list, ordered here (it has no category order)
-            total, _ = list_merchants(store, q=q, category=category, level=level, limit=1)
-            _, every = list_merchants(store, q=q, category=category, level=level,
-                                      limit=max(total, 1))  # fmt: skip
-            every.sort(key=lambda r: (r["category"] is None, r["category"] or ""),
-                       reverse=sort.startswith("-"))  # fmt: skip
-            rows = every[offset : offset + PAGE]
-        cats = views.categories(store)
+        total, rows = list_merchants(store, q=q, category=category, level=level,
+                                     sort=SORTS[sort], limit=PAGE, offset=offset)  # fmt: skip
+        cats = merchant_categories(store)
     filters = {"q": q or "", "category": category or "", "level": level or "", "sort": sort}
     return render(
         request, "merchants.html", rows=rows, total=total, page=page,
