@@ -158,6 +158,17 @@ def home(viewer: Principal) -> str:
     return "/console/dashboard"
 
 
+def _linker(params: dict[str, str]) -> Callable[..., str]:
+    """The templates' ``query(page=2)``: this page's query string with some parameters
+    changed (an empty or None value leaves the parameter out)."""
+
+    def query(**change: object) -> str:
+        merged = {**params, **change}
+        return "?" + urlencode({k: v for k, v in merged.items() if v not in ("", None)})
+
+    return query
+
+
 def _problems(exc: ValidationError) -> str:
     labels = {"statement": "Reason", "reason": "Note", "violation_id": "Violation",
               "evidence": "Evidence", "accept": "Decision"}  # fmt: skip
@@ -314,8 +325,7 @@ def merchants(
     return render(
         request, "merchants.html", rows=rows, total=total, page=page,
         pages=max(1, -(-total // PAGE)), filters=filters, categories=cats, levels=LEVELS,
-        query=lambda **change: "?" + urlencode({k: v for k, v in {**filters, **change}.items()
-                                                if v not in ("", None)}),
+        query=_linker(filters),
     )  # fmt: skip
 
 
@@ -334,8 +344,7 @@ def violations(
     return render(
         request, "violations.html", rows=rows[:PAGE], more=len(rows) > PAGE, page=page,
         rule=rule or "", rules=list(RULE_ZH),
-        query=lambda **change: "?" + urlencode({k: v for k, v in {"rule": rule or "",
-                                                **change}.items() if v not in ("", None)}),
+        query=_linker({"rule": rule or ""}),
     )  # fmt: skip
 
 
