@@ -61,9 +61,14 @@ def get_merchants(
     level: Annotated[str | None, Query(max_length=50, examples=["good"])] = None,
     sort: Annotated[
         Literal[
-            "score", "-score", "violations", "-violations", "category", "-category",
+            "score",
+            "-score",
+            "violations",
+            "-violations",
+            "category",
+            "-category",
             "merchant_id",
-        ],  # fmt: skip
+        ],
         Query(examples=["-score"]),
     ] = "merchant_id",
     limit: Limit = 50,
