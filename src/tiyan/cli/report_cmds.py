@@ -11,26 +11,9 @@ from tiyan.cli.main import DbOption, _fail, _store, app, err, out
 from tiyan.cli.scoring_cmds import PolicyOption
 from tiyan.domain.errors import TiyanError
 from tiyan.policy.files import load_policy
-from tiyan.reports.kpis import Period, data_days, parse_period
+from tiyan.reports.kpis import choose_periods
 from tiyan.reports.text import LANGS
 from tiyan.store import DEFAULT_DB
-from tiyan.store.base import Store
-
-
-def _periods(store: Store, period: str | None, compare: str) -> tuple[Period, Period | None]:
-    span = data_days(store)
-    if period is None:
-        if span is None:
-            raise ValueError("the store has no metrics yet: run `tiyan score --as-of DATE` first")
-        chosen = parse_period(f"{span[0]}..{span[1]}")
-    else:
-        chosen = parse_period(period)
-    if compare == "none":
-        return chosen, None
-    before = chosen.previous() if compare == "previous" else parse_period(compare)
-    if compare == "previous" and (span is None or before.end < span[0]):
-        return chosen, None  # no data before the period: nothing to compare with
-    return chosen, before
 
 
 def write_report(
@@ -56,7 +39,7 @@ def write_report(
             with err.status(f"drawing the scorecard of {merchant}"):
                 html = render_scorecard(store, merchant, lang=lang, policy=policy)
         else:
-            chosen, before = _periods(store, period, compare)
+            chosen, before = choose_periods(store, period, compare)
             policy = load_policy(policy_file, as_of=chosen.end)
             with err.status(f"computing the report for {chosen.label}"):
                 html = render_report(store, period=chosen, compare=before, lang=lang, policy=policy)

@@ -111,6 +111,27 @@ def data_days(store: Store) -> tuple[date, date] | None:
     return None if first is None else (first, last)
 
 
+def choose_periods(
+    store: Store, period: str | None, compare: str = "previous"
+) -> tuple[Period, Period | None]:
+    """The report's period (``None``: every day with data) and the one it is compared with:
+    ``"previous"`` (the period before, or none when the store has no data before the
+    period), ``"none"``, or a period in any form :func:`parse_period` takes."""
+    span = data_days(store)
+    if period is None:
+        if span is None:
+            raise UsageError("the store has no metrics yet: run `tiyan score --as-of DATE` first")
+        chosen = parse_period(f"{span[0]}..{span[1]}")
+    else:
+        chosen = parse_period(period)
+    if compare == "none":
+        return chosen, None
+    if compare != "previous":
+        return chosen, parse_period(compare)
+    before = chosen.previous()
+    return chosen, (before if span is not None and before.end >= span[0] else None)
+
+
 # -- headline KPIs ---------------------------------------------------------------------------
 
 

@@ -25,6 +25,7 @@ from tiyan import __version__
 from tiyan.domain.errors import NotFoundError, UsageError
 from tiyan.domain.metrics import SCORED_DIMENSIONS, Unit
 from tiyan.metrics.catalog import DEFINITIONS
+from tiyan.metrics.runner import measured_metrics
 from tiyan.policy.files import load_policy
 from tiyan.policy.record import merchant_record
 from tiyan.policy.schema import LEVELS, Policy
@@ -90,7 +91,7 @@ def build_report(
     config = policy.population.catalog_config()
     coverage = kpis.data_days(store)
     orders, merchants = kpis.volume(store, period)
-    trend_ids = [m for m in TREND_METRICS if m in kpis.measured_metrics(store, TREND_METRICS)]
+    trend_ids = [m for m in TREND_METRICS if m in measured_metrics(store, TREND_METRICS)]
     buckets, trends = kpis.trend(store, period, trend_ids) if trend_ids else ([], {})
     compare_trends: dict[str, list[float | None]] = {}
     if compare is not None and trend_ids:

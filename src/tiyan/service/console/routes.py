@@ -34,7 +34,7 @@ from tiyan.policy.listing import (
 from tiyan.policy.record import merchant_record
 from tiyan.policy.rules import RULE_ZH
 from tiyan.policy.schema import LEVELS
-from tiyan.reports.kpis import data_days, parse_period
+from tiyan.reports.kpis import choose_periods, data_days
 from tiyan.reports.text import LANGS
 from tiyan.scoring.scorecard import merchant_metrics, scorecard
 from tiyan.service.deps import State
@@ -284,12 +284,9 @@ def report(
 
     if lang not in LANGS:
         raise UsageError(f"unknown report language {lang!r}; one of {', '.join(LANGS)}")
-    chosen = parse_period(period)  # UsageError names the forms a period takes
-    previous = chosen.previous()
     with state.reading() as store:
-        span = data_days(store)
-        # no data before the period: nothing to compare with
-        before = previous if span is not None and previous.end >= span[0] else None
+        # UsageError names the forms a period takes; no data before it: no comparison
+        chosen, before = choose_periods(store, period)
         html = render_report(store, period=chosen, compare=before, lang=lang,
                              policy=state.policy(chosen.end))  # fmt: skip
     name = f"tiyan-report-{chosen.label.replace('..', '_')}-{lang}.html"
