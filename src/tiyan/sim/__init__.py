@@ -23,7 +23,7 @@ import numpy as np
 
 from tiyan.sim.aftermath import Experience, after_sales, cs_sessions
 from tiyan.sim.arrow import arrow_schema
-from tiyan.sim.config import BEHAVIOURS, Behaviour, SimConfig
+from tiyan.sim.config import BEHAVIOURS, Behaviour, Response, SimConfig
 from tiyan.sim.feedback import complaints, platform_contacts, reviews, surveys
 from tiyan.sim.orders import make_orders, misconduct, orders_table
 from tiyan.sim.shipping import TrackingMemory, shipments_table, tracking_table
@@ -40,6 +40,7 @@ from tiyan.sim.writer import write_parquet
 __all__ = [
     "BEHAVIOURS",
     "Behaviour",
+    "Response",
     "SimConfig",
     "arrow_schema",
     "simulate",

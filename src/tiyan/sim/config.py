@@ -20,6 +20,40 @@ CUT_DAYS = 10
 
 
 @dataclass(frozen=True)
+class Response:
+    """How one merchant reacts to a penalty: a *known* effect, to validate impact estimates.
+
+    On orders paid on a local day after ``day`` — not on ``day`` itself — the merchant:
+
+    - ``ships_on_time``: prepares this share of its orders at a good merchant's pace (the
+      ``good`` archetype's ``ready_hours``; a merchant already that fast is unchanged), and
+      none of that share of its presale orders goes past the presale deadline;
+    - ``stops_faking``: ships this share of the orders it would have fake-shipped for real.
+
+    Which orders respond is drawn from a stream of its own (``response``), so every other
+    draw — and every other merchant's rows — stays byte-identical to the run without it.
+    Example::
+
+        SimConfig(seed=7, responses=(Response("M000042", date(2024, 6, 20), ships_on_time=0.5),))
+    """
+
+    merchant_id: str
+    day: date
+    ships_on_time: float = 0.0
+    stops_faking: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("ships_on_time", "stops_faking"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"response {name} must be between 0 and 1")
+
+    @property
+    def merchant(self) -> int:
+        """The merchant's 0-based index (``M000001`` is 0)."""
+        return int(self.merchant_id[1:]) - 1
+
+
+@dataclass(frozen=True)
 class SimConfig:
     """One simulated market. The same config always gives byte-identical output.
 
@@ -36,6 +70,9 @@ class SimConfig:
     chunk_orders: int = 250_000
     #: A 618-style promotion week with 3-4x volume and strained fulfilment.
     promo: bool = True
+    #: Merchants that improve after a day (a penalty), by a known amount: see
+    #: :class:`Response`. Empty: nobody responds, and the output is exactly as without it.
+    responses: tuple[Response, ...] = ()
 
     def __post_init__(self) -> None:
         if not 1 <= self.merchants <= MAX_MERCHANTS:
@@ -51,6 +88,20 @@ class SimConfig:
         if not date(1995, 1, 1) <= self.start <= date(2090, 1, 1):
             raise ValueError("start must be between 1995 and 2090")
         ZoneInfo(self.timezone)  # raises for an unknown zone
+        seen: set[tuple[str, str]] = set()
+        for r in self.responses:
+            if not (
+                len(r.merchant_id) == 7
+                and r.merchant_id[0] == "M"
+                and r.merchant_id[1:].isdigit()
+                and 1 <= int(r.merchant_id[1:]) <= self.merchants
+            ):
+                raise ValueError(f"response for unknown merchant {r.merchant_id!r}")
+            for kind in ("ships_on_time", "stops_faking"):
+                if getattr(r, kind) > 0:
+                    if (r.merchant_id, kind) in seen:
+                        raise ValueError(f"two {kind} responses for {r.merchant_id}")
+                    seen.add((r.merchant_id, kind))
 
     @property
     def consumers(self) -> int:

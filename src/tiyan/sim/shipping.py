@@ -19,7 +19,9 @@ from tiyan.domain.model import TRACKING_EVENTS
 from tiyan.sim import geo
 from tiyan.sim.arrow import digits, enum_array, id_array, make_table, string_array
 from tiyan.sim.clock import DAY, HOUR, MINUTE, NEVER
+from tiyan.sim.config import BEHAVIOURS
 from tiyan.sim.rand import Draws
+from tiyan.sim.response import reaction
 from tiyan.sim.world import World
 
 Arr = npt.NDArray[Any]
@@ -80,6 +82,14 @@ def plan(world: World, d: Draws, paid: Arr, merchant: Arr, product: Arr, straine
     median = b["ready_hours"][merchant] * (promise_h / 48.0) ** 0.7 * np.where(strained, 1.6, 1.0)
     hours = d.lognormal("ready", median, 0.45)
     late = d.chance("presale_late?", b["presale_late"][merchant])
+    fakes = d.chance("fake?", b["fake_ship"][merchant])
+    if world.cfg.responses:
+        # A penalised merchant mending its ways (config.Response): the same draws, faster.
+        r = reaction(world.cfg, clock, d.start, paid, merchant)
+        pace = np.minimum(1.0, BEHAVIOURS["good"].ready_hours / b["ready_hours"][merchant])
+        hours = np.where(r.on_time, hours * pace, hours)
+        late &= ~r.on_time
+        fakes &= ~r.genuine
     presale_h = presale_days * 24.0
     presale_hours = np.where(
         late,
@@ -91,7 +101,7 @@ def plan(world: World, d: Draws, paid: Arr, merchant: Arr, product: Arr, straine
         paid + (hours * HOUR).astype(np.int64), 9, 22, d.u("ready_open"), 2.0
     )
     # A fake shipper uploads a number well inside the promise so that no deadline is missed.
-    fake = (presale_days == 0) & d.chance("fake?", b["fake_ship"][merchant])
+    fake = (presale_days == 0) & fakes
     kind = np.where(fake, d.choice("fake_kind", FAKE_KINDS) + 1, FAKE_NONE)
     fake_at = paid + clock.seconds(d.uniform("fake_at", 1.0, 0.8 * promise_h) * HOUR)
     return Plan(handover=np.where(fake, fake_at, handover), fake=kind.astype(np.int8))
