@@ -55,26 +55,29 @@ class _Daily:
         return DEFINITIONS[metric_id].value(sum(n for n, _ in rows), sum(d for _, d in rows))
 
 
-def record_rectification(store: Store, *, as_of: date, days: int = 30) -> list[dict[str, Any]]:
-    """Rewrite ``rectification`` as of ``as_of`` (module docstring); returns its rows."""
-    lifted = {
+def lifted_penalties(store: Store) -> set[str]:
+    """The ids of the penalty actions lifted on appeal (a reversal names the action)."""
+    return {
         r[0][len("reversal:") :]
         for r in store.query("SELECT action_id FROM actions WHERE kind = 'reversal'")
     }
-    penalties = [
-        (action_id, merchant_id, ledger, day)
-        for action_id, merchant_id, ledger, day in store.query(
-            "SELECT action_id, merchant_id, ledger, day FROM actions WHERE kind = 'penalty' "
-            "AND day <= ? ORDER BY action_id",
-            (as_of,),
-        )
-        if action_id not in lifted
-    ]
-    # One row per merchant, ledger and penalty day (a node's several measures are one event).
+
+
+def attributed_penalties(store: Store, *, as_of: date) -> list[tuple[str, str, date, str, str]]:
+    """(merchant, ledger, day, penalty id, rule) of every penalty in force by ``as_of`` (not
+    lifted on appeal) whose ledger's points that year up to the penalty came mostly from a
+    rule with a targeted metric; one per merchant, ledger and day (a node's several measures
+    are one event), in that order."""
+    lifted = lifted_penalties(store)
     events: dict[tuple[str, str, date], str] = {}
-    for action_id, merchant_id, ledger, day in penalties:
-        events.setdefault((merchant_id, ledger, day), action_id)
-    targets: list[tuple[str, str, date, str, str, str]] = []
+    for action_id, merchant_id, ledger, day in store.query(
+        "SELECT action_id, merchant_id, ledger, day FROM actions WHERE kind = 'penalty' "
+        "AND day <= ? ORDER BY action_id",
+        (as_of,),
+    ):
+        if action_id not in lifted:
+            events.setdefault((merchant_id, ledger, day), action_id)
+    out = []
     for (merchant_id, ledger, day), action_id in sorted(events.items()):
         ranked = store.query(
             "SELECT rule_id, sum(points) FROM actions WHERE merchant_id = ? AND ledger = ? "
@@ -83,8 +86,16 @@ def record_rectification(store: Store, *, as_of: date, days: int = 30) -> list[d
             (merchant_id, ledger, day, day.year),
         )
         if ranked and ranked[0][0] in TARGET_METRIC:
-            rule_id = ranked[0][0]
-            targets.append((merchant_id, ledger, day, action_id, rule_id, TARGET_METRIC[rule_id]))
+            out.append((merchant_id, ledger, day, action_id, ranked[0][0]))
+    return out
+
+
+def record_rectification(store: Store, *, as_of: date, days: int = 30) -> list[dict[str, Any]]:
+    """Rewrite ``rectification`` as of ``as_of`` (module docstring); returns its rows."""
+    targets = [
+        (merchant_id, ledger, day, action_id, rule_id, TARGET_METRIC[rule_id])
+        for merchant_id, ledger, day, action_id, rule_id in attributed_penalties(store, as_of=as_of)
+    ]
     if not targets:
         store.replace_rows(RECTIFICATION, [], "1 = 1")
         return []

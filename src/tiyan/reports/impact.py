@@ -55,7 +55,7 @@ from datetime import date, timedelta
 from statistics import NormalDist
 
 from tiyan.metrics.catalog import DEFINITIONS
-from tiyan.policy.rectification import TARGET_METRIC
+from tiyan.policy.rectification import TARGET_METRIC, attributed_penalties
 from tiyan.store.base import Store
 
 __all__ = ["CONTROL_VOLUME", "RuleImpact", "estimate_impact", "first_penalties"]
@@ -114,33 +114,18 @@ def _penalty_events(
 ) -> tuple[list[tuple[str, str, date]], dict[str, date]]:
     """(rule, merchant, day) of every penalty in force attributed to a targeted rule, and each
     merchant's first penalty day of any kind (lifted or not)."""
-    lifted = {
-        r[0][len("reversal:") :]
-        for r in store.query("SELECT action_id FROM actions WHERE kind = 'reversal'")
-    }
     first_any: dict[str, date] = {}
-    events: set[tuple[str, str, date]] = set()
-    for action_id, merchant_id, ledger, day in store.query(
-        "SELECT action_id, merchant_id, ledger, day FROM actions WHERE kind = 'penalty' "
-        "AND day <= ?",
+    for merchant_id, day in store.query(
+        "SELECT merchant_id, min(day) FROM actions WHERE kind = 'penalty' AND day <= ? "
+        "GROUP BY merchant_id",
         (as_of,),
     ):
-        first_any[merchant_id] = min(day, first_any.get(merchant_id, day))
-        if action_id not in lifted:
-            events.add((merchant_id, ledger, day))
-    out = []
-    for merchant_id, ledger, day in sorted(events):
-        # The attribution of tiyan.policy.rectification: the rule with most of the ledger's
-        # points that year up to the penalty.
-        ranked = store.query(
-            "SELECT rule_id, sum(points) FROM actions WHERE merchant_id = ? AND ledger = ? "
-            "AND kind IN ('points', 'reversal') AND points IS NOT NULL AND rule_id IS NOT NULL "
-            "AND day <= ? AND EXTRACT(YEAR FROM day) = ? GROUP BY 1 ORDER BY 2 DESC, 1",
-            (merchant_id, ledger, day, day.year),
-        )
-        if ranked and ranked[0][0] in TARGET_METRIC:
-            out.append((ranked[0][0], merchant_id, day))
-    return out, first_any
+        first_any[merchant_id] = day
+    events = [
+        (rule_id, merchant_id, day)
+        for merchant_id, _ledger, day, _id, rule_id in attributed_penalties(store, as_of=as_of)
+    ]
+    return events, first_any
 
 
 def first_penalties(store: Store, *, as_of: date, days: int = 30) -> dict[str, dict[str, date]]:
