@@ -6,6 +6,8 @@ tests/integration/test_decisions_cases.py (the same functions, without HTTP)."""
 from __future__ import annotations
 
 import json
+import threading
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -108,3 +110,38 @@ def test_a_failed_log_write_keeps_the_rows_for_the_next_flush(api: Market) -> No
         with state.store() as store:
             assert store.query("SELECT outcome FROM decisions WHERE decision_id = ?",
                                (answer["decision_id"],)) == [(answer["outcome"],)]  # fmt: skip
+
+
+def test_a_flush_waits_for_the_one_already_writing(api: Market) -> None:
+    # The background flusher takes the queued rows and is still writing them when a reader
+    # flushes to see its own decision: that flush must wait for the write, not return at
+    # once because the queue is empty (it did, and GET /v1/decisions/{id} was sometimes 404).
+    with make_client(api, decision_log_flush_ms=10_000) as c:
+        state = c.app.state.tiyan  # type: ignore[attr-defined]
+        body = {"merchant_id": api.merchant_a, "promise_hours": 48}
+        answer = c.post("/v1/decisions/ship-promise", headers=bearer(api.service), json=body)
+        decision_id = answer.json()["decision_id"]
+        writing, release = threading.Event(), threading.Event()
+        with state.store() as store:
+            real = store.replace_rows
+
+            def slow(*args: Any, **kwargs: Any) -> None:
+                writing.set()
+                assert release.wait(10)
+                real(*args, **kwargs)
+
+            store.replace_rows = slow  # type: ignore[method-assign]
+        first = threading.Thread(target=state.decision_log.flush)
+        first.start()
+        assert writing.wait(10)  # the first flush has the rows and is in the write
+        second = threading.Thread(target=state.decision_log.flush)
+        second.start()
+        second.join(0.3)
+        assert second.is_alive(), "the second flush returned before the rows were written"
+        release.set()
+        first.join(10)
+        second.join(10)
+        with state.store() as store:
+            store.replace_rows = real  # type: ignore[method-assign]
+        r = c.get(f"/v1/decisions/{decision_id}", headers=bearer(api.operator))
+        assert r.status_code == 200

@@ -38,6 +38,9 @@ class DecisionLog:
         self.interval = interval
         self._rows: list[list[Any]] = []
         self._guard = threading.Lock()
+        # One flush at a time: a flush that finds the queue empty because another one has
+        # just taken its rows must still wait for them to be written (read-your-writes).
+        self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -56,17 +59,21 @@ class DecisionLog:
             self.flush()
 
     def flush(self) -> None:
-        with self._guard:
-            rows, self._rows = self._rows, []
-        if not rows:
-            return
-        try:
-            with self.state.store() as store:
-                store.replace_rows(DECISIONS, [tuple(r) for r in rows], "1 = 0")
-        except Exception:  # the flusher thread must outlive a failed write: try again later
-            log.exception("decision log: %d rows not written, kept for the next flush", len(rows))
+        """Write the queued rows; when it returns, every row queued before it was called is
+        in the store (or, after a failed write, back in the queue)."""
+        with self._flushing:
             with self._guard:
-                self._rows[:0] = rows
+                rows, self._rows = self._rows, []
+            if not rows:
+                return
+            try:
+                with self.state.store() as store:
+                    store.replace_rows(DECISIONS, [tuple(r) for r in rows], "1 = 0")
+            except Exception:  # the flusher thread must outlive a failed write: retry later
+                log.exception("decision log: %d rows not written, kept for the next flush",
+                              len(rows))  # fmt: skip
+                with self._guard:
+                    self._rows[:0] = rows
 
     def stop(self) -> None:
         self._stop.set()
