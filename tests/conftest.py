@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import csv
 import os
+import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -21,6 +24,8 @@ import pytest
 from tiyan.store import Store, open_store
 
 PG_ENV = "TIYAN_TEST_POSTGRES_URL"
+#: The ``tiyan`` command of this interpreter (tests run it as a real process).
+TIYAN = [sys.executable, "-m", "tiyan"]
 HOW_TO = (
     f"PostgreSQL tests are off: set {PG_ENV}=postgresql://USER@HOST:5432/DB to run them "
     "(CI sets it)."
@@ -94,3 +99,17 @@ def archetype_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with open_store(str(db)) as store:
         ingest(store, [folder / "data"], now=datetime(2024, 9, 1))
     return db
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server process the test starts)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tiyan_cli(*args: str) -> str:
+    """Run ``tiyan *args`` in a process; its stdout (the test fails on a non-zero exit)."""
+    done = subprocess.run([*TIYAN, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout

@@ -7,9 +7,7 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,33 +17,21 @@ import httpx2 as httpx
 import pytest
 
 from tests.api.conftest import Market
+from tests.conftest import TIYAN, free_port, tiyan_cli
 from tiyan.store import open_store
 
 pytestmark = pytest.mark.slow
-TIYAN = [sys.executable, "-m", "tiyan"]
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cli(*args: str) -> str:
-    done = subprocess.run([*TIYAN, *args], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 @pytest.fixture
 def served(duckdb_market: Market, tmp_path: Path) -> Any:
     db = tmp_path / "tiyan.duckdb"
     shutil.copy(duckdb_market.url, db)
-    key = json.loads(_cli("keys", "create", "--role", "service", "--db", str(db), "--json"))
-    listed = json.loads(_cli("keys", "list", "--db", str(db), "--json"))
+    key = json.loads(tiyan_cli("keys", "create", "--role", "service", "--db", str(db), "--json"))
+    listed = json.loads(tiyan_cli("keys", "list", "--db", str(db), "--json"))
     assert key["key_id"] in {k["key_id"] for k in listed}
     assert all("secret" not in k and "key" not in k for k in listed)
-    port = _port()
+    port = free_port()
     proc = subprocess.Popen(
         [*TIYAN, "serve", "--db", str(db), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
@@ -129,7 +115,7 @@ def test_workers_need_postgres(tmp_path: Path) -> None:
 def test_two_workers_start_together_on_a_new_postgres_schema(pg_url: str) -> None:
     """Both workers open the store at once: the schema and the indexes are created once (an
     advisory lock serialises them), and both serve."""
-    port = _port()
+    port = free_port()
     proc = subprocess.Popen(
         [*TIYAN, "serve", "--db", pg_url, "--port", str(port), "--workers", "2", "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,13 +26,13 @@ import httpx2 as httpx
 import pytest
 
 from tests.api.conftest import AS_OF, MARKET, NOW
+from tests.conftest import TIYAN, free_port, tiyan_cli
 from tiyan.ingest.load import ingest
 from tiyan.policy.enforce import run_enforcement
 from tiyan.scoring.run import run_scoring
 from tiyan.sim import write_parquet
 from tiyan.store import open_store
 
-TIYAN = [sys.executable, "-m", "tiyan"]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
 VIEWPORT = {"width": 1280, "height": 800}
 
@@ -58,20 +56,10 @@ def chromium_path() -> str:
     pytest.skip(message)
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _cli(*args: str) -> str:
-    done = subprocess.run([*TIYAN, *args], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done.stdout
-
-
 def _key(db: Path, *args: str) -> str:
-    out = json.loads(_cli("keys", "create", "--db", str(db), "--label", "browser", "--json", *args))
+    out = json.loads(
+        tiyan_cli("keys", "create", "--db", str(db), "--label", "browser", "--json", *args)
+    )
     return str(out["key"])
 
 
@@ -109,7 +97,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "a": _key(db, "--role", "merchant", "--merchant", a),
         "b": _key(db, "--role", "merchant", "--merchant", b),
     }
-    port = _port()
+    port = free_port()
     proc = subprocess.Popen(
         [*TIYAN, "serve", "--db", str(db), "--port", str(port), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
