@@ -24,7 +24,7 @@ import subprocess
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -39,6 +39,7 @@ from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.policy.appeals import create_appeal, decide_appeal
 from tiyan.policy.enforce import run_enforcement
 from tiyan.policy.files import load_policy
+from tiyan.reports.impact import estimate_impact
 from tiyan.reports.kpis import BREAKDOWN_METRICS, HEADLINE, parse_period
 from tiyan.reports.report import render_report, render_scorecard, write_pdf
 from tiyan.scoring.run import run_scoring
@@ -444,6 +445,12 @@ def test_the_report_is_the_same_on_postgresql(data: Path, store: Store, pg_url: 
     period = parse_period("2024-06")
     with open_store(pg_url) as pg:
         on_pg = render_report(pg, period=period, compare=period.previous())
+        # the June report has no penalty with a complete after-window: compare the impact
+        # estimate where it has (the penalties of 2024-06-01, measured by 2024-07-14)
+        impact_pg = estimate_impact(pg, as_of=LAST_RUN - timedelta(days=1))
+    impact_duckdb = estimate_impact(store, as_of=LAST_RUN - timedelta(days=1))
+    assert impact_duckdb and sum(r.treated for r in impact_duckdb) >= 5
+    assert [asdict(r) for r in impact_pg] == [pytest.approx(asdict(r)) for r in impact_duckdb]
     on_duckdb = render_report(store, period=period, compare=period.previous())
 
     def numbers(html: str, wrap: bool) -> list[tuple[int, str, Any]]:
