@@ -469,3 +469,22 @@ def test_the_report_is_the_same_on_postgresql(data: Path, store: Store, pg_url: 
     got, want = numbers(on_pg, False), numbers(on_duckdb, True)
     assert len(want) > 300
     assert got == want
+
+
+def test_a_failed_pdf_leaves_no_file_behind(
+    market: Built, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tiyan.reports.report as report_module
+    from tiyan.cli.report_cmds import write_report
+
+    def no_pango(html: str, path: Path) -> None:
+        path.write_bytes(b"%PDF-1.7 half")  # a partial file, then the failure
+        raise OSError("cannot load library 'libpango-1.0-0'")
+
+    monkeypatch.setattr(report_module, "write_pdf", no_pango)
+    out = tmp_path / "report.html"
+    with pytest.raises(OSError, match="libpango"):
+        write_report(market.url, out_path=out, period="2024-06", pdf=True)
+    assert list(tmp_path.iterdir()) == []
+    write_report(market.url, out_path=out, period="2024-06")  # without --pdf: the HTML
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]

@@ -44,15 +44,23 @@ def write_report(
             with err.status(f"computing the report for {chosen.label}"):
                 html = render_report(store, period=chosen, compare=before, lang=lang, policy=policy)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out_path)  # a reader never sees half a report
-    written = [out_path]
-    if pdf:
-        pdf_path = out_path.with_suffix(".pdf")
-        with err.status("laying out the PDF"):
-            write_pdf(html, pdf_path)
-        written.append(pdf_path)
+    # Both files are written beside their names and renamed at the end: a failure (no Pango
+    # for the PDF, a full disk) leaves neither half-written, nor an HTML without its PDF.
+    staged = [(out_path.with_name(out_path.name + ".tmp"), out_path)]
+    try:
+        staged[0][0].write_text(html, encoding="utf-8")
+        if pdf:
+            pdf_path = out_path.with_suffix(".pdf")
+            staged.append((pdf_path.with_name(pdf_path.name + ".tmp"), pdf_path))
+            with err.status("laying out the PDF"):
+                write_pdf(html, staged[1][0])
+    except BaseException:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        raise
+    for tmp, final in staged:
+        tmp.replace(final)
+    written = [final for _, final in staged]
     return written
 
 
