@@ -69,20 +69,22 @@ def trend_chart(
     days: Sequence[date],
     values: Sequence[float | None],
     unit: Unit,
-    before: Sequence[float | None] = (),
+    before: Sequence[tuple[int, float | None]] = (),
+    origin: date | None = None,
 ) -> str:
-    """One metric over the period's buckets (solid), and the comparison period's buckets laid
-    over the same positions (dashed)."""
+    """One metric by day (solid); ``before``, the comparison period's values by their offset
+    in days from its own start, dashed at the same offsets from ``origin`` (the period's
+    start), so day n of one lies over day n of the other."""
     fig = _figure(4.2, 2.1)
     ax = fig.add_subplot()
     _style(ax)
-    xs = list(range(len(days)))
+    start = origin or (days[0] if days else date.min)
+    xs = [(d - start).days for d in days]
     ax.plot(xs, [v if v is not None else float("nan") for v in values], color=_NOW, lw=1.6)
     if before:
-        n = min(len(before), len(xs)) if xs else len(before)
         ax.plot(
-            list(range(n)),
-            [v if v is not None else float("nan") for v in before[:n]],
+            [x for x, _ in before],
+            [v if v is not None else float("nan") for _, v in before],
             color=_BEFORE,
             lw=1.2,
             ls="--",
@@ -90,8 +92,8 @@ def trend_chart(
     ax.yaxis.set_major_formatter(_formatter(unit))
     ax.yaxis.set_major_locator(MaxNLocator(4))
     if days:
-        ticks = xs[:: max(1, len(xs) // 5)]
-        ax.set_xticks(ticks, [days[i].strftime("%m-%d") for i in ticks])
+        picked = list(range(0, len(days), max(1, len(days) // 5)))
+        ax.set_xticks([xs[i] for i in picked], [days[i].strftime("%m-%d") for i in picked])
     return _svg(fig, name)
 
 

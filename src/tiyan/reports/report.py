@@ -70,6 +70,7 @@ class ReportData:
     headline: list[kpis.Kpi]
     buckets: list[date]
     trends: dict[str, list[float | None]]
+    compare_buckets: list[date]
     compare_trends: dict[str, list[float | None]]
     breakdowns: dict[str, kpis.Breakdown]
     scores: kpis.ScoreDistribution
@@ -93,9 +94,10 @@ def build_report(
     orders, merchants = kpis.volume(store, period)
     trend_ids = [m for m in TREND_METRICS if m in measured_metrics(store, TREND_METRICS)]
     buckets, trends = kpis.trend(store, period, trend_ids) if trend_ids else ([], {})
+    compare_buckets: list[date] = []
     compare_trends: dict[str, list[float | None]] = {}
     if compare is not None and trend_ids:
-        _, compare_trends = kpis.trend(store, compare, trend_ids)
+        compare_buckets, compare_trends = kpis.trend(store, compare, trend_ids)
     # The impact of penalties is judged on penalties whose after-window ended by the end of
     # the period (or of the data, when that comes first).
     last = min(period.end, coverage[1]) if coverage else period.end
@@ -109,6 +111,7 @@ def build_report(
         headline=kpis.headline(store, period, compare, config),
         buckets=buckets,
         trends=trends,
+        compare_buckets=compare_buckets,
         compare_trends=compare_trends,
         breakdowns={d: kpis.breakdown(store, period, d, config) for d in kpis.BREAKDOWN_METRICS},
         scores=kpis.score_distribution(store, period),
@@ -146,13 +149,19 @@ def _helpers(lang: str) -> dict[str, Any]:
 def render_report_data(data: ReportData, *, lang: str = "en", policy: Policy | None = None) -> str:
     policy = policy or load_policy(as_of=data.period.end)
     helpers = _helpers(lang)
+
+    def offsets(period: kpis.Period | None, buckets: list[date]) -> list[int]:
+        return [(b - period.start).days for b in buckets] if period else []
+
+    before_x = offsets(data.compare, data.compare_buckets)
     trend_svgs = {
         m: charts.trend_chart(
             f"trend-{m}",
             data.buckets,
             series,
             DEFINITIONS[m].unit,
-            data.compare_trends.get(m, ()),
+            list(zip(before_x, data.compare_trends.get(m, []), strict=True)),
+            origin=data.period.start,
         )
         for m, series in data.trends.items()
     }
