@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -113,3 +114,25 @@ def tiyan_cli(*args: str) -> str:
     done = subprocess.run([*TIYAN, *args], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def serve(*args: str) -> tuple[subprocess.Popen[str], str]:
+    """Start ``tiyan serve *args`` on a free port and wait until it answers /healthz: the
+    process and its base URL (the test fails, with the server's stderr, if it never does).
+    The caller stops it."""
+    import httpx2 as httpx
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [*TIYAN, "serve", *args, "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    pytest.fail("tiyan serve did not come up: " + proc.communicate()[1])

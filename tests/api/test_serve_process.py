@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -17,7 +16,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.api.conftest import Market
-from tests.conftest import TIYAN, free_port, tiyan_cli
+from tests.conftest import TIYAN, free_port, serve, tiyan_cli
 from tiyan.store import open_store
 
 pytestmark = pytest.mark.slow
@@ -31,21 +30,7 @@ def served(duckdb_market: Market, tmp_path: Path) -> Any:
     listed = json.loads(tiyan_cli("keys", "list", "--db", str(db), "--json"))
     assert key["key_id"] in {k["key_id"] for k in listed}
     assert all("secret" not in k and "key" not in k for k in listed)
-    port = free_port()
-    proc = subprocess.Popen(
-        [*TIYAN, "serve", "--db", str(db), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("tiyan serve did not come up: " + proc.stderr.read())
+    proc, base = serve("--db", str(db))
     yield {"base": base, "key": key["key"], "proc": proc, "db": db, "market": duckdb_market}
     if proc.poll() is None:
         proc.kill()

@@ -15,18 +15,16 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
 import pytest
 
 from tests.api.conftest import AS_OF, MARKET, NOW
-from tests.conftest import TIYAN, free_port, tiyan_cli
+from tests.conftest import serve, tiyan_cli
 from tiyan.ingest.load import ingest
 from tiyan.policy.enforce import run_enforcement
 from tiyan.scoring.run import run_scoring
@@ -97,21 +95,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "a": _key(db, "--role", "merchant", "--merchant", a),
         "b": _key(db, "--role", "merchant", "--merchant", b),
     }
-    port = free_port()
-    proc = subprocess.Popen(
-        [*TIYAN, "serve", "--db", str(db), "--port", str(port), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("tiyan serve did not come up: " + proc.communicate()[1])
+    proc, base = serve("--db", str(db), "--quiet")
     try:
         yield Served(base, db, keys["operator"], a, b, keys["a"], keys["b"])
     finally:
