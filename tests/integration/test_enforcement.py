@@ -15,7 +15,7 @@ import pytest
 
 from tiyan.domain.errors import UsageError
 from tiyan.ingest.load import ingest
-from tiyan.policy.appeals import create_appeal, decide_appeal, get_appeal
+from tiyan.policy.appeals import appealable_violations, create_appeal, decide_appeal, get_appeal
 from tiyan.policy.enforce import run_enforcement
 from tiyan.policy.files import load_policy
 from tiyan.policy.privileges import Conditions, ScoreMeasure
@@ -180,15 +180,23 @@ def test_appeal_round_trip(store_url: str, market: dict[str, Path]) -> None:
             "fake_shipment:X:Y", "V"
         )
 
+        def appealable() -> set[str]:
+            return {v["violation_id"] for v in appealable_violations(store, merchant, limit=10**6)}
+
+        everything = {r[0] for r in store.query(
+            "SELECT violation_id FROM violations WHERE merchant_id = ?", (merchant,))}  # fmt: skip
+        assert appealable() == everything
         rejected = create_appeal(store, violation_id=violation_id, merchant_id=merchant,
                                  statement="the carrier lost the scan", evidence="a.jpg",
                                  now=now)  # fmt: skip
+        assert appealable() == everything - {violation_id}  # open: not again
         with pytest.raises(UsageError, match="already has an open appeal"):
             create_appeal(store, violation_id=violation_id, merchant_id=merchant,
                           statement="again", evidence=None, now=now)  # fmt: skip
         assert decide_appeal(store, rejected.appeal_id, accept=False, reason="no proof",
                              by="op-1", now=now) == []  # fmt: skip
         assert totals(store, merchant) == before
+        assert appealable() == everything  # rejected: it may be appealed again
 
         accepted = create_appeal(store, violation_id=violation_id, merchant_id=merchant,
                                  statement="here is the carrier's letter", evidence="b.pdf",
@@ -205,6 +213,7 @@ def test_appeal_round_trip(store_url: str, market: dict[str, Path]) -> None:
         )
         assert after["penalties"] <= before["penalties"]
         assert get_appeal(store, accepted.appeal_id).status == "accepted"
+        assert appealable() == everything - {violation_id}  # accepted: settled
         assert get_appeal(store, accepted.appeal_id).decided_by == "op-2"
         with pytest.raises(UsageError, match="already accepted"):
             decide_appeal(store, accepted.appeal_id, accept=False, reason="changed my mind",

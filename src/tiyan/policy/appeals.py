@@ -77,6 +77,29 @@ def list_appeals(
     return [get_appeal(store, r[0]) for r in rows]
 
 
+#: Appeal statuses after which the violation cannot be appealed again.
+BLOCKING = ("open", "accepted")
+
+
+def appealable_violations(
+    store: Store, merchant_id: str, *, limit: int = 500
+) -> list[dict[str, Any]]:
+    """The merchant's violations (newest first, as ``list_violations``) that
+    :func:`create_appeal` would accept an appeal against: none open or accepted."""
+    from tiyan.policy.listing import list_violations
+
+    marks = ", ".join("?" for _ in BLOCKING)
+    taken = {
+        r[0]
+        for r in store.query(
+            f"SELECT violation_id FROM appeals WHERE merchant_id = ? AND status IN ({marks})",
+            (merchant_id, *BLOCKING),
+        )
+    }
+    found = list_violations(store, merchant_id=merchant_id, limit=limit)
+    return [v for v in found if v["violation_id"] not in taken]
+
+
 def create_appeal(
     store: Store,
     *,
@@ -100,6 +123,7 @@ def create_appeal(
         "SELECT appeal_id, status FROM appeals WHERE violation_id = ? ORDER BY appeal_id",
         (violation_id,),
     )
+    # A violation can be appealed again only after a rejection (see BLOCKING).
     if any(status == "open" for _, status in earlier):
         raise ConflictError(f"violation {violation_id!r} already has an open appeal")
     if any(status == "accepted" for _, status in earlier):

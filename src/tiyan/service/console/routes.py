@@ -21,7 +21,13 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from tiyan.domain.errors import AuthError, NotFoundError, TiyanError, UsageError
-from tiyan.policy.appeals import create_appeal, decide_appeal, get_appeal, list_appeals
+from tiyan.policy.appeals import (
+    appealable_violations,
+    create_appeal,
+    decide_appeal,
+    get_appeal,
+    list_appeals,
+)
 from tiyan.policy.listing import (
     MERCHANT_SORTS,
     action_totals,
@@ -409,10 +415,7 @@ def _appeals_page(
     with state.reading() as store:
         appeals = list_appeals(store, merchant_id=mine, status=status or None)
         if mine is not None:
-            taken = {a.violation_id for a in list_appeals(store, merchant_id=mine)
-                     if a.status in ("open", "accepted")}  # fmt: skip
-            choices = [v for v in list_violations(store, merchant_id=mine, limit=500)
-                       if v["violation_id"] not in taken]  # fmt: skip
+            choices = appealable_violations(store, mine)
     if viewer.role == "operator":  # open ones first: they are the work to do
         appeals.sort(key=lambda a: (a.status != "open", a.created_at), reverse=False)
     return render(
