@@ -46,12 +46,14 @@ def test_metric_bars_have_their_own_hysteresis() -> None:
     assert walk(days) == [False, True, True, False, False]
 
 
-def test_a_serious_violation_takes_it_away_for_30_days() -> None:
+def test_a_serious_violation_takes_it_away_for_the_policy_s_days() -> None:
     b = DAY + timedelta(days=1)
     days = [(90, 0.01, None), (90, 0.01, b), (90, 0.01, b)]
     assert walk(days) == [True, False, False]
-    later = [(90, 0.01, DAY - timedelta(days=31))]
-    assert walk(later) == [True]
+    bar = PRESALE.grant.no_b_violation_days
+    assert bar == 90  # the default policy: the scoring window
+    assert walk([(90, 0.01, DAY - timedelta(days=bar))]) == [False]
+    assert walk([(90, 0.01, DAY - timedelta(days=bar + 1))]) == [True]
 
 
 def test_no_score_no_privilege_and_the_reasons_are_given() -> None:

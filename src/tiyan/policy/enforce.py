@@ -35,6 +35,7 @@ from tiyan.policy.privileges import MEASURE_KINDS, record_privileges
 from tiyan.policy.rectification import record_rectification
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
+from tiyan.store.governance import load_standings
 
 Progress = Callable[[str], None]
 VIOLATIONS = GOVERNANCE_TABLES["violations"]
@@ -164,10 +165,14 @@ def run_enforcement(
     by_rule = Counter(r["rule_id"] for r in new)
     say("applying consequences")
     actions = record_consequences(store, policy, as_of=as_of)
+    say("resolving standing")
+    standings = load_standings(
+        store, as_of=as_of, config=policy.standing, window=policy.scoring.window_days
+    )
     say("reviewing privileges")
     changed = record_privileges(
         store, policy.privileges, as_of=as_of, window=policy.scoring.window_days,
-        policy_version=policy.version,
+        policy_version=policy.version, status=standings, config=policy.standing,
     )  # fmt: skip
     measures = record_privileges(
         store, {name: m.as_privilege() for name, m in policy.score_measures.items()},

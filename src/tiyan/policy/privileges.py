@@ -22,6 +22,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tiyan.domain.model import GOVERNANCE_TABLES
+from tiyan.policy.standing import (
+    MEASURE_KINDS,
+    PRIVILEGE_KINDS,
+    MerchantStanding,
+    StandingConfig,
+    may_be_granted,
+    must_revoke,
+)
 from tiyan.store.base import Store
 
 ACTIONS = GOVERNANCE_TABLES["actions"]
@@ -77,9 +85,9 @@ class ScoreMeasure(BaseModel):
         return Privilege(zh=self.zh, grant=self.apply, keep=self.keep)
 
 
-#: Ledger kinds of (getting, losing) a privilege, and of (applying, lifting) a measure.
-PRIVILEGE_KINDS = ("privilege_grant", "privilege_revoke")
-MEASURE_KINDS = ("measure_apply", "measure_lift")
+#: Ledger kinds of (getting, losing) a privilege, and of (applying, lifting) a measure:
+#: ``PRIVILEGE_KINDS``, ``MEASURE_KINDS`` (from :mod:`tiyan.policy.standing`).
+__all__ = ["MEASURE_KINDS", "PRIVILEGE_KINDS", "changes", "meets", "record_privileges"]
 
 
 @dataclass(frozen=True)
@@ -118,20 +126,31 @@ def changes(
     held: Mapping[tuple[str, str], bool],
     *,
     as_of: date,
+    status: Mapping[str, MerchantStanding] | None = None,
+    config: StandingConfig | None = None,
 ) -> list[tuple[str, str, bool, list[str]]]:
     """(merchant, privilege, granted?, reasons) for every change on ``as_of``: a merchant
-    without the privilege gets it when it meets ``grant``; a holder loses it when it fails
-    ``keep``. Pure."""
+    without the privilege gets it when it meets ``grant`` and its standing allows a grant;
+    a holder loses it when it fails ``keep`` or its standing (``status``: merchant ->
+    :class:`MerchantStanding`) is one that revokes every privilege. Pure."""
     out: list[tuple[str, str, bool, list[str]]] = []
-    for merchant_id in sorted(standings):
-        s = standings[merchant_id]
+    config = config or StandingConfig()
+    status = status or {}
+    merchants = sorted(set(standings) | {m for m, _ in held if m in status})
+    for merchant_id in merchants:
+        s = standings.get(merchant_id, Standing(None, {}, None))
+        st = status.get(merchant_id)
         for name, p in sorted(privileges.items()):
             has = held.get((merchant_id, name), False)
             if not has:
+                if merchant_id not in standings or not may_be_granted(st, config):
+                    continue
                 ok, _ = meets(p.grant, s, as_of)
                 if ok:
                     out.append((merchant_id, name, True, []))
-            else:
+            elif st is not None and must_revoke(st, config):
+                out.append((merchant_id, name, False, [f"{st.status} by {st.cause}"]))
+            elif merchant_id in standings:
                 ok, why = meets(p.keep, s, as_of)
                 if not ok:
                     out.append((merchant_id, name, False, why))
@@ -141,10 +160,12 @@ def changes(
 def record_privileges(
     store: Store, privileges: Mapping[str, Privilege], *, as_of: date, window: int,
     policy_version: str, kinds: tuple[str, str] = PRIVILEGE_KINDS,
+    status: Mapping[str, MerchantStanding] | None = None, config: StandingConfig | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Apply :func:`changes` to the store's scores, metric values and violations for
     ``as_of``; append the changes to ``actions``. Nothing happens without scores for that
-    date (run ``tiyan score`` first)."""
+    date (run ``tiyan score`` first). ``status``: each merchant's standing, which can
+    forbid a grant or revoke what is held (privileges only, not score measures)."""
     if not privileges:
         return []
     scores = {
@@ -154,7 +175,7 @@ def record_privileges(
             (as_of, window),
         )
     }
-    if not scores:
+    if not scores and not status:
         return []
     values: dict[str, dict[str, float | None]] = {}
     wanted = sorted({m for p in privileges.values() for c in (p.grant, p.keep) for m in c.metrics})
@@ -184,8 +205,10 @@ def record_privileges(
         m: Standing(score, values.get(m, {}), last_b.get(m)) for m, score in scores.items()
     }
     rows = []
-    for merchant_id, name, granted, why in changes(privileges, standings, held, as_of=as_of):
-        s = standings[merchant_id]
+    found = changes(privileges, standings, held, as_of=as_of, status=status, config=config)
+    for merchant_id, name, granted, why in found:
+        s = standings.get(merchant_id, Standing(None, {}, None))
+        st = (status or {}).get(merchant_id)
         kind = kinds[0] if granted else kinds[1]
         rows.append(
             {
@@ -207,6 +230,12 @@ def record_privileges(
                         "values": dict(sorted(s.values.items())),
                         "last_b_violation": s.last_b_violation,
                         "failed": why,
+                        **(
+                            {"standing": st.status, "penalty_id": st.cause}
+                            if st is not None and st.cause and not granted
+                            and must_revoke(st, config or StandingConfig())
+                            else {}
+                        ),
                     },
                     default=str,
                     ensure_ascii=False,

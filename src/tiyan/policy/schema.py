@@ -24,6 +24,7 @@ from tiyan.domain.metrics import (
 from tiyan.policy.ledger import Consequences
 from tiyan.policy.privileges import Privilege, ScoreMeasure
 from tiyan.policy.rules import Rules
+from tiyan.policy.standing import StandingConfig
 
 DimensionName = Literal["product", "logistics", "service"]
 LEVELS = ("excellent", "good", "fair", "poor", "critical")
@@ -382,6 +383,9 @@ class Policy(_Strict):
     consequences: Consequences = Consequences()
     #: Privileges for good merchants, with hysteresis (docs/violations.md).
     privileges: dict[str, Privilege] = {}
+    #: A merchant's standing (active / rectifying / suspended / cleared) and what it
+    #: forbids: privileges revoked and not granted (docs/violations.md).
+    standing: StandingConfig = StandingConfig()
     #: Score-based measures (restrictions below a level), with hysteresis.
     score_measures: dict[str, ScoreMeasure] = {}
     #: Online decisions: express refund, presale eligibility, ship promise (docs/decisions.md).

@@ -1,0 +1,99 @@
+"""The governance repository: what the standing of merchants needs, read from the store.
+
+The SQL lives here; :func:`tiyan.policy.standing.resolve_standing` is pure and gets values.
+
+Example::
+
+    with open_store("tiyan.duckdb") as store:
+        standing = load_standings(store, as_of=date(2024, 7, 30), config=StandingConfig(),
+                                  window=90, merchant_id="M000042")["M000042"]
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date
+from typing import Any
+
+from tiyan.policy.standing import LedgerEntry, MerchantStanding, StandingConfig, resolve_standing
+from tiyan.store.base import Store
+
+#: The ledger kinds the standing reads row by row (points are summed in SQL).
+_KINDS = (
+    "penalty",
+    "reversal",
+    "privilege_grant",
+    "privilege_revoke",
+    "measure_apply",
+    "measure_lift",
+)
+
+
+def _detail(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def load_standings(
+    store: Store,
+    *,
+    as_of: date,
+    config: StandingConfig,
+    window: int,
+    merchant_id: str | None = None,
+) -> dict[str, MerchantStanding]:
+    """Merchant id -> standing on ``as_of`` for every merchant of the store (or one); the
+    score and level are those of the latest scoring run on or before ``as_of``."""
+    if "actions" not in store.existing_columns():
+        return {}
+    only = " AND merchant_id = ?" if merchant_id is not None else ""
+    one: tuple[Any, ...] = (merchant_id,) if merchant_id is not None else ()
+    entries: dict[str, list[LedgerEntry]] = defaultdict(list)
+    marks = ", ".join("?" for _ in _KINDS)
+    for m, action_id, kind, ledger, points, measure, day, detail in store.query(
+        "SELECT merchant_id, action_id, kind, ledger, points, measure, day, "
+        "CASE WHEN kind = 'penalty' THEN detail END FROM actions "
+        f"WHERE kind IN ({marks}) AND day <= ?{only}",
+        (*_KINDS, as_of, *one),
+    ):
+        entries[m].append(
+            LedgerEntry(action_id, kind, ledger, points, measure, day, _detail(detail))
+        )
+    # This year's points per ledger, summed here (one synthetic entry per ledger).
+    for m, ledger, total in store.query(
+        "SELECT merchant_id, ledger, sum(points) FROM actions WHERE kind = 'points' "
+        "AND points IS NOT NULL AND day <= ? AND day >= ?" + only + " GROUP BY 1, 2",
+        (as_of, date(as_of.year, 1, 1), *one),
+    ):
+        entries[m].append(
+            LedgerEntry(f"points-total:{ledger}", "points", ledger, float(total), None,
+                        date(as_of.year, 1, 1))
+        )  # fmt: skip
+    scores: dict[str, tuple[float | None, str | None]] = {}
+    latest = store.query(
+        "SELECT max(as_of) FROM scores WHERE as_of <= ? AND window_days = ?", (as_of, window)
+    )
+    if latest and latest[0][0] is not None:
+        for m, score, level in store.query(
+            "SELECT merchant_id, score, level FROM scores WHERE as_of = ? AND window_days = ?"
+            + only,
+            (latest[0][0], window, *one),
+        ):
+            scores[m] = (score, level)
+    merchants = [
+        r[0]
+        for r in store.query(
+            "SELECT merchant_id FROM merchants" + (" WHERE merchant_id = ?" if one else ""), one
+        )
+    ]
+    out = {}
+    for m in sorted(set(merchants) | set(entries)):
+        score, level = scores.get(m, (None, None))
+        out[m] = resolve_standing(
+            m, entries.get(m, ()), as_of=as_of, config=config, score=score, level=level
+        )
+    return out
