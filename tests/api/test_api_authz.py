@@ -37,6 +37,7 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/merchants/{merchant_id}/actions"): {"operator", OWN},
     ("GET", "/v1/merchants/{merchant_id}/privileges"): {"operator", OWN},
     ("GET", "/v1/merchants/{merchant_id}/appeals"): {"operator", OWN},
+    ("GET", "/v1/merchants/{merchant_id}/standing"): {"operator", OWN},
     ("POST", "/v1/appeals"): {OWN},
     ("GET", "/v1/appeals"): {"operator", OWN},
     ("GET", "/v1/appeals/{appeal_id}"): {"operator", OWN},

@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from tiyan.domain.metrics import Direction
 from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.policy.files import load_policy
-from tiyan.scoring.score import INSUFFICIENT, SCORED, MerchantMetrics, score_merchants
+from tiyan.scoring.score import (
+    INSUFFICIENT,
+    SCORED,
+    MerchantMetrics,
+    ViolationRecord,
+    score_merchants,
+)
 
 SCORING = load_policy().scoring
 SCORED_METRICS = [m for dim in SCORING.dimensions.values() for m in dim.metrics]
@@ -196,3 +202,31 @@ def test_small_peer_groups_are_ranked_against_the_platform() -> None:
     scores = {s.merchant_id: s for s in score_merchants([*food, lone], SCORING)}
     assert scores["lone"].peer_group == "platform"
     assert scores["f0"].peer_group == "food"
+
+
+@settings(max_examples=40, deadline=None)
+@given(market=markets(), b_points=st.floats(0, 20), at_node=st.booleans())
+def test_serious_violations_cap_the_level(
+    market: list[MerchantMetrics], b_points: float, at_node: bool
+) -> None:
+    """A merchant with B-class points in the window is never excellent; one whose B total is
+    at a ladder node never above fair (reference §1.3); more violations never raise a level."""
+    target = market[0].merchant_id
+    plain = {s.merchant_id: s for s in score_merchants(market, SCORING)}
+    records = {target: ViolationRecord(b_points=b_points, at_node=at_node)}
+    capped = {s.merchant_id: s for s in score_merchants(market, SCORING, records)}
+    order = ("critical", "poor", "fair", "good", "excellent")
+    for m, s in capped.items():
+        if m != target:
+            assert s == plain[m]  # the cap touches no one else
+            continue
+        if s.score is None:
+            continue
+        assert s.score <= plain[m].score  # type: ignore[operator]
+        assert order.index(s.level or "critical") <= order.index(plain[m].level or "critical")
+        if at_node:
+            assert order.index(s.level or "") <= order.index("fair")
+        elif b_points > 0:
+            assert s.level != "excellent"
+        if s.capped_by is not None:
+            assert s.ranked_score == plain[m].score and s.level == SCORING.level_of(s.score)

@@ -18,7 +18,9 @@ REBATE = {"commission_rebate": Privilege(grant=Conditions(min_score=90),
                                          keep=Conditions(min_score=87))}  # fmt: skip
 
 
-def penalty(measure: str, day: date, ledger: str = "B", node: float = 4, **detail: int) -> LedgerEntry:
+def penalty(
+    measure: str, day: date, ledger: str = "B", node: float = 4, **detail: int
+) -> LedgerEntry:
     action_id = f"penalty:M1:{ledger}:{day.year}:{node:g}:{measure}"
     return LedgerEntry(action_id, "penalty", ledger, None, measure, day,
                        {"node_points": node, **detail})  # fmt: skip

@@ -310,3 +310,43 @@ def policy_backtest_cmd(
     out.print(f"newly penalised: {len(s['newly_penalised'])}; spared: {len(s['spared'])}")
     if out_file is not None:
         out.print(f"per-merchant comparison written to {out_file}")
+
+
+@app.command("standing")
+def standing_cmd(
+    as_of: AsOfOption,
+    db: DbOption = DEFAULT_DB,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant.")] = None,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Each merchant's standing on a date: active, rectifying, suspended or cleared, with its
+    points, ladder node, score and level, privileges held and measures in force."""
+    from tiyan.store.governance import load_standings
+
+    day = _date(as_of)
+    with _store(db, read_only=not db.startswith("postgres")) as store:
+        try:
+            live = load_policy(policy, as_of=day)
+            found = load_standings(
+                store, as_of=day, config=live.standing, window=live.scoring.window_days,
+                merchant_id=merchant,
+            )  # fmt: skip
+        except TiyanError as exc:
+            raise _fail(exc) from None
+    if merchant is not None and merchant not in found:
+        raise _fail(TiyanError(f"no merchant {merchant!r} in {db}"))
+    standings = [found[m].as_dict() for m in sorted(found)]
+    if as_json:
+        out.print_json(json.dumps(standings if merchant is None else standings[0]))
+        return
+    table = RichTable("merchant", "status", "until", "score", "level", "points A/B", "node",
+                      "privileges", "measures", title=f"Standing on {day}")  # fmt: skip
+    for s in standings:
+        table.add_row(
+            s["merchant_id"], s["status"], s["until"] or "",
+            "" if s["score"] is None else f"{s['score']:.1f}", s["level"] or "",
+            f"{s['points']['A']:g} / {s['points']['B']:g}", s["node"] or "",
+            ", ".join(s["privileges"]), ", ".join(s["measures"]),
+        )  # fmt: skip
+    out.print(table)

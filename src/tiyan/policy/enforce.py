@@ -27,7 +27,7 @@ from typing import Any
 
 from tiyan.domain.errors import UsageError
 from tiyan.domain.model import GOVERNANCE_TABLES
-from tiyan.metrics.runner import store_tables
+from tiyan.metrics.runner import refresh_partials, store_tables
 from tiyan.policy.detect import detect
 from tiyan.policy.files import load_policy
 from tiyan.policy.ledger import Violation, consequences
@@ -35,7 +35,7 @@ from tiyan.policy.privileges import MEASURE_KINDS, record_privileges
 from tiyan.policy.rectification import record_rectification
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
-from tiyan.store.governance import load_standings
+from tiyan.store.governance import load_rule_rates, load_standings
 
 Progress = Callable[[str], None]
 VIOLATIONS = GOVERNANCE_TABLES["violations"]
@@ -163,6 +163,10 @@ def run_enforcement(
     # Nothing matches the condition: the rows are only added, in one transaction.
     store.replace_rows(VIOLATIONS, [tuple(r[c] for c in columns) for r in new], "1 = 0")
     by_rule = Counter(r["rule_id"] for r in new)
+    say("measuring the rates that gate points")
+    # The rate-type rules' points need each merchant's own rate over the days before as_of:
+    # the catalog's daily partials, brought up to date (a no-op after `tiyan score`).
+    refresh_partials(store, policy.population.catalog_config(), as_of=as_of, restate_days=0)
     say("applying consequences")
     actions = record_consequences(store, policy, as_of=as_of)
     say("resolving standing")
@@ -230,9 +234,10 @@ def record_consequences(store: Store, policy: Policy, *, as_of: date) -> list[di
             "WHERE kind IN ('points', 'reversal') AND points IS NOT NULL GROUP BY 1, 2, 3"
         )
     }
+    rates = load_rule_rates(store, policy.consequences, as_of=as_of)
     rows = consequences(
         violations, recorded, policy.consequences, as_of=as_of,
-        policy_version=policy.version, prior_totals=prior,
+        policy_version=policy.version, prior_totals=prior, rates=rates,
     )  # fmt: skip
     columns = [c.name for c in ACTIONS.columns]
     store.replace_rows(ACTIONS, [tuple(r[c] for c in columns) for r in rows], "1 = 0")

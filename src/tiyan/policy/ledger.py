@@ -97,11 +97,33 @@ class Compensation(_Strict):
 
 
 class Points(_Strict):
-    """Points per violation of a rule, capped per local day and per week."""
+    """Points per violation of a rule, capped per local day and per week.
+
+    For a rate-type rule (``RATE_METRIC``), ``min_rate`` and ``min_count`` gate the points: a
+    violation earns points only when the merchant's own rate of the rule's metric over the
+    ``rate_window_days`` before the run reaches ``min_rate`` *and* its count reaches
+    ``min_count`` — a breach needs rate and count both, so a large merchant at an ordinary
+    rate accrues nothing and a small one at the same rate is treated the same way. Below the
+    gate the violation is recorded with 0 points (and its consumer is still compensated)."""
 
     each: float = Field(gt=0)
     daily_cap: float | None = Field(default=None, gt=0)
     weekly_cap: float | None = Field(default=None, gt=0)
+    min_rate: float | None = Field(default=None, ge=0, le=1)
+    min_count: int | None = Field(default=None, ge=1)
+    rate_window_days: int = Field(default=30, ge=1, le=366)
+
+    @property
+    def gated(self) -> bool:
+        return self.min_rate is not None or self.min_count is not None
+
+
+#: Rate-type rules and the catalog metric whose rate gates their points.
+RATE_METRIC = {
+    "ship_timeout": "ship_timeout_rate",
+    "presale_overrun": "presale_timeout_rate",
+    "after_sales_timeout": "after_sales_timeout_rate",
+}
 
 
 class Node(_Strict):
@@ -180,12 +202,16 @@ def consequences(
     as_of: date,
     policy_version: str,
     prior_totals: Mapping[tuple[str, str, int], Decimal] | None = None,
+    rates: Mapping[tuple[str, str], tuple[float, float]] | None = None,
 ) -> list[dict[str, Any]]:
     """New ``actions`` rows for ``violations`` given the actions already ``recorded`` (action
     id -> row with ``kind``, ``merchant_id``, ``rule_id``, ``ledger``, ``points``,
     ``day``). ``prior_totals`` — (merchant, ledger, year) -> points already recorded — lets a
     caller pass only the recent part of a long ledger; without it the totals come from
-    ``recorded``. Pure: same inputs, same rows, whatever their order."""
+    ``recorded``. ``rates`` — (merchant, rule) -> (numerator, denominator) of the rule's
+    metric over its ``rate_window_days`` — gates the points of rate-type rules; a gated
+    violation without a rate is left undecided (no points entry yet). Pure: same inputs,
+    same rows, whatever their order."""
     ordered = sorted(violations, key=lambda v: (v.day, v.violation_id))
     new: list[dict[str, Any]] = []
     compensation: dict[str, Compensation] = {str(k): c for k, c in config.compensation.items()}
@@ -236,6 +262,22 @@ def consequences(
         dk, wk = (v.merchant_id, v.rule_id, v.day), (v.merchant_id, v.rule_id, _week(v.day))
         weight = config.weight(v.rule_id, v.day)
         pts = Decimal(str(rule.each)) * weight
+        gate: dict[str, Any] = {}
+        if rule.gated and v.rule_id in RATE_METRIC:
+            rate = (rates or {}).get((v.merchant_id, v.rule_id))
+            if rate is None or rate[1] <= 0:
+                continue  # no measured rate yet: undecided, never punished without it
+            num, den = rate
+            below = (rule.min_rate is not None and num / den < rule.min_rate) or (
+                rule.min_count is not None and num < rule.min_count
+            )
+            gate = {"rate": round(num / den, 4), "count": int(num), "orders": int(den),
+                    "min_rate": rule.min_rate, "min_count": rule.min_count,
+                    "rate_window_days": rule.rate_window_days}  # fmt: skip
+            if below:
+                action(f"points:{v.violation_id}", "points", v, points=0.0,
+                       below_rate_gate=True, **gate)  # fmt: skip
+                continue
         if rule.daily_cap is not None:
             pts = min(pts, max(Decimal(0), Decimal(str(rule.daily_cap)) - day_used[dk]))
         if rule.weekly_cap is not None:
@@ -243,7 +285,7 @@ def consequences(
         day_used[dk] += pts
         week_used[wk] += pts
         action(f"points:{v.violation_id}", "points", v, points=float(pts),
-               capped=pts < Decimal(str(rule.each)) * weight,
+               capped=pts < Decimal(str(rule.each)) * weight, **gate,
                **({"promotion_weight": float(weight)} if weight != 1 else {}))  # fmt: skip
     # The ladder: yearly totals per merchant and ledger, over recorded and new points.
     totals: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal, prior_totals or {})

@@ -232,7 +232,9 @@ def record_privileges(
                         "failed": why,
                         **(
                             {"standing": st.status, "penalty_id": st.cause}
-                            if st is not None and st.cause and not granted
+                            if st is not None
+                            and st.cause
+                            and not granted
                             and must_revoke(st, config or StandingConfig())
                             else {}
                         ),

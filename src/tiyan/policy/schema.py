@@ -163,6 +163,18 @@ class Shrinkage(_Strict):
         return value
 
 
+class ViolationCaps(_Strict):
+    """Violations on top of the ranked score (reference §1.3: from 2025-11 Douyin applies
+    deductions on top): the highest level a merchant with B-class (serious) points may have.
+    The score is capped just below the next level's bound, so everything that reads the
+    score (level, display, privileges) agrees."""
+
+    #: B-class points (after reversals) on days in the scoring window before as_of.
+    b_in_window: Literal["good", "fair", "poor", "critical"] | None = "good"
+    #: This year's B-class total at or above the first B ladder node.
+    b_at_node: Literal["good", "fair", "poor", "critical"] | None = "fair"
+
+
 class Scoring(_Strict):
     """The Merchant Experience Score (商家体验分)."""
 
@@ -198,6 +210,8 @@ class Scoring(_Strict):
     display: list[tuple[float, float]]
     #: Score shown for a merchant below min_valid_orders, by store type ("default": others).
     new_merchant_score: dict[str, float] = {}
+    #: Levels capped by serious violations (reference §1.3).
+    violation_caps: ViolationCaps = ViolationCaps()
 
     @field_validator("dimensions")
     @classmethod
@@ -259,6 +273,20 @@ class Scoring(_Strict):
         """Dimension weights for a category."""
         own = self.category_weights.get(category or "", {})
         return {name: own.get(name, dim.weight) for name, dim in self.dimensions.items()}
+
+    def cap_for(self, b_points: float, at_node: bool) -> tuple[float, str] | None:
+        """The highest score (and its reason) of a merchant with ``b_points`` B-class points
+        in the window and, if ``at_node``, this year's B total at a ladder node."""
+        caps = self.violation_caps
+        level = None
+        if at_node and caps.b_at_node is not None:
+            level, why = caps.b_at_node, "b_at_node"
+        elif b_points > 0 and caps.b_in_window is not None:
+            level, why = caps.b_in_window, "b_in_window"
+        if level is None:
+            return None
+        above = LEVELS[LEVELS.index(level) - 1]
+        return self.levels[above] - 0.01, why
 
     def level_of(self, score: float) -> str:
         for level in LEVELS:

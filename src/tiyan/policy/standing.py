@@ -136,9 +136,9 @@ def resolve_standing(
     reversed_ids = {e.action_id[len("reversal:") :] for e in rows if e.kind == "reversal"}
     points = {"A": 0.0, "B": 0.0}
     for e in rows:
-        if e.kind in ("points", "reversal") and e.points and e.ledger in points:
-            if e.day.year == as_of.year:
-                points[e.ledger] += float(e.points)
+        in_year = e.day.year == as_of.year
+        if e.kind in ("points", "reversal") and e.points and e.ledger in points and in_year:
+            points[e.ledger] += float(e.points)
     best: tuple[int, date | None, str] | None = None  # (status rank, until, cause)
     penalties: list[str] = []
     measures: set[str] = set()
@@ -167,7 +167,7 @@ def resolve_standing(
         penalties.append(e.action_id)
         if status in ("cleared", "suspended") or e.measure not in ("suspension",):
             measures.add(str(e.measure))
-        rank = STATUS_ORDER.index(status)  # type: ignore[arg-type]
+        rank = STATUS_ORDER.index(status)
         key = (rank, until, e.action_id)
         if best is None or (rank, until or date.max) > (best[0], best[1] or date.max):
             best = key

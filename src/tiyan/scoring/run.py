@@ -27,6 +27,7 @@ from tiyan.policy.files import load_policy
 from tiyan.policy.schema import Policy
 from tiyan.scoring.score import SCORED, MerchantMetrics, MerchantScore, score_merchants
 from tiyan.store.base import Store
+from tiyan.store.governance import load_violation_records
 
 Progress = Callable[[str], None]
 
@@ -68,6 +69,7 @@ def score_row(s: MerchantScore, *, as_of: date, window: int, version: str) -> tu
     """A ``scores`` row (in the table's column order) of one merchant's score."""
     explanation = {
         "peer_group": s.peer_group,
+        **({"ranked_score": s.ranked_score, "capped_by": s.capped_by} if s.capped_by else {}),
         "standards_met": list(s.standards_met),
         "metrics": [vars(m) for m in s.metrics],
         "improvements": [vars(i) for i in s.improvements],
@@ -141,8 +143,11 @@ def run_scoring(
         restate_days=restate_days, progress=say,
     )  # fmt: skip
     say("scoring merchants")
+    records = load_violation_records(
+        store, as_of=as_of, window=window, ladder=policy.consequences.ladder
+    )
     scores = score_merchants(
-        load_merchant_metrics(store, as_of=as_of, window=window), policy.scoring
+        load_merchant_metrics(store, as_of=as_of, window=window), policy.scoring, records
     )
     rows = [score_row(s, as_of=as_of, window=window, version=policy.version) for s in scores]
     store.replace_rows(

@@ -40,8 +40,8 @@ from __future__ import annotations
 import bisect
 import functools
 import statistics
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from tiyan.domain.metrics import SCORED_DIMENSIONS, Direction, MetricDef, Unit, format_value
 from tiyan.policy.schema import Scoring
@@ -109,6 +109,19 @@ class MerchantScore:
     improvements: tuple[Improvement, ...] = ()
     standards_met: tuple[str, ...] = ()
     provisional_score: float | None = None
+    #: The score before a violation cap, and the cap's reason ("b_in_window", "b_at_node").
+    ranked_score: float | None = None
+    capped_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ViolationRecord:
+    """What the violation caps look at (``Scoring.violation_caps``)."""
+
+    #: B-class points (after reversals) on days of the scoring window.
+    b_points: float = 0.0
+    #: This year's B-class total has reached a ladder node.
+    at_node: bool = False
 
 
 @dataclass
@@ -442,9 +455,28 @@ class _Scorer:
         return tuple(out)
 
 
-def score_merchants(merchants: Iterable[MerchantMetrics], scoring: Scoring) -> list[MerchantScore]:
+def _capped(s: MerchantScore, record: ViolationRecord | None, scoring: Scoring) -> MerchantScore:
+    if record is None or s.score is None:
+        return s
+    cap = scoring.cap_for(record.b_points, record.at_node)
+    if cap is None or s.score <= cap[0]:
+        return s
+    score = cap[0]
+    return replace(
+        s, score=score, level=scoring.level_of(score), display_score=scoring.display_of(score),
+        ranked_score=s.score, capped_by=cap[1],
+    )  # fmt: skip
+
+
+def score_merchants(
+    merchants: Iterable[MerchantMetrics],
+    scoring: Scoring,
+    records: Mapping[str, ViolationRecord] | None = None,
+) -> list[MerchantScore]:
     """Score every merchant (see the module docstring); the result is sorted by merchant id
-    and does not depend on the input's order."""
+    and does not depend on the input's order. ``records``: each merchant's serious
+    violations, which cap its score and level (``Scoring.violation_caps``)."""
+    records = records or {}
     ordered = sorted(merchants, key=lambda m: m.merchant_id)
     eligible = [m for m in ordered if m.valid_orders >= scoring.min_valid_orders]
     scorer = _Scorer(eligible, scoring)
@@ -452,7 +484,7 @@ def score_merchants(merchants: Iterable[MerchantMetrics], scoring: Scoring) -> l
     out = []
     for m in ordered:
         if m.valid_orders >= scoring.min_valid_orders:
-            out.append(scorer.score(m))
+            out.append(_capped(scorer.score(m), records.get(m.merchant_id), scoring))
             continue
         provisional = scoring.new_merchant_score.get(
             m.store_type or "", scoring.new_merchant_score.get("default")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -355,6 +355,39 @@ class PrivilegesOut(BaseModel):
     merchant_id: str
     held: list[str] = Field(description="Privileges held and score measures in force.")
     history: list[ActionOut] = Field(description="Grants, revocations, measures applied/lifted.")
+
+
+class StandingOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "merchant_id": "M000042", "as_of": "2024-07-30", "status": "suspended",
+                    "until": "2024-08-06", "cause": "penalty:M000042:B:2024:4:suspension",
+                    "score": 79.99, "level": "fair", "privileges": [],
+                    "measures": ["deposit_deduction", "rules_exam", "suspension"],
+                    "points": {"A": 0.3, "B": 4.0}, "node": "B:4",
+                    "penalties": ["penalty:M000042:B:2024:4:suspension"],
+                }
+            ]
+        }
+    )  # fmt: skip
+
+    merchant_id: str
+    as_of: date
+    status: Literal["active", "rectifying", "suspended", "cleared"] = Field(
+        description="One status: active, rectifying (warned, until a deadline), suspended "
+        "(停业整顿, until a date) or cleared (清退, for the policy year)."
+    )
+    until: date | None = Field(description="When the status ends (none: open-ended).")
+    cause: str | None = Field(description="The penalty (action id) behind the status.")
+    score: float | None
+    level: str | None
+    privileges: list[str] = Field(description="Privileges held.")
+    measures: list[str] = Field(description="Penalty and score-based measures in force.")
+    points: dict[str, float] = Field(description="This year's points per ledger (A, B).")
+    node: str | None = Field(description="The highest ladder node reached this year.")
+    penalties: list[str] = Field(description="Penalties in force (action ids).")
 
 
 class AppealCreate(BaseModel):

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
+from tiyan.policy.ledger import RATE_METRIC, Consequences, Ladder
 from tiyan.policy.standing import LedgerEntry, MerchantStanding, StandingConfig, resolve_standing
+from tiyan.scoring.score import ViolationRecord
 from tiyan.store.base import Store
 
 #: The ledger kinds the standing reads row by row (points are summed in SQL).
@@ -97,3 +99,57 @@ def load_standings(
             m, entries.get(m, ()), as_of=as_of, config=config, score=score, level=level
         )
     return out
+
+
+def load_violation_records(
+    store: Store, *, as_of: date, window: int, ladder: Ladder
+) -> dict[str, ViolationRecord]:
+    """Merchant id -> its B-class points (after reversals) on the ``window`` days before
+    ``as_of``, and whether this year's B total before ``as_of`` reached the first B node."""
+    if "actions" not in store.existing_columns():
+        return {}
+    first_node = min((n.points for n in ladder.b_nodes), default=None)
+    out: dict[str, ViolationRecord] = {}
+    for m, in_window, this_year in store.query(
+        "SELECT merchant_id, "
+        "sum(CASE WHEN day >= ? THEN points ELSE 0 END), "
+        "sum(CASE WHEN day >= ? THEN points ELSE 0 END) FROM actions "
+        "WHERE ledger = 'B' AND kind IN ('points', 'reversal') AND points IS NOT NULL "
+        "AND day < ? AND day >= ? GROUP BY 1",
+        (as_of - timedelta(days=window), date(as_of.year, 1, 1), as_of,
+         min(as_of - timedelta(days=window), date(as_of.year, 1, 1))),
+    ):  # fmt: skip
+        b = float(in_window or 0)
+        year = float(this_year or 0)
+        at_node = first_node is not None and year >= first_node - 1e-9
+        if b > 1e-9 or at_node:
+            out[m] = ViolationRecord(b_points=round(b, 4), at_node=at_node)
+    return out
+
+
+def load_rule_rates(
+    store: Store, config: Consequences, *, as_of: date
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """(merchant, rule) -> (numerator, denominator) of the rule's metric (``RATE_METRIC``)
+    over the rule's ``rate_window_days`` before ``as_of``, from ``metric_daily``, for every
+    rule whose points are gated by a rate."""
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for rule_id, points in sorted(config.points.items()):
+        metric_id = RATE_METRIC.get(str(rule_id))
+        if metric_id is None or not points.gated:
+            continue
+        for m, num, den in store.query(
+            "SELECT merchant_id, sum(num), sum(den) FROM metric_daily WHERE metric_id = ? "
+            "AND day >= ? AND day < ? GROUP BY 1",
+            (metric_id, as_of - timedelta(days=points.rate_window_days), as_of),
+        ):
+            out[(m, str(rule_id))] = (float(num or 0), float(den or 0))
+    return out
+
+
+def latest_enforcement_day(store: Store) -> date | None:
+    """The as_of of the latest enforcement run (None: none yet)."""
+    if "actions" not in store.existing_columns():
+        return None
+    rows = store.query("SELECT max(as_of) FROM actions")
+    return rows[0][0] if rows and rows[0][0] is not None else None

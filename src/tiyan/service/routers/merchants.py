@@ -30,6 +30,7 @@ from tiyan.service.schemas import (
     MetricsOut,
     PrivilegesOut,
     Scorecard,
+    StandingOut,
     ViolationOut,
 )
 
@@ -198,6 +199,36 @@ def get_privileges(merchant_id: MerchantId, caller: Caller, state: State) -> Pri
     return PrivilegesOut(
         merchant_id=merchant_id, held=held, history=[ActionOut(**a) for a in history]
     )
+
+
+@router.get("/{merchant_id}/standing", response_model=StandingOut)
+def get_standing(
+    merchant_id: MerchantId,
+    caller: Caller,
+    state: State,
+    as_of: Annotated[
+        date | None,
+        Query(description="Date (default: the latest enforcement run's).",
+              examples=["2024-07-30"]),
+    ] = None,
+) -> StandingOut:  # fmt: skip
+    """The merchant's standing: one status (active, rectifying, suspended, cleared), its
+    points and ladder node, score and level, privileges held and measures in force."""
+    from tiyan.store.governance import latest_enforcement_day, load_standings
+
+    own_merchant(caller, merchant_id)
+    with state.reading() as store:
+        require_merchant(store, merchant_id)
+        day = as_of or latest_enforcement_day(store) or state.clock().date()
+        policy = state.policy(day)
+        found = load_standings(
+            store,
+            as_of=day,
+            config=policy.standing,
+            window=policy.scoring.window_days,
+            merchant_id=merchant_id,
+        )
+    return StandingOut(**found[merchant_id].as_dict())
 
 
 @router.get("/{merchant_id}/appeals", response_model=list[AppealOut])
