@@ -122,3 +122,32 @@ def test_appeal_round_trip(api: Market, client: TestClient) -> None:
     assert r.status_code == 409
     mine = client.get("/v1/appeals", headers=bearer(api.merchant)).json()
     assert [a["appeal_id"] for a in mine] == [appeal["appeal_id"]]
+
+
+def test_standing_is_the_core_s_and_only_the_merchant_s_own(
+    api: Market, client: TestClient
+) -> None:
+    from tiyan.policy.files import load_policy
+    from tiyan.store.governance import latest_enforcement_day, load_standings
+
+    m = api.merchant_a
+    with open_store(api.url) as store:
+        day = latest_enforcement_day(store)
+        assert day is not None
+        policy = load_policy(as_of=day)
+        expected = load_standings(store, as_of=day, config=policy.standing,
+                                  window=policy.scoring.window_days)  # fmt: skip
+    got = client.get(f"/v1/merchants/{m}/standing", headers=bearer(api.merchant))
+    assert got.status_code == 200, got.text
+    body = got.json()
+    assert body == {**expected[m].as_dict(), "as_of": day.isoformat()}
+    assert body["status"] in ("active", "rectifying", "suspended", "cleared")
+    assert set(body["points"]) == {"A", "B"}
+    # another merchant's standing is a 404 for a merchant key, like any other of its data
+    other = client.get(f"/v1/merchants/{api.merchant_b}/standing", headers=bearer(api.merchant))
+    assert other.status_code == 404
+    # an operator sees every one, on any date
+    early = client.get(f"/v1/merchants/{api.merchant_b}/standing?as_of=2020-01-01",
+                       headers=bearer(api.operator))  # fmt: skip
+    assert early.status_code == 200 and early.json()["status"] == "active"
+    assert early.json()["privileges"] == [] and early.json()["points"] == {"A": 0.0, "B": 0.0}
