@@ -36,8 +36,8 @@ def variant(version: str, *edits: tuple[str, str]) -> str:
 STRICT = variant(
     "strict",
     ("    carrier_grace_hours: 72 ", "    carrier_grace_hours: 48 "),
-    ("ship_timeout: {each: 0.1, daily_cap: 2, weekly_cap: 6}",
-     "ship_timeout: {each: 0.2, daily_cap: 4, weekly_cap: 12}"),
+    ("ship_timeout: {each: 0.1, daily_cap: 2, weekly_cap: 6,",
+     "ship_timeout: {each: 0.2, daily_cap: 4, weekly_cap: 12,"),
     ("    week: {min_count: 3, min_share: 0.05}", "    week: {min_count: 2, min_share: 0.03}"),
 )  # fmt: skip
 FAKE_SHIPMENT = "  fake_shipment:              # 虚假发货 (§2.3)\n"
