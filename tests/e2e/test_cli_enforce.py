@@ -117,3 +117,42 @@ def test_the_scorecard_shows_the_record(db: str) -> None:
         )[0][0]
     if score >= 70 and not serious:  # the default policy's bar for express refunds
         assert "express_refund" in granted
+
+
+def test_standing_json_and_the_outcome_table(db: str) -> None:
+    assert invoke("score", "--as-of", AS_OF, "--db", db).exit_code == 0
+    assert invoke("enforce", "--as-of", AS_OF, "--db", db).exit_code == 0
+    result = invoke("standing", "--as-of", AS_OF, "--db", db, "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    with open_store(db, read_only=True) as store:
+        merchants = {m for (m,) in store.query("SELECT merchant_id FROM merchants")}
+        held = {
+            m: name
+            for m, name, kind in store.query(
+                "SELECT merchant_id, measure, kind FROM actions WHERE kind IN "
+                "('privilege_grant', 'privilege_revoke') ORDER BY day, action_id"
+            )
+            if kind == "privilege_grant"
+        }
+    assert {r["merchant_id"] for r in rows} == merchants
+    for r in rows:
+        assert {"merchant_id", "status", "score", "level", "privileges", "measures", "points",
+                "node"} <= set(r)  # fmt: skip
+        assert r["status"] in ("active", "rectifying", "suspended", "cleared")
+        assert set(r["points"]) == {"A", "B"}
+        if r["status"] in ("suspended", "cleared"):
+            assert r["privileges"] == []
+    assert any(r["privileges"] for r in rows) == bool(held)
+    one = invoke("standing", "--as-of", AS_OF, "--db", db, "--merchant", rows[0]["merchant_id"],
+                 "--json")  # fmt: skip
+    assert json.loads(one.stdout) == rows[0]
+    missing = invoke("standing", "--as-of", AS_OF, "--db", db, "--merchant", "NOPE")
+    assert missing.exit_code == 2 and "NOPE" in missing.output
+    outcome = invoke("policy", "evaluate", "--as-of", AS_OF, "--db", db, "--json")
+    assert outcome.exit_code == 0, outcome.output
+    table = json.loads(outcome.stdout)
+    by = {a["archetype"]: a for a in table["archetypes"]}
+    assert sum(a["merchants"] for a in by.values()) == len(merchants)
+    assert all(a["barred_holding"] == 0 for a in by.values())
+    assert {r["rule_id"] for r in table["rules"]} >= {"fake_shipment", "malicious_non_shipment"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -350,3 +351,61 @@ def standing_cmd(
             ", ".join(s["privileges"]), ", ".join(s["measures"]),
         )  # fmt: skip
     out.print(table)
+
+
+def print_outcome(db: str, as_of: date, policy_file: Any = None, as_json: bool = False) -> None:
+    """Print the outcome table of ``tiyan policy evaluate`` (also the end of ``tiyan demo``)."""
+    from tiyan.policy.outcome import evaluate_outcome
+    from tiyan.store.governance import load_outcome_inputs, load_standings
+
+    with _store(db, read_only=not db.startswith("postgres")) as store:
+        try:
+            live = load_policy(policy_file, as_of=as_of)
+            standings = load_standings(
+                store, as_of=as_of, config=live.standing, window=live.scoring.window_days
+            )
+            archetypes, flagged = load_outcome_inputs(store)
+        except TiyanError as exc:
+            raise _fail(exc) from None
+    if not archetypes:
+        raise _fail(TiyanError(f"{db} has no sim_truth: the outcome needs a simulated market"))
+    outcome = evaluate_outcome(standings, archetypes, flagged, live.privileges)
+    if as_json:
+        out.print_json(json.dumps(asdict(outcome)))
+        return
+    table = RichTable("archetype", "merchants", "scored", "excellent", "good", "fair-",
+                      "any reward", "presale", "at node", "barred holding",
+                      title=f"Outcome on {as_of}, policy {live.version}")  # fmt: skip
+    for a in outcome.archetypes:
+        table.add_row(
+            a.archetype, f"{a.merchants:,}", f"{a.scored:,}", f"{a.levels['excellent']:.1%}",
+            f"{a.levels['good']:.1%}",
+            f"{a.levels['fair'] + a.levels['poor'] + a.levels['critical']:.1%}",
+            f"{a.privileges['any_reward']:.1%}", f"{a.privileges.get('presale', 0):.1%}",
+            f"{a.at_node:.1%}", str(a.barred_holding),
+        )  # fmt: skip
+    out.print(table)
+    rules = RichTable(
+        "rule", "target archetype", "merchants flagged", "precision", "recall",
+        title="Detectors against sim_truth (violations that earned points)",
+    )  # fmt: skip
+    for r in outcome.rules:
+        rules.add_row(
+            r.rule_id, r.archetype, f"{r.flagged:,}",
+            "" if r.precision is None else f"{r.precision:.3f}",
+            "" if r.recall is None else f"{r.recall:.3f}",
+        )  # fmt: skip
+    out.print(rules)
+
+
+@policy_app.command("evaluate")
+def policy_evaluate_cmd(
+    as_of: AsOfOption,
+    db: DbOption = DEFAULT_DB,
+    policy: PolicyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Judge the policy in force by its outcome on a simulated market (sim_truth): per
+    archetype, levels, privileges held, ladder nodes and statuses; the detectors' precision
+    and recall by rule."""
+    print_outcome(db, _date(as_of), policy, as_json)

@@ -336,7 +336,7 @@ def demo_cmd(
     out.rule("3/7 store")
     with _store(db) as store:
         _print_status(store_status(store))
-    from tiyan.cli.enforce_cmds import enforce_and_print
+    from tiyan.cli.enforce_cmds import enforce_and_print, print_outcome
     from tiyan.cli.report_cmds import write_report
     from tiyan.cli.scoring_cmds import score_and_print
     from tiyan.policy.enforce import run_enforcement
@@ -376,6 +376,8 @@ def demo_cmd(
             (as_of,),
         )
     worst = rows[0][0] if rows else "M000001"
+    out.rule(f"the outcome on {as_of} (tiyan policy evaluate)")
+    print_outcome(db, as_of)
     out.print(
         f"The consumer-experience report for July 2024 (against June) is in "
         f"[bold]{report_path}[/bold]: open file://{report_path.resolve()} in a browser."

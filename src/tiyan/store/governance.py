@@ -153,3 +153,18 @@ def latest_enforcement_day(store: Store) -> date | None:
         return None
     rows = store.query("SELECT max(as_of) FROM actions")
     return rows[0][0] if rows and rows[0][0] is not None else None
+
+
+def load_outcome_inputs(store: Store) -> tuple[dict[str, str], dict[str, set[str]]]:
+    """The simulator's archetypes (empty without ``sim_truth``) and, per rule, the merchants
+    with a violation of it that earned points (after reversals)."""
+    if "sim_truth" not in store.existing_columns():
+        return {}, {}
+    archetypes = dict(store.query("SELECT merchant_id, archetype FROM sim_truth"))
+    flagged: dict[str, set[str]] = defaultdict(set)
+    for rule_id, m in store.query(
+        "SELECT rule_id, merchant_id FROM actions WHERE kind IN ('points', 'reversal') "
+        "AND rule_id IS NOT NULL GROUP BY 1, 2 HAVING sum(points) > 0"
+    ):
+        flagged[rule_id].add(m)
+    return archetypes, dict(flagged)
