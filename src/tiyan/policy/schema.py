@@ -199,6 +199,9 @@ class Scoring(_Strict):
     severity_share: float = Field(default=0.75, ge=0, le=1)
     #: Multiples of the peer median defect where the severity starts and where it is full.
     severity_ratio: tuple[float, float] = (2.0, 6.0)
+    #: A dimension with a metric at severity_ratio[1] times the peer median or worse is
+    #: capped at this (and no standard floor lifts it); None: no cap.
+    severe_defect_cap: float | None = Field(default=60.0, ge=0, le=100)
     shrinkage: Shrinkage = Shrinkage()
     dimensions: dict[str, DimensionConfig]
     #: Category -> dimension weights overriding the dimensions' own.

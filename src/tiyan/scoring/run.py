@@ -71,6 +71,7 @@ def score_row(s: MerchantScore, *, as_of: date, window: int, version: str) -> tu
         "peer_group": s.peer_group,
         **({"ranked_score": s.ranked_score, "capped_by": s.capped_by} if s.capped_by else {}),
         "standards_met": list(s.standards_met),
+        "severe": list(s.severe),
         "metrics": [vars(m) for m in s.metrics],
         "improvements": [vars(i) for i in s.improvements],
     }

@@ -109,6 +109,8 @@ class MerchantScore:
     improvements: tuple[Improvement, ...] = ()
     standards_met: tuple[str, ...] = ()
     provisional_score: float | None = None
+    #: Metrics at severity_ratio[1] times the peer median or worse (their dimension capped).
+    severe: tuple[str, ...] = ()
     #: The score before a violation cap, and the cap's reason ("b_in_window", "b_at_node").
     ranked_score: float | None = None
     capped_by: str | None = None
@@ -285,21 +287,28 @@ class _Scorer:
     def _n(m: MerchantMetrics, mid: str) -> float:
         return m.sums[mid][1] if mid in m.sums else 0.0
 
+    def _severity(self, gm: _GroupMetric, shrunk: float) -> float:
+        """0 up to ``severity_ratio[0]`` times the group's median defect, 1 from
+        ``severity_ratio[1]`` times it (linear between)."""
+        d = gm.definition
+        lower = d.direction is Direction.LOWER
+        middle = gm.shrunk_median
+        if not (lower or d.unit is Unit.SHARE):
+            return 0.0
+        # defect: the value, or the shortfall from 100%
+        defect, median = (shrunk, middle) if lower else (1 - shrunk, 1 - middle)
+        start, full = self.scoring.severity_ratio
+        if median <= 0:
+            return 0.0
+        return min(1.0, max(0.0, (defect / median - start) / (full - start)))
+
     def _points(self, pct: float, gm: _GroupMetric, shrunk: float) -> float:
         """100 minus a loss of up to ``100 − points_floor``, additive per metric: the share
         ``1 − severity_share`` follows the rank (``1 − pct ** points_curve``), the share
         ``severity_share`` the severity, 0 up to ``severity_ratio[0]`` times the group's median
         defect and 1 from ``severity_ratio[1]`` times it (linear between)."""
         cfg = self.scoring
-        d = gm.definition
-        lower = d.direction is Direction.LOWER
-        middle = gm.shrunk_median
-        severity = 0.0
-        if lower or d.unit is Unit.SHARE:  # defect: the value, or the shortfall from 100%
-            defect, median = (shrunk, middle) if lower else (1 - shrunk, 1 - middle)
-            start, full = cfg.severity_ratio
-            if median > 0:
-                severity = min(1.0, max(0.0, (defect / median - start) / (full - start)))
+        severity = self._severity(gm, shrunk)
         rank = 1 - pct**cfg.points_curve
         loss = (1 - cfg.severity_share) * rank + cfg.severity_share * severity
         return float(100 - (100 - cfg.points_floor) * loss)
@@ -310,6 +319,7 @@ class _Scorer:
         points: dict[str, float],
         values: dict[str, float | None],
         met: tuple[str, ...] | None = None,
+        severe: frozenset[str] = frozenset(),
     ) -> tuple[float, dict[str, float | None], tuple[str, ...]]:
         """Overall score, dimension scores and standards met, from per-metric points
         (``met``: the standards already known to be met, when ``values`` did not change
@@ -322,6 +332,15 @@ class _Scorer:
                     total += w
                     weighted += points[mid] * w
             dims[dim] = weighted / total if total else None
+            cap = self.scoring.severe_defect_cap
+            if (
+                cap is not None
+                and dims[dim] is not None
+                and any(mid in severe for mid, _ in members)
+            ):
+                # a metric at severity_ratio[1] times the peer median or worse: the
+                # dimension cannot stay near full marks (its standard floor cannot lift it)
+                dims[dim] = min(dims[dim] or 0.0, cap)
         if met is None:
             met = tuple(
                 std.name
@@ -334,7 +353,9 @@ class _Scorer:
                 )
             )
         for std in self.scoring.standards:
-            if std.name in met:
+            if std.name in met and not any(
+                mid in severe for mid, _ in self.dim_metrics[std.dimension]
+            ):
                 dims[std.dimension] = max(dims[std.dimension] or 0.0, std.floor)
         weights = self._weights_for(m.category)
         total = overall = 0.0
@@ -364,6 +385,7 @@ class _Scorer:
         points: dict[str, float] = {}
         values: dict[str, float | None] = {}
         details = []
+        severe: set[str] = set()
         weights = self._weights_for(m.category)
         for mid, gm in stats.items():
             d = gm.definition
@@ -372,8 +394,10 @@ class _Scorer:
             shrunk = gm.shrink(value, self._n(m, mid))
             pct = gm.percentile(shrunk, shrunk)
             points[mid] = self._points(pct, gm, shrunk)
+            if self._severity(gm, shrunk) >= 1.0:
+                severe.add(mid)
             details.append((mid, gm, value, shrunk, pct))
-        overall, dims, met = self._combine(m, points, values)
+        overall, dims, met = self._combine(m, points, values, severe=frozenset(severe))
         present = {d: w for d, w in weights.items() if dims.get(d) is not None}
         dim_total = sum(present.values())
         metric_scores = []
@@ -388,7 +412,7 @@ class _Scorer:
                     points[mid], (100 - points[mid]) * share,
                 )
             )  # fmt: skip
-        improvements = self._improvements(m, stats, points, values, overall, met)
+        improvements = self._improvements(m, stats, points, values, overall, met, frozenset(severe))
         return MerchantScore(
             merchant_id=m.merchant_id,
             category=m.category,
@@ -402,6 +426,7 @@ class _Scorer:
             metrics=tuple(metric_scores),
             improvements=improvements,
             standards_met=met,
+            severe=tuple(sorted(severe)),
         )
 
     def _improvements(
@@ -412,6 +437,7 @@ class _Scorer:
         values: dict[str, float | None],
         overall: float,
         met: tuple[str, ...],
+        severe: frozenset[str] = frozenset(),
     ) -> tuple[Improvement, ...]:
         """The three metric changes that raise the score most: each metric moved to the
         peer median, all else unchanged."""
@@ -433,6 +459,7 @@ class _Scorer:
                 new_points,
                 {**values, mid: gm.median},
                 None if mid in self.standard_metrics else met,
+                severe - {mid},
             )
             gain = new_overall - overall
             if gain > 0.005:
