@@ -42,9 +42,15 @@ def test_display_and_level_mappings() -> None:
     assert scoring.display_of(0) == 3.0
     assert scoring.display_of(100) == 5.0
     assert scoring.display_of(70) == 4.3
-    assert scoring.level_of(90) == "excellent"
-    assert scoring.level_of(89.99) == "good"
+    assert scoring.level_of(93) == "excellent"
+    assert scoring.level_of(92.99) == "good"
+    assert scoring.level_of(85) == "good"
+    assert scoring.level_of(84.99) == "fair"
     assert scoring.level_of(59.9) == "critical"
+    # the violation caps sit just below a level's bound
+    assert scoring.cap_for(0.1, False) == (92.99, "b_in_window")
+    assert scoring.cap_for(4.0, True) == (84.99, "b_at_node")
+    assert scoring.cap_for(0.0, False) is None
 
 
 @pytest.mark.parametrize(

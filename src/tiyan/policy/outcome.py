@@ -3,7 +3,7 @@
 merchants. Pure: standings, archetypes and flagged merchants in, a table out.
 
 Per archetype: merchants, scored merchants, the share of scored merchants at each level, the
-share of merchants holding each privilege (and one of the four rewards that matter most:
+share of scored merchants holding each privilege (and one of the four rewards that matter most:
 presale, traffic boost, commission rebate, the badge), at a ladder node, in each status, and
 the suspended or cleared holding a privilege (must be 0). Per rule with a target archetype:
 precision and recall over merchants with a violation that earned points.
@@ -38,7 +38,7 @@ class ArchetypeOutcome:
     scored: int
     #: Level -> share of the scored merchants.
     levels: dict[str, float]
-    #: Privilege -> share of the merchants holding it; "any_reward": one of REWARDS.
+    #: Privilege -> share of the scored merchants holding it; "any_reward": one of REWARDS.
     privileges: dict[str, float]
     at_node: float
     statuses: dict[str, int]
@@ -82,15 +82,15 @@ def evaluate_outcome(
     for a, members in sorted(groups.items()):
         scored = [s for s in members if s.score is not None]
         levels = Counter(s.level for s in scored)
-        held = {p: sum(1 for s in members if p in s.privileges) for p in names}
-        held["any_reward"] = sum(1 for s in members if set(REWARDS) & set(s.privileges))
+        held = {p: sum(1 for s in scored if p in s.privileges) for p in names}
+        held["any_reward"] = sum(1 for s in scored if set(REWARDS) & set(s.privileges))
         out.append(
             ArchetypeOutcome(
                 archetype=a,
                 merchants=len(members),
                 scored=len(scored),
                 levels={lv: _share(levels.get(lv, 0), len(scored)) for lv in LEVELS},
-                privileges={p: _share(n, len(members)) for p, n in held.items()},
+                privileges={p: _share(n, len(scored)) for p, n in held.items()},
                 at_node=_share(sum(1 for s in members if s.node), len(members)),
                 statuses=dict(sorted(Counter(s.status for s in members).items())),
                 barred_holding=sum(
