@@ -24,12 +24,13 @@ from decimal import Decimal
 from typing import Any
 
 from tiyan.domain.errors import UsageError
-from tiyan.metrics.runner import store_tables
+from tiyan.metrics.runner import refresh_partials, store_tables
 from tiyan.policy.detect import detect
 from tiyan.policy.enforce import violation_rows
 from tiyan.policy.ledger import Violation, consequences, strictest
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
+from tiyan.store.governance import load_rule_rates
 
 
 @dataclass
@@ -101,8 +102,12 @@ def _outcomes(store: Store, policy: Policy, start: date, end: date) -> dict[str,
                     paid,
                 )
             )
+    # The rate-type rules' points are gated by the merchant's rate over the days before the
+    # period's end (derived partials, not the ledger: nothing of the ledger is touched).
+    refresh_partials(store, policy.population.catalog_config(), as_of=as_of, restate_days=0)
+    rates = load_rule_rates(store, policy.consequences, as_of=as_of)
     actions = consequences(violations, {}, policy.consequences, as_of=as_of,
-                           policy_version=policy.version)  # fmt: skip
+                           policy_version=policy.version, rates=rates)  # fmt: skip
     out: dict[str, Outcome] = defaultdict(Outcome)
     for v in violations:
         out[v.merchant_id].violations += 1
