@@ -147,6 +147,16 @@ its *anchor* (a pickup, a ship deadline passing, a review). A window is a sum of
   across all its parcels count.
 - **Cancelled orders** count as paid orders on their payment day; an order cancelled before
   its ship deadline never had to ship, one cancelled after it without a pickup timed out.
+- **Evidence incomplete → unknown, never late.** An order's evidence is incomplete when a
+  record of it (the order row, one of its parcels, or a tracking event of one) sits in the
+  quarantine; when it is signed or completed (a sign-off time on the order or a parcel, a
+  `completed_at`, or status `signed` / `completed`), or has status `shipped` with no
+  tracking upload, yet no parcel shows a carrier pickup; or when it has status `cancelled`
+  but no `cancelled_at`.
+  Such an order is left out of the ship-timeout, presale-overdue and fake-shipment rates
+  (numerator and denominator), yields no violation and no compensation, and is counted
+  apart (`evidence_incomplete_orders`). A missing record is not evidence that something did
+  not happen.
 - **Population**: orders paid under `population.min_amount` (¥2) and gift / lucky-bag orders
   are left out of every metric (policy `population.exclude_gifts`); reviews, complaints and
   after-sales cases of such orders are left out with them. Records about no order (a

@@ -808,3 +808,28 @@ def test_an_order_signed_before_its_pickup_has_no_delivery_time() -> None:
     # inconsistent data: left out rather than counted with a negative time
     got = check(rows, CFG, d(-1), d(5))
     assert not [k for k in got if k[0] == "delivery_hours"]
+
+
+def test_incomplete_evidence_is_unknown_never_late() -> None:
+    # docs/metrics.md, "Evidence incomplete -> unknown, never late": signed or completed, or
+    # 'shipped' without a tracking upload, yet no pickup; or 'cancelled' without its time.
+    paid = utc(CFG, 0, "10:00:00")
+    due = after(paid, 48 * H)  # day 2
+    rows: Rows = {
+        "orders": [
+            order(1, paid, promised_ship_by=due, status="signed", signed_at=after(paid, 60 * H)),
+            order(2, paid, promised_ship_by=due, status="cancelled"),  # no cancelled_at
+            order(3, paid, promised_ship_by=due, status="shipped"),  # no upload, no pickup
+            # signed, uploaded, never scanned: not a fake shipment either
+            order(4, paid, status="signed", signed_at=after(paid, 60 * H)),
+            order(5, paid, presale=True, promised_ship_by=due, completed_at=after(paid, 70 * H)),
+            order(6, paid, promised_ship_by=due),  # complete evidence, not picked up: late
+        ],
+        "shipments": [parcel("O4", 1, shipped_at=after(paid, H))],
+    }
+    got = check(rows, CFG, d(-1), d(5))
+    assert got[("ship_timeout_rate", "M1", d(2))] == (1.0, 1.0)  # O6 only
+    assert not only(got, "presale_timeout_rate")
+    assert not only(got, "fake_shipment_rate")
+    assert got[("evidence_incomplete_orders", "M1", d(0))] == (5.0, 6.0)
+    assert got[("valid_orders", "M1", d(0))] == (6.0, 6.0)

@@ -18,10 +18,13 @@ count: 3}`` is P1, P2, P3).
 Times are platform-local (UTC+8, the default policy's), as an operator reads them. Rows get
 defaults for what a case does not care about (merchant M1, amount ¥100, a 48 h promise, ...).
 Detectors run on an in-memory DuckDB over Arrow tables of the canonical schemas.
+``quarantine: [{table_name: shipments, raw: {order_id: O1, ...}}]`` puts a rejected record
+in the quarantine (its raw fields as text): evidence that the order's records are incomplete.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -34,6 +37,7 @@ import pytest
 import yaml
 
 from tiyan.domain.metrics import CatalogConfig
+from tiyan.domain.model import QUARANTINE
 from tiyan.policy.detect import detect
 from tiyan.policy.rules import Rules
 from tiyan.sim.arrow import arrow_schema
@@ -53,6 +57,7 @@ TABLES = (
     "complaints",
     "platform_contacts",
     "surveys",
+    "quarantine",
 )
 TIME_FIELDS = {
     "paid_at", "promised_ship_by", "cancelled_at", "signed_at", "completed_at", "shipped_at",
@@ -123,6 +128,22 @@ def with_defaults(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[
     if not any(p["product_id"] == "P1" for p in out["products"]):
         out["products"].append({"product_id": "P1", "merchant_id": "M1", "category": "home"})
     out["merchants"].append({"merchant_id": "M1", "name": "Shop", "category": "home"})
+    # A rejected record keeps its raw fields as text (local times, as loaded).
+    for i, q in enumerate(rows.get("quarantine", [])):
+        out["quarantine"].append(
+            {
+                "quarantine_id": f"Q{i}",
+                "load_id": "L1",
+                "table_name": q["table_name"],
+                "source": f"{q['table_name']}.csv",
+                "line": i + 2,
+                "reason_code": q.get("reason_code", "time_order"),
+                "reason": q.get("reason", "rejected"),
+                "problems": "[]",
+                "raw": json.dumps({k: str(v) for k, v in q["raw"].items()}),
+                "quarantined_at": utc(q.get("quarantined_at", "2024-06-15 00:00:00")),
+            }
+        )
     return out
 
 
@@ -131,7 +152,8 @@ def run_case(rule_id: str, rows: dict[str, list[dict[str, Any]]], as_of: date,
     con = ibis.duckdb.connect()
     tables = {}
     for name, data in with_defaults(rows).items():
-        con.con.register(name, pa.Table.from_pylist(data, schema=arrow_schema(name)))
+        schema = arrow_schema(QUARANTINE if name == "quarantine" else name)
+        con.con.register(name, pa.Table.from_pylist(data, schema=schema))
         tables[name] = con.table(name)
     rules = Rules.model_validate({"lookback_days": 60, rule_id: overrides})
     found = detect(tables, rules, CONFIG, as_of=as_of)[rule_id]

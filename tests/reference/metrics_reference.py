@@ -20,7 +20,14 @@ Conventions taken from the definitions:
   earliest across its parcels; sign-off = the order's ``signed_at``, else its first parcel's,
   else ``completed_at`` (the confirmed receipt);
 * reviews and complaints about an order outside the population are left out, those about no
-  order stay; contacts and surveys about no merchant belong to merchant ``""``.
+  order stay; contacts and surveys about no merchant belong to merchant ``""``;
+* evidence incomplete -> unknown, never late: an order signed or completed (a ``signed_at``
+  on the order or a parcel, a ``completed_at``, or status ``signed`` / ``completed``), or
+  with status ``shipped`` and no tracking upload, when no parcel shows a pickup; or with
+  status ``cancelled`` and no ``cancelled_at``. Such an order is left out of the
+  ship-timeout, presale-overdue and fake-shipment rates and counted in
+  ``evidence_incomplete_orders``. (The quarantine, the rule's other source, is not among
+  the tables these markets have.)
 """
 
 from __future__ import annotations
@@ -74,6 +81,25 @@ class Order:
     signoff: datetime | None
     first_upload: datetime | None
     first_pickup: datetime | None
+    evidence_incomplete: bool
+
+
+def evidence_incomplete(
+    status: str | None,
+    signoff: datetime | None,
+    cancelled_at: datetime | None,
+    first_upload: datetime | None,
+    first_pickup: datetime | None,
+) -> bool:
+    """The "Evidence incomplete" edge case of docs/metrics.md, without the quarantine.
+
+    ``signoff`` is the order's sign-off (its ``signed_at``, else a parcel's, else its
+    ``completed_at``): any of them present means a sign-off time exists."""
+    delivered = signoff is not None or status in ("signed", "completed")
+    shipped_unseen = status == "shipped" and first_upload is None
+    if (delivered or shipped_unseen) and first_pickup is None:
+        return True
+    return status == "cancelled" and cancelled_at is None
 
 
 @dataclass
@@ -131,6 +157,9 @@ class Market:
             signoff = next(
                 (t for t in (own_signed, parcel_signed, completed) if t is not None), None
             )
+            cancelled_at = second(o.get("cancelled_at"))
+            first_upload = earliest(second(p.get("shipped_at")) for p in ps)
+            first_pickup = earliest(second(p.get("pickup_at")) for p in ps)
             self.orders[o["order_id"]] = Order(
                 order_id=o["order_id"],
                 merchant_id=o["merchant_id"],
@@ -138,14 +167,19 @@ class Market:
                 paid_at=second(o["paid_at"]),  # type: ignore[arg-type]
                 ship_by=second(o.get("promised_ship_by")),
                 presale=bool(o.get("presale")),
-                cancelled_at=second(o.get("cancelled_at")),
+                cancelled_at=cancelled_at,
                 cancelled_by=o.get("cancelled_by"),
                 cancel_reason=o.get("cancel_reason"),
                 signoff=signoff,
-                first_upload=earliest(second(p.get("shipped_at")) for p in ps),
-                first_pickup=earliest(second(p.get("pickup_at")) for p in ps),
+                first_upload=first_upload,
+                first_pickup=first_pickup,
+                evidence_incomplete=evidence_incomplete(
+                    o.get("status"), signoff, cancelled_at, first_upload, first_pickup
+                ),
             )
         self.population = [o for o in self.orders.values() if o.in_population]
+        # the population of the ship-timeout, presale-overdue and fake-shipment rates
+        self.evidenced = [o for o in self.population if not o.evidence_incomplete]
         self.cases = [
             Case(
                 order=self.orders[a["order_id"]],
@@ -281,7 +315,8 @@ def _pickup_weighted(m: Market, add: Callable[..., None]) -> None:
 
 @metric("ship_timeout_rate")
 def _ship_timeout(m: Market, add: Callable[..., None]) -> None:
-    for o in m.population:
+    # orders with complete evidence only: an incomplete one is unknown, never late
+    for o in m.evidenced:
         if o.ship_by is None:
             continue
         if o.cancelled_at is not None and o.cancelled_at < o.ship_by:
@@ -293,7 +328,7 @@ def _ship_timeout(m: Market, add: Callable[..., None]) -> None:
 @metric("presale_timeout_rate")
 def _presale_timeout(m: Market, add: Callable[..., None]) -> None:
     # the ship-timeout definition, on presale orders only (their deadline is the presale one)
-    for o in m.population:
+    for o in m.evidenced:
         if not o.presale or o.ship_by is None:
             continue
         if o.cancelled_at is not None and o.cancelled_at < o.ship_by:
@@ -311,7 +346,7 @@ def _pay_to_pickup(m: Market, add: Callable[..., None]) -> None:
 
 @metric("fake_shipment_rate")
 def _fake_shipment(m: Market, add: Callable[..., None]) -> None:
-    for o in m.population:
+    for o in m.evidenced:
         if o.first_upload is None:
             continue
         deadline = o.first_upload + timedelta(hours=24)
@@ -514,6 +549,13 @@ def _express_share(m: Market, add: Callable[..., None]) -> None:
 def _valid_orders(m: Market, add: Callable[..., None]) -> None:
     for o in m.population:
         add(o.merchant_id, o.paid_at, 1, 1)
+
+
+@metric("evidence_incomplete_orders")
+def _evidence_incomplete(m: Market, add: Callable[..., None]) -> None:
+    # numerator: paid orders whose evidence is incomplete; denominator: paid orders
+    for o in m.population:
+        add(o.merchant_id, o.paid_at, int(o.evidence_incomplete), 1)
 
 
 # -- entry point -----------------------------------------------------------------------------

@@ -26,7 +26,14 @@ from ibis import _
 
 from tiyan.domain.errors import UnknownNameError
 from tiyan.domain.metrics import Dimension, Direction, MetricDef, Unit, WindowKind
-from tiyan.metrics.facts import Facts, flag, seconds_between
+from tiyan.metrics.facts import (
+    Facts,
+    evidence_complete,
+    flag,
+    seconds_between,
+    ship_due,
+    ship_late,
+)
 
 _DOUYIN_TABLE = "Douyin 商家体验分 indicator table (reference §1.2, blog.11467.com/b1474427.htm)"
 _QUALITY_REASONS = ("quality", "not_as_described", "damaged", "logistics")
@@ -114,16 +121,13 @@ def _pickup_weighted(f: Facts) -> list[Stream]:
 
 def _due(f: Facts) -> Any:
     """Orders whose ship deadline passed, decided at the deadline: orders cancelled before
-    it never had to ship."""
+    it never had to ship, and orders whose records are incomplete are unknown, not late."""
     o = f.population
-    return o.filter(
-        o.promised_ship_by.notnull(),
-        o.cancelled_at.isnull() | (o.cancelled_at >= o.promised_ship_by),
-    )
+    return o.filter(ship_due(o), evidence_complete(o))
 
 
 def _late(due: Any) -> Any:
-    return flag(due.first_pickup_at.isnull() | (due.first_pickup_at > due.promised_ship_by))
+    return flag(ship_late(due))
 
 
 def _ship_timeout(f: Facts) -> list[Stream]:
@@ -143,7 +147,7 @@ def _pay_to_pickup(f: Facts) -> list[Stream]:
 
 def _fake_shipment(f: Facts) -> list[Stream]:
     o = f.population
-    up = o.filter(o.first_shipped_at.notnull())
+    up = o.filter(o.first_shipped_at.notnull(), evidence_complete(o))
     deadline = up.first_shipped_at + ibis.interval(hours=24)
     no_scan = up.first_pickup_at.isnull() | (up.first_pickup_at > deadline)
     return [stream(up, deadline, flag(no_scan))]
@@ -320,6 +324,11 @@ def _valid_orders(f: Facts) -> list[Stream]:
     return [stream(o, o.paid_at, 1, 1)]
 
 
+def _evidence_incomplete(f: Facts) -> list[Stream]:
+    o = f.population
+    return [stream(o, o.paid_at, flag(~evidence_complete(o)), 1)]
+
+
 # -- the catalog -----------------------------------------------------------------------------
 
 L, P, S, C, V = (
@@ -375,8 +384,8 @@ METRICS: tuple[Metric, ...] = (
             numerator="orders not picked up by promised_ship_by (a tracking upload alone is "
             "not shipping)",
             denominator="orders whose ship deadline passed",
-            population=f"{POP} with a promised_ship_by, not cancelled before it; presale "
-            "orders count against their presale deadline",
+            population=f"{POP} with a promised_ship_by, not cancelled before it, with complete "
+            "evidence; presale orders count against their presale deadline",
             anchor="promised_ship_by", scored=True,
             source="Douyin 发货超时 (reference §2.2: shipped only when pickup completes in time)",
             records=("shipments",),
@@ -389,7 +398,8 @@ METRICS: tuple[Metric, ...] = (
             Unit.SHARE,
             numerator="presale orders not picked up by their presale ship deadline",
             denominator="presale orders whose deadline passed",
-            population=f"{POP}, presale, with a deadline, not cancelled before it",
+            population=f"{POP}, presale, with a deadline, not cancelled before it, with complete "
+            "evidence",
             anchor="promised_ship_by (the presale deadline)", scored=True,
             source="Douyin 现货+预售: presale overdue is abuse that revokes presale permissions "
             "(reference §2.1)",
@@ -415,7 +425,8 @@ METRICS: tuple[Metric, ...] = (
             "fake_shipment_rate", "虚假发货率", "Fake-shipment rate", L, LOW, Unit.SHARE,
             numerator="orders with no carrier scan within 24 h of the first tracking upload",
             denominator="orders with a tracking number uploaded",
-            population=f"{POP} with a tracking upload", anchor="first upload + 24 h",
+            population=f"{POP} with a tracking upload and complete evidence",
+            anchor="first upload + 24 h",
             scored=True, source="Douyin 虚假发货 (reference §2.3)",
             records=("shipments",),
         ),
@@ -666,6 +677,19 @@ METRICS: tuple[Metric, ...] = (
             notes="The volume that decides whether a merchant is scored at all.",
         ),
         _valid_orders,
+    ),
+    Metric(
+        MetricDef(
+            "evidence_incomplete_orders", "证据不全订单量", "Evidence-incomplete orders", V, LOW,
+            Unit.COUNT, numerator="paid orders whose evidence is incomplete (a record "
+            "quarantined, a delivered or shipped order without a pickup, a cancellation "
+            "without its time)", denominator="paid orders", population=POP, anchor="payment",
+            source="tiyan: no punishment without evidence (issue 13; DESIGN principles)",
+            notes="Counted apart, never punished: these orders are left out of the ship-timeout, "
+            "presale-overdue and fake-shipment rates and yield no violation. A high count says "
+            "the merchant's or the platform's data feed is broken, not that orders went unshipped.",
+        ),
+        _evidence_incomplete,
     ),
 )  # fmt: skip
 

@@ -48,6 +48,69 @@ def flag(condition: Any) -> Any:
     return ibis.ifelse(condition.fill_null(False), 1, 0)
 
 
+#: Statuses of an order that has reached its consumer.
+DELIVERED_STATUSES = ("signed", "completed")
+
+#: Why an order's evidence is incomplete (``Facts.orders.evidence``), in the order tested.
+EVIDENCE_REASONS = {
+    "quarantined": "a record of the order (the order, a parcel or its tracking) was rejected "
+    "by validation and sits in the quarantine",
+    "shipment_missing": "the order was delivered or marked shipped, but no parcel with a "
+    "carrier pickup is on record",
+    "cancellation_missing": "the order is cancelled, but no cancellation time is on record",
+}
+
+
+def json_string(raw: Any, key: str) -> Any:
+    """The string value of ``key`` in ``raw`` (a JSON object as text), or null: a regular
+    expression every engine runs the same way (quarantined rows keep their record as JSON)."""
+    value = raw.re_extract(rf'"{key}"\s*:\s*"([^"]*)"', 1)
+    return ibis.ifelse(value == "", ibis.null().cast("string"), value)
+
+
+# -- shared predicates: what is due, late, open; what the evidence shows ---------------------
+#
+# Over ``Facts.orders`` (or a relation with its columns). A violation needs positive evidence:
+# ``ship_late`` and ``left_unshipped`` hold only for orders whose evidence is complete
+# (``evidence`` is null), and a null never counts as holding.
+
+
+def evidence_complete(o: Any) -> Any:
+    """The order's records are all there: nothing quarantined, nothing its status implies
+    missing."""
+    return o.evidence.isnull()
+
+
+def ship_due(o: Any) -> Any:
+    """The order had to ship by its deadline: it has one and was not cancelled before it."""
+    return o.promised_ship_by.notnull() & (
+        o.cancelled_at.isnull() | (o.cancelled_at >= o.promised_ship_by)
+    )
+
+
+def ship_late(o: Any) -> Any:
+    """Positive evidence that a due order was not picked up by its deadline: a pickup after
+    it, or none at all on an order whose records are complete (so not delivered, not marked
+    shipped, not cancelled without a time, nothing quarantined). A tracking upload alone is
+    not a pickup."""
+    picked_late = o.first_pickup_at > o.promised_ship_by
+    never = o.first_pickup_at.isnull() & evidence_complete(o)
+    return (evidence_complete(o) & (picked_late | never)).fill_null(False)
+
+
+def left_unshipped(o: Any) -> Any:
+    """Positive evidence that the order is still open and unshipped: status paid, nothing
+    uploaded, picked up, signed, completed or cancelled, and its records complete."""
+    return (
+        (o.status == "paid")
+        & o.first_shipped_at.isnull()
+        & o.first_pickup_at.isnull()
+        & o.signed_at.isnull()
+        & o.cancelled_at.isnull()
+        & evidence_complete(o)
+    ).fill_null(False)
+
+
 class Facts:
     """Shared relations over the canonical ``tables`` (name -> Ibis table)."""
 
@@ -111,6 +174,25 @@ class Facts:
             parcel_signed_at=s.signed_at.truncate("s").min(),
         )
         joined = o.left_join(first, o.order_id == first.order_id)
+        quarantined = self.quarantined_orders
+        if quarantined is not None:
+            joined = joined.left_join(quarantined, o.order_id == quarantined.q_order_id)
+        delivered = (
+            o.signed_at.notnull()
+            | o.completed_at.notnull()
+            | first.parcel_signed_at.notnull()
+            | o.status.isin(DELIVERED_STATUSES)
+        )
+        reasons = [] if quarantined is None else [(quarantined.q_order_id.notnull(), "quarantined")]
+        reasons += [
+            (
+                first.first_pickup_at.isnull()
+                & (delivered | ((o.status == "shipped") & first.first_shipped_at.isnull())),
+                "shipment_missing",
+            ),
+            ((o.status == "cancelled") & o.cancelled_at.isnull(), "cancellation_missing"),
+        ]
+        evidence = ibis.cases(*reasons, else_=ibis.null().cast("string"))
         return joined.select(
             order_id=o.order_id,
             merchant_id=o.merchant_id,
@@ -129,8 +211,60 @@ class Facts:
             ),
             first_shipped_at=first.first_shipped_at,
             first_pickup_at=first.first_pickup_at,
+            status=o.status,
+            # null when the records are complete, else why not (EVIDENCE_REASONS)
+            evidence=evidence,
             in_population=self._in_population(o),
         )
+
+    @cached_property
+    def quarantined_orders(self) -> Any | None:
+        """Orders (``q_order_id``) with a rejected record in the quarantine: the order row
+        itself, one of its parcels, or a tracking event of one of its parcels; None when the
+        tables include no quarantine. A record whose order cannot be read from it (a
+        malformed line) names no order."""
+        q = self.tables.get("quarantine")
+        if q is None:
+            return None
+        direct = q.filter(q.table_name.isin(("orders", "shipments"))).select(
+            q_order_id=json_string(q.raw, "order_id")
+        )
+        events = q.filter(q.table_name == "tracking_events").select(
+            q_tracking_no=json_string(q.raw, "tracking_no")
+        )
+        s = self.tables["shipments"]
+        via = events.join(s, events.q_tracking_no == s.tracking_no).select(q_order_id=s.order_id)
+        both = ibis.union(direct, via, distinct=False)
+        return both.filter(both.q_order_id.notnull()).distinct()
+
+    def quarantined_days(self, table: str, time_key: str) -> Any | None:
+        """Merchant-days (``q_merchant_id``, ``q_at``: local midnight of the day, naive UTC)
+        of the records of ``table`` sitting in the quarantine, by the merchant and the date
+        their raw record names under ``time_key`` (else the day they were quarantined): a
+        count over that merchant's day is incomplete. None without a quarantine."""
+        q = self.tables.get("quarantine")
+        if q is None:
+            return None
+        q = q.filter(q.table_name == table)
+        text = q.raw.re_extract(rf'"{time_key}"\s*:\s*"(\d{{4}}-\d{{2}}-\d{{2}})', 1)
+        named = ibis.ifelse(text == "", ibis.null().cast("string"), text).cast("date")
+        day = ibis.coalesce(named, self.local(q.quarantined_at).date())
+        rel = q.select(
+            q_merchant_id=json_string(q.raw, "merchant_id"),
+            q_at=day.cast("timestamp") - ibis.interval(minutes=self.config.utc_offset_minutes),
+        )
+        return rel.filter(rel.q_merchant_id.notnull()).distinct()
+
+    @cached_property
+    def quarantined_cases(self) -> Any | None:
+        """After-sales cases (``q_case_id``) with a rejected record in the quarantine."""
+        q = self.tables.get("quarantine")
+        if q is None:
+            return None
+        rel = q.filter(q.table_name == "after_sales").select(
+            q_case_id=json_string(q.raw, "case_id")
+        )
+        return rel.filter(rel.q_case_id.notnull()).distinct()
 
     @cached_property
     def population(self) -> Any:

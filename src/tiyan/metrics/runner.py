@@ -56,12 +56,14 @@ class RefreshReport:
 
 
 def store_tables(store: Store) -> dict[str, Any]:
-    """Canonical table name -> Ibis table of the store."""
+    """Canonical table name -> Ibis table of the store, and ``quarantine``: what validation
+    rejected tells the facts which records may be missing."""
     backend = store.ibis()
     names = set(backend.list_tables())
-    from tiyan.domain.model import TABLES
+    from tiyan.domain.model import QUARANTINE, TABLES
 
-    return {name: backend.table(name) for name in TABLES if name in names}
+    wanted = [*TABLES, QUARANTINE.name]
+    return {name: backend.table(name) for name in wanted if name in names}
 
 
 def _meta(store: Store) -> dict[str, str]:

@@ -27,7 +27,14 @@ import ibis
 from ibis import _
 
 from tiyan.domain.metrics import CatalogConfig
-from tiyan.metrics.facts import Facts, seconds_between
+from tiyan.metrics.facts import (
+    Facts,
+    evidence_complete,
+    left_unshipped,
+    seconds_between,
+    ship_due,
+    ship_late,
+)
 from tiyan.policy.rules import (
     AfterSalesTimeout,
     FakeInventory,
@@ -90,14 +97,7 @@ class Detectors:
 
     def ship_timeout(self, w: Window, rule: ShipTimeout) -> Any:
         o = self._orders()
-        due = o.filter(
-            ~o.presale,
-            o.promised_ship_by.notnull(),
-            o.cancelled_at.isnull() | (o.cancelled_at >= o.promised_ship_by),
-        )
-        late = due.filter(
-            due.first_pickup_at.isnull() | (due.first_pickup_at > due.promised_ship_by)
-        )
+        late = o.filter(~o.presale, ship_due(o), ship_late(o))
         late = w.decided(late, late.promised_ship_by)
         return late.select(
             merchant_id=_.merchant_id,
@@ -124,9 +124,7 @@ class Detectors:
             )
         days = seconds_between(o.paid_at, o.promised_ship_by) / 86400
         over_cap = days > cap
-        overdue = (o.cancelled_at.isnull() | (o.cancelled_at >= o.promised_ship_by)) & (
-            o.first_pickup_at.isnull() | (o.first_pickup_at > o.promised_ship_by)
-        )
+        overdue = ship_due(o) & ship_late(o)
         # Over the cap: known at payment; overdue: at the deadline. One violation per order,
         # at the first of the two.
         at = ibis.ifelse(over_cap, o.paid_at, o.promised_ship_by)
@@ -213,7 +211,9 @@ class Detectors:
         stalled = up.stalled.fill_null(False) & up.signed_at.isnull()
         before_payment = up.first_shipped_at < up.paid_at
         strong = up.reused_no.notnull() | up.away_region.notnull() | before_payment
-        timing = no_scan | stalled
+        # Timing evidence is an absence (no scan, no second event): it counts only where
+        # the order's records are complete (a rejected scan may be the missing one).
+        timing = (no_scan | stalled) & evidence_complete(up)
         at = ibis.least(
             ibis.ifelse(
                 strong,
@@ -269,6 +269,9 @@ class Detectors:
 
     def after_sales_timeout(self, w: Window, rule: AfterSalesTimeout) -> Any:
         c = self.facts.cases
+        quarantined = self.facts.quarantined_cases
+        if quarantined is not None:  # a rejected record of the case may be its answer
+            c = c.filter(~c.case_id.isin(quarantined.q_case_id))
         deadline = c.requested_at + ibis.interval(seconds=int(rule.hours * _HOUR))
         c = c.mutate(deadline=deadline).filter(
             # closed before the deadline without an answer (withdrawn, decided): not a timeout
@@ -300,6 +303,21 @@ class Detectors:
         """End of the local week (Monday to Sunday) of ``ts``, naive UTC."""
         monday = self._local(ts).truncate("W").date()
         return self._from_local(monday) + ibis.interval(days=7)
+
+    def _known(self, found: Any, days: int, table: str, time_key: str) -> Any:
+        """Merchant-periods of ``found`` (``merchant_id``, ``end``; ``days`` long) minus those
+        a quarantined record of ``table`` of the merchant may fall in (a day either side: the
+        raw time's zone is not known): a count over them is incomplete, never evidence."""
+        q = self.facts.quarantined_days(table, time_key)
+        if q is None:
+            return found
+        # one anti-join on the range (``found`` once: engines that inline it compute it once)
+        return found.anti_join(
+            q,
+            (found.merchant_id == q.q_merchant_id)
+            & (q.q_at > found.end - ibis.interval(days=days + 1))
+            & (q.q_at < found.end + ibis.interval(days=1)),
+        )
 
     def _paid_per(self, period_end: Callable[[Any], Any], since: Any) -> Any:
         o = self.tables["orders"]
@@ -356,6 +374,8 @@ class Detectors:
             share=share,
             first_order=joined.first_order,
         ).filter(_.orders >= min_count, _.share >= min_share)
+        # the share's denominator counts the paid orders on record: not when one was rejected
+        found = self._known(found, 1 if period == "day" else 7, "orders", "paid_at")
         return self._periods(
             w,
             found,
@@ -385,13 +405,12 @@ class Detectors:
         # Left unshipped: past the factor × the promise without a tracking upload or a pickup,
         # and still open and unshipped when the run looks (a fake upload is the fake-shipment
         # rule's; a late but real shipment is a ship timeout, not a refusal to ship).
-        unshipped = o.filter(
-            o.promised_ship_by.notnull(),
-            o.first_pickup_at.isnull(),
-            o.first_shipped_at.isnull(),
-            # still open: an order the consumer gave up on and cancelled is a ship timeout
-            o.cancelled_at.isnull(),
-        ).select("merchant_id", "order_id", at=late_by)
+        # (still open: an order the consumer gave up on and cancelled is a ship timeout; a
+        # signed, completed or shipped order, or one whose records are incomplete, is not
+        # open, whatever its parcels show)
+        unshipped = o.filter(o.promised_ship_by.notnull(), left_unshipped(o)).select(
+            "merchant_id", "order_id", at=late_by
+        )
         return ibis.union(cancelled, unshipped, distinct=False)
 
     def malicious_non_shipment(self, w: Window, rule: MaliciousNonShipment) -> Any:
@@ -422,6 +441,7 @@ class Detectors:
         found = per_day.mutate(share=per_day.unanswered.cast("float64") / per_day.sessions).filter(
             _.unanswered >= rule.day.min_count, _.share >= rule.day.min_share
         )
+        found = self._known(found, 1, "cs_sessions", "started_at")
         return self._periods(
             w,
             found,
@@ -434,21 +454,26 @@ class Detectors:
         )
 
     def false_promise(self, w: Window, rule: FalsePromise) -> Any:
-        o = self._orders().filter(
-            ~_.presale,
-            _.first_pickup_at.notnull(),
-            _.promised_ship_by.notnull(),
-            _.first_pickup_at >= w.before(days=rule.window_days + 8),
-        )
+        # The quantile is over the pickups on record: a span holding an order whose records
+        # are incomplete (a rejected parcel, a delivery without a pickup) is not judged, as
+        # the missing pickup may be any. Those orders count at their pickup, else payment.
+        o = self._orders().filter(~_.presale, _.promised_ship_by.notnull())
+        counted = o.first_pickup_at.notnull() & evidence_complete(o)
         o = o.mutate(
-            end=self._week_end(o.first_pickup_at),
-            hours=seconds_between(o.paid_at, o.first_pickup_at) / 3600,
-            promise=seconds_between(o.paid_at, o.promised_ship_by) / 3600,
+            at=ibis.coalesce(o.first_pickup_at, o.paid_at),
+            counted=counted,
+            gap=ibis.ifelse(evidence_complete(o), 0, 1),
+            hours=ibis.ifelse(counted, seconds_between(o.paid_at, o.first_pickup_at) / 3600, None),
+            promise=ibis.ifelse(
+                counted, seconds_between(o.paid_at, o.promised_ship_by) / 3600, None
+            ),
         )
+        o = o.filter(o.at >= w.before(days=rule.window_days + 8))
         # Each week end looks back over window_days of pickups.
-        weeks = o.select("merchant_id", "end").distinct()
+        shown = o.filter(o.counted)
+        weeks = shown.select("merchant_id", end=self._week_end(shown.at)).distinct()
         span = ibis.interval(days=rule.window_days)
-        picks = o.select(m=_.merchant_id, at=_.first_pickup_at, hours=_.hours, promise=_.promise)
+        picks = o.select(m=_.merchant_id, at=_.at, hours=_.hours, promise=_.promise, gap=_.gap)
         joined = weeks.join(
             picks,
             (weeks.merchant_id == picks.m)
@@ -459,8 +484,12 @@ class Detectors:
             orders=joined.hours.count(),
             q=joined.hours.quantile(rule.quantile),
             promise=joined.promise.median(),
+            gaps=joined.gap.sum(),
         )
-        found = stats.filter(_.orders >= rule.min_orders, _.q > _.promise + rule.margin_hours)
+        found = stats.filter(
+            _.orders >= rule.min_orders, _.q > _.promise + rule.margin_hours, _.gaps == 0
+        )
+        found = self._known(found, rule.window_days, "orders", "paid_at")
         return self._periods(
             w,
             found,

@@ -195,6 +195,8 @@ HEADLINE: tuple[KpiDef, ...] = (
         Unit.HOURS,
         Direction.LOWER,
     ),
+    # orders left out of the rates and never punished for want of records (docs/metrics.md)
+    _metric_kpi("evidence_incomplete_orders"),
 )
 
 

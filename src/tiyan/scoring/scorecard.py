@@ -41,6 +41,14 @@ def scorecard(
     card = dict(zip(_COLUMNS, rows[0], strict=True))
     card["merchant_id"] = merchant_id
     card["explanation"] = json.loads(card["explanation"]) if card["explanation"] else None
+    # Orders whose records are incomplete are left out of the rates and never punished
+    # (docs/metrics.md): counted apart, so a broken feed shows instead of hiding.
+    count = store.query(
+        "SELECT numerator FROM metric_values WHERE scope = 'merchant' AND subject_id = ? "
+        "AND as_of = ? AND window_days = ? AND metric_id = 'evidence_incomplete_orders'",
+        (merchant_id, card["as_of"], card["window_days"]),
+    )
+    card["evidence_incomplete_orders"] = int(count[0][0]) if count else 0
     return card
 
 

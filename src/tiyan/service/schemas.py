@@ -201,6 +201,7 @@ class Scorecard(BaseModel):
                     "provisional_score": None,
                     "policy_version": "2026.11-1",
                     "explanation": {"peer_group": "apparel", "metrics": [], "improvements": []},
+                    "evidence_incomplete_orders": 0,
                     "record": {
                         "violations_90d": {"ship_timeout": 3},
                         "points_this_year": {"A": 0.3},
@@ -230,6 +231,11 @@ class Scorecard(BaseModel):
     provisional_score: float | None
     policy_version: str
     explanation: dict[str, Any] | None
+    evidence_incomplete_orders: int = Field(
+        0,
+        description="Orders of the window whose records are incomplete (quarantined, delivered "
+        "without a pickup, cancelled without a time): left out of the rates, never punished.",
+    )
     record: dict[str, Any] | None = Field(
         None, description="Violations, points, penalties, privileges (after enforcement)."
     )
