@@ -51,6 +51,13 @@ def test_display_and_level_mappings() -> None:
     assert scoring.cap_for(0.1, False) == (92.99, "b_in_window")
     assert scoring.cap_for(4.0, True) == (84.99, "b_at_node")
     assert scoring.cap_for(0.0, False) is None
+    # A-class points: a third of a node in the window caps at good, the node at fair; the
+    # strictest cap that applies wins
+    assert scoring.cap_for(0.0, False, 3.9) is None
+    assert scoring.cap_for(0.0, False, 4.0) == (92.99, "a_in_window")
+    assert scoring.cap_for(0.0, False, 0.5, True) == (84.99, "a_at_node")
+    assert scoring.cap_for(0.1, False, 12.0, True) == (84.99, "a_at_node")
+    assert scoring.cap_for(4.0, True, 4.0) == (84.99, "b_at_node")
 
 
 @pytest.mark.parametrize(
@@ -158,7 +165,7 @@ def test_a_missing_policy_file(tmp_path: object) -> None:
 
 
 def _version(folder: Path, name: str, version: str, effective: str) -> None:
-    text = DEFAULT.replace('version: "2026.11-1"', f'version: "{version}"').replace(
+    text = DEFAULT.replace('version: "2026.12-1"', f'version: "{version}"').replace(
         "effective_from: 2020-01-01", f"effective_from: {effective}"
     )
     (folder / name).write_text(text, encoding="utf-8")

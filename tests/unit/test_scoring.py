@@ -205,15 +205,25 @@ def test_small_peer_groups_are_ranked_against_the_platform() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(market=markets(), b_points=st.floats(0, 20), at_node=st.booleans())
+@given(
+    market=markets(), b_points=st.floats(0, 20), at_node=st.booleans(),
+    a_points=st.floats(0, 30), a_at_node=st.booleans(),
+)  # fmt: skip
 def test_serious_violations_cap_the_level(
-    market: list[MerchantMetrics], b_points: float, at_node: bool
-) -> None:
+    market: list[MerchantMetrics], b_points: float, at_node: bool, a_points: float,
+    a_at_node: bool,
+) -> None:  # fmt: skip
     """A merchant with B-class points in the window is never excellent; one whose B total is
-    at a ladder node never above fair (reference §1.3); more violations never raise a level."""
+    at a ladder node never above fair (reference §1.3); A-class points of a third of a node
+    in the window mean never excellent, the A node never above fair; more violations never
+    raise a level."""
     target = market[0].merchant_id
     plain = {s.merchant_id: s for s in score_merchants(market, SCORING)}
-    records = {target: ViolationRecord(b_points=b_points, at_node=at_node)}
+    records = {
+        target: ViolationRecord(
+            b_points=b_points, at_node=at_node, a_points=a_points, a_at_node=a_at_node
+        )
+    }
     capped = {s.merchant_id: s for s in score_merchants(market, SCORING, records)}
     order = ("critical", "poor", "fair", "good", "excellent")
     for m, s in capped.items():
@@ -224,9 +234,9 @@ def test_serious_violations_cap_the_level(
             continue
         assert s.score <= plain[m].score  # type: ignore[operator]
         assert order.index(s.level or "critical") <= order.index(plain[m].level or "critical")
-        if at_node:
+        if at_node or a_at_node:
             assert order.index(s.level or "") <= order.index("fair")
-        elif b_points > 0:
+        elif b_points > 0 or a_points >= SCORING.violation_caps.a_points:
             assert s.level != "excellent"
         if s.capped_by is not None:
             assert s.ranked_score == plain[m].score and s.level == SCORING.level_of(s.score)

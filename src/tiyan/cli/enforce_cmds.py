@@ -353,47 +353,79 @@ def standing_cmd(
     out.print(table)
 
 
-def print_outcome(db: str, as_of: date, policy_file: Any = None, as_json: bool = False) -> None:
-    """Print the outcome table of ``tiyan policy evaluate`` (also the end of ``tiyan demo``)."""
-    from tiyan.policy.outcome import evaluate_outcome
-    from tiyan.store.governance import load_outcome_inputs, load_standings
+def print_outcome(
+    db: str, as_of: date, policy_file: Any = None, as_json: bool = False,
+    candidate_file: Path | None = None,
+) -> None:  # fmt: skip
+    """Print the outcome table of ``tiyan policy evaluate`` (also the end of ``tiyan demo``);
+    with ``candidate_file``, each figure under the policy in force → under the candidate."""
+    import tempfile
 
-    with _store(db, read_only=not db.startswith("postgres")) as store:
-        try:
-            live = load_policy(policy_file, as_of=as_of)
-            standings = load_standings(
-                store, as_of=as_of, config=live.standing, window=live.scoring.window_days
-            )
-            archetypes, flagged = load_outcome_inputs(store)
-        except TiyanError as exc:
-            raise _fail(exc) from None
-    if not archetypes:
-        raise _fail(TiyanError(f"{db} has no sim_truth: the outcome needs a simulated market"))
-    outcome = evaluate_outcome(standings, archetypes, flagged, live.privileges)
+    from tiyan.policy.replay import evaluate_candidate, store_outcome
+
+    try:
+        live = load_policy(policy_file, as_of=as_of)
+        if candidate_file is None:
+            with _store(db, read_only=not db.startswith("postgres")) as store:
+                outcomes = [store_outcome(store, live, as_of=as_of)]
+            title = f"Outcome on {as_of}, policy {live.version}"
+        else:
+            candidate = load_policy(candidate_file)
+            with tempfile.TemporaryDirectory(prefix="tiyan-replay-") as work:
+                outcomes = list(
+                    evaluate_candidate(
+                        db, live, candidate, as_of=as_of, workdir=Path(work), progress=_say
+                    )
+                )
+            title = f"Outcome on {as_of}: policy {live.version} → candidate {candidate.version}"
+    except TiyanError as exc:
+        raise _fail(exc) from None
     if as_json:
-        out.print_json(json.dumps(asdict(outcome)))
+        body: Any = asdict(outcomes[0])
+        if len(outcomes) == 2:
+            body = {"current": body, "candidate": asdict(outcomes[1])}
+        out.print_json(json.dumps(body))
         return
-    table = RichTable("archetype", "merchants", "scored", "excellent", "good", "fair-",
-                      "any reward", "presale", "at node", "barred holding",
-                      title=f"Outcome on {as_of}, policy {live.version}")  # fmt: skip
-    for a in outcome.archetypes:
+
+    def cells(get: Any, fmt: str = "{:.1%}") -> list[str]:
+        return [fmt.format(get(o)) for o in outcomes]
+
+    def joined(values: list[str]) -> str:
+        return values[0] if len(values) == 1 or values[0] == values[1] else " → ".join(values)
+
+    table = RichTable(
+        "archetype", "merchants", "scored", "excellent", "good", "fair-", "any reward",
+        "presale", "at node", "barred holding", title=title,
+    )  # fmt: skip
+    for i, a in enumerate(outcomes[0].archetypes):
+
+        def at(o: Any, i: int = i) -> Any:
+            return o.archetypes[i]
+
         table.add_row(
-            a.archetype, f"{a.merchants:,}", f"{a.scored:,}", f"{a.levels['excellent']:.1%}",
-            f"{a.levels['good']:.1%}",
-            f"{a.levels['fair'] + a.levels['poor'] + a.levels['critical']:.1%}",
-            f"{a.privileges['any_reward']:.1%}", f"{a.privileges.get('presale', 0):.1%}",
-            f"{a.at_node:.1%}", str(a.barred_holding),
+            a.archetype, f"{a.merchants:,}", joined(cells(lambda o: at(o).scored, "{:,}")),
+            joined(cells(lambda o: at(o).levels["excellent"])),
+            joined(cells(lambda o: at(o).levels["good"])),
+            joined(cells(lambda o: sum(at(o).levels[lv] for lv in ("fair", "poor", "critical")))),
+            joined(cells(lambda o: at(o).privileges["any_reward"])),
+            joined(cells(lambda o: at(o).privileges.get("presale", 0))),
+            joined(cells(lambda o: at(o).at_node)),
+            joined(cells(lambda o: at(o).barred_holding, "{}")),
         )  # fmt: skip
     out.print(table)
     rules = RichTable(
         "rule", "target archetype", "merchants flagged", "precision", "recall",
         title="Detectors against sim_truth (violations that earned points)",
     )  # fmt: skip
-    for r in outcome.rules:
+
+    def opt(v: float | None) -> str:
+        return "" if v is None else f"{v:.3f}"
+
+    for i, r in enumerate(outcomes[0].rules):
+        these = [o.rules[i] for o in outcomes]
         rules.add_row(
-            r.rule_id, r.archetype, f"{r.flagged:,}",
-            "" if r.precision is None else f"{r.precision:.3f}",
-            "" if r.recall is None else f"{r.recall:.3f}",
+            r.rule_id, r.archetype, joined([f"{x.flagged:,}" for x in these]),
+            joined([opt(x.precision) for x in these]), joined([opt(x.recall) for x in these]),
         )  # fmt: skip
     out.print(rules)
 
@@ -401,11 +433,18 @@ def print_outcome(db: str, as_of: date, policy_file: Any = None, as_json: bool =
 @policy_app.command("evaluate")
 def policy_evaluate_cmd(
     as_of: AsOfOption,
+    candidate: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A candidate policy file: replayed over the store's enforcement history on "
+            "a copy, and shown beside the policy in force."
+        ),
+    ] = None,
     db: DbOption = DEFAULT_DB,
     policy: PolicyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Judge the policy in force by its outcome on a simulated market (sim_truth): per
     archetype, levels, privileges held, ladder nodes and statuses; the detectors' precision
-    and recall by rule."""
-    print_outcome(db, _date(as_of), policy, as_json)
+    and recall by rule. With CANDIDATE, the same under the candidate, side by side."""
+    print_outcome(db, _date(as_of), policy, as_json, candidate)

@@ -502,6 +502,35 @@ class Detectors:
         )
 
 
+#: One detector per rule id: the rule's settings type and the function deciding it. Every
+#: rule of :class:`~tiyan.policy.rules.Rules` has exactly one (checked at import).
+Detector = Callable[[Detectors, Window, Any], Any]
+DETECTORS: dict[str, tuple[type, Detector]] = {
+    "ship_timeout": (ShipTimeout, Detectors.ship_timeout),
+    "fake_shipment": (FakeShipment, Detectors.fake_shipment),
+    "malicious_non_shipment": (MaliciousNonShipment, Detectors.malicious_non_shipment),
+    "fake_inventory": (FakeInventory, Detectors.fake_inventory),
+    "false_promise": (FalsePromise, Detectors.false_promise),
+    "presale_overrun": (PresaleOverrun, Detectors.presale_overrun),
+    "after_sales_timeout": (AfterSalesTimeout, Detectors.after_sales_timeout),
+    "passive_service": (PassiveService, Detectors.passive_service),
+}
+
+
+def _check_table() -> None:
+    fields = {
+        name: f.annotation for name, f in Rules.model_fields.items() if name != "lookback_days"
+    }
+    if set(fields) != set(DETECTORS):
+        raise RuntimeError(f"rules {sorted(fields)} and detectors {sorted(DETECTORS)} differ")
+    for name, (kind, _fn) in DETECTORS.items():
+        if fields[name] is not kind:
+            raise RuntimeError(f"rule {name} is a {fields[name]}, its detector takes {kind}")
+
+
+_check_table()
+
+
 def detect(
     tables: Mapping[str, Any], rules: Rules, config: CatalogConfig, *, as_of: date
 ) -> dict[str, Any]:
@@ -509,6 +538,6 @@ def detect(
     detectors = Detectors(tables, rules, config)
     window = Window(as_of, rules.lookback_days, config)
     return {
-        rule_id: getattr(detectors, rule_id)(window, rule)
+        rule_id: DETECTORS[rule_id][1](detectors, window, rule)
         for rule_id, rule in rules.enabled().items()
     }

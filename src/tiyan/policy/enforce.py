@@ -31,11 +31,11 @@ from tiyan.metrics.runner import refresh_partials, store_tables
 from tiyan.policy.detect import detect
 from tiyan.policy.files import load_policy
 from tiyan.policy.ledger import Violation, consequences
-from tiyan.policy.privileges import MEASURE_KINDS, record_privileges
+from tiyan.policy.privileges import MEASURE_KINDS
 from tiyan.policy.rectification import record_rectification
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
-from tiyan.store.governance import load_rule_rates, load_standings
+from tiyan.store.governance import load_rule_rates, load_standings, record_privileges
 
 Progress = Callable[[str], None]
 VIOLATIONS = GOVERNANCE_TABLES["violations"]

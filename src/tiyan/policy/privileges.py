@@ -17,11 +17,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tiyan.domain.model import GOVERNANCE_TABLES
 from tiyan.policy.standing import (
     MEASURE_KINDS,
     PRIVILEGE_KINDS,
@@ -30,15 +29,18 @@ from tiyan.policy.standing import (
     may_be_granted,
     must_revoke,
 )
-from tiyan.store.base import Store
-
-ACTIONS = GOVERNANCE_TABLES["actions"]
 
 
 class Bound(BaseModel):
+    """A metric's bounds. ``missing``: what a merchant without a value of the metric gets —
+    ``fail`` (the default: no value, no evidence of meeting it) or ``pass`` (for a defect
+    rate of something the merchant may not do at all: no presale orders, no presale
+    overdue)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
     min: float | None = None
     max: float | None = None
+    missing: Literal["fail", "pass"] = "fail"
 
 
 class Conditions(BaseModel):
@@ -87,7 +89,7 @@ class ScoreMeasure(BaseModel):
 
 #: Ledger kinds of (getting, losing) a privilege, and of (applying, lifting) a measure:
 #: ``PRIVILEGE_KINDS``, ``MEASURE_KINDS`` (from :mod:`tiyan.policy.standing`).
-__all__ = ["MEASURE_KINDS", "PRIVILEGE_KINDS", "changes", "meets", "record_privileges"]
+__all__ = ["MEASURE_KINDS", "PRIVILEGE_KINDS", "changes", "meets", "privilege_rows"]
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,8 @@ def meets(c: Conditions, s: Standing, as_of: date) -> tuple[bool, list[str]]:
     for metric_id, bound in sorted(c.metrics.items()):
         value = s.values.get(metric_id)
         if value is None:
-            why.append(f"{metric_id} has no value")
+            if bound.missing == "fail":
+                why.append(f"{metric_id} has no value")
         elif bound.min is not None and value < bound.min:
             why.append(f"{metric_id} {value:.4g} < {bound.min:g}")
         elif bound.max is not None and value > bound.max:
@@ -157,53 +160,15 @@ def changes(
     return out
 
 
-def record_privileges(
-    store: Store, privileges: Mapping[str, Privilege], *, as_of: date, window: int,
-    policy_version: str, kinds: tuple[str, str] = PRIVILEGE_KINDS,
+def privilege_rows(
+    privileges: Mapping[str, Privilege], standings: Mapping[str, Standing],
+    held: Mapping[tuple[str, str], bool], *, as_of: date, policy_version: str,
+    kinds: tuple[str, str] = PRIVILEGE_KINDS,
     status: Mapping[str, MerchantStanding] | None = None, config: StandingConfig | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """Apply :func:`changes` to the store's scores, metric values and violations for
-    ``as_of``; append the changes to ``actions``. Nothing happens without scores for that
-    date (run ``tiyan score`` first). ``status``: each merchant's standing, which can
-    forbid a grant or revoke what is held (privileges only, not score measures)."""
-    if not privileges:
-        return []
-    scores = {
-        m: (None if status != "scored" else score)
-        for m, status, score in store.query(
-            "SELECT merchant_id, status, score FROM scores WHERE as_of = ? AND window_days = ?",
-            (as_of, window),
-        )
-    }
-    if not scores and not status:
-        return []
-    values: dict[str, dict[str, float | None]] = {}
-    wanted = sorted({m for p in privileges.values() for c in (p.grant, p.keep) for m in c.metrics})
-    if wanted:
-        marks = ", ".join("?" for _ in wanted)
-        for m, metric_id, value in store.query(
-            "SELECT subject_id, metric_id, value FROM metric_values WHERE as_of = ? AND "
-            f"window_days = ? AND scope = 'merchant' AND metric_id IN ({marks})",
-            (as_of, window, *wanted),
-        ):
-            values.setdefault(m, {})[metric_id] = value
-    last_b = dict(
-        store.query(
-            "SELECT merchant_id, max(day) FROM violations WHERE ledger = 'B' AND day < ? "
-            "GROUP BY 1",
-            (as_of,),
-        )
-    )
-    held: dict[tuple[str, str], bool] = {}
-    for m, name, kind in store.query(
-        "SELECT merchant_id, measure, kind FROM actions WHERE kind IN (?, ?) "
-        "ORDER BY day, action_id",
-        kinds,
-    ):
-        held[(m, name)] = kind == kinds[0]
-    standings = {
-        m: Standing(score, values.get(m, {}), last_b.get(m)) for m, score in scores.items()
-    }
+    """The ``actions`` rows (as dicts) of :func:`changes`: one per grant or revocation (or
+    measure applied or lifted, by ``kinds``), each citing the score, the values and the
+    conditions that failed, and the penalty behind a revocation by standing. Pure."""
     rows = []
     found = changes(privileges, standings, held, as_of=as_of, status=status, config=config)
     for merchant_id, name, granted, why in found:
@@ -245,14 +210,4 @@ def record_privileges(
                 ),
             }
         )
-    known = {
-        r[0]
-        for r in store.query(
-            "SELECT action_id FROM actions WHERE day = ? AND kind IN (?, ?)",
-            (as_of, *kinds),
-        )
-    }
-    rows = [r for r in rows if r["action_id"] not in known]
-    columns = [c.name for c in ACTIONS.columns]
-    store.replace_rows(ACTIONS, [tuple(r[c] for c in columns) for r in rows], "1 = 0")
     return rows

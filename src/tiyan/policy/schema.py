@@ -173,6 +173,11 @@ class ViolationCaps(_Strict):
     b_in_window: Literal["good", "fair", "poor", "critical"] | None = "good"
     #: This year's B-class total at or above the first B ladder node.
     b_at_node: Literal["good", "fair", "poor", "critical"] | None = "fair"
+    #: A-class (general) points in the scoring window at or above ``a_points`` ...
+    a_in_window: Literal["good", "fair", "poor", "critical"] | None = "good"
+    a_points: float = Field(default=4.0, gt=0)
+    #: ... and this year's A-class total at or above the A ladder's first node.
+    a_at_node: Literal["good", "fair", "poor", "critical"] | None = "fair"
 
 
 class Scoring(_Strict):
@@ -277,17 +282,25 @@ class Scoring(_Strict):
         own = self.category_weights.get(category or "", {})
         return {name: own.get(name, dim.weight) for name, dim in self.dimensions.items()}
 
-    def cap_for(self, b_points: float, at_node: bool) -> tuple[float, str] | None:
-        """The highest score (and its reason) of a merchant with ``b_points`` B-class points
-        in the window and, if ``at_node``, this year's B total at a ladder node."""
+    def cap_for(
+        self, b_points: float, at_node: bool, a_points: float = 0.0, a_at_node: bool = False
+    ) -> tuple[float, str] | None:
+        """The highest score (and its reason) of a merchant with ``b_points`` B-class and
+        ``a_points`` A-class points in the window and, if ``at_node`` / ``a_at_node``, this
+        year's B / A total at a ladder node: the lowest of the caps that apply."""
         caps = self.violation_caps
-        level = None
+        found = []
         if at_node and caps.b_at_node is not None:
-            level, why = caps.b_at_node, "b_at_node"
+            found.append((caps.b_at_node, "b_at_node"))
         elif b_points > 0 and caps.b_in_window is not None:
-            level, why = caps.b_in_window, "b_in_window"
-        if level is None:
+            found.append((caps.b_in_window, "b_in_window"))
+        if a_at_node and caps.a_at_node is not None:
+            found.append((caps.a_at_node, "a_at_node"))
+        elif a_points >= caps.a_points - 1e-9 and caps.a_in_window is not None:
+            found.append((caps.a_in_window, "a_in_window"))
+        if not found:
             return None
+        level, why = max(found, key=lambda f: LEVELS.index(f[0]))
         above = LEVELS[LEVELS.index(level) - 1]
         return self.levels[above] - 0.01, why
 

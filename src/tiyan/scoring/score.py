@@ -124,6 +124,10 @@ class ViolationRecord:
     b_points: float = 0.0
     #: This year's B-class total has reached a ladder node.
     at_node: bool = False
+    #: A-class points (after reversals, after the rate gates) on days of the scoring window.
+    a_points: float = 0.0
+    #: This year's A-class total has reached the A ladder's first node.
+    a_at_node: bool = False
 
 
 @dataclass
@@ -485,7 +489,7 @@ class _Scorer:
 def _capped(s: MerchantScore, record: ViolationRecord | None, scoring: Scoring) -> MerchantScore:
     if record is None or s.score is None:
         return s
-    cap = scoring.cap_for(record.b_points, record.at_node)
+    cap = scoring.cap_for(record.b_points, record.at_node, record.a_points, record.a_at_node)
     if cap is None or s.score <= cap[0]:
         return s
     score = cap[0]

@@ -237,6 +237,11 @@ def _products(cfg: SimConfig, m: Merchants) -> Products:
     list_price = (np.ceil(price * (1 + markup) / 100) * 100).astype(np.int64)
     list_price = np.maximum(list_price, price)
     presale = d.chance("presale", b["presale_products"][merchant])
+    # A merchant that sells mostly on presale (the presale abuser) has its hit product, its
+    # first listing, on presale: an abuser that never sold presale would abuse nothing.
+    hit = np.zeros(len(merchant), dtype=bool)
+    hit[first] = True
+    presale |= hit & (b["presale_products"][merchant] >= 0.5)
     long = d.chance("long_presale", b["long_presale"][merchant])
     days = np.where(
         long,

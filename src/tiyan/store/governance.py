@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
+from tiyan.domain.model import GOVERNANCE_TABLES
 from tiyan.policy.ledger import RATE_METRIC, Consequences, Ladder
+from tiyan.policy.privileges import PRIVILEGE_KINDS, Privilege, Standing, privilege_rows
 from tiyan.policy.standing import LedgerEntry, MerchantStanding, StandingConfig, resolve_standing
 from tiyan.scoring.score import ViolationRecord
 from tiyan.store.base import Store
@@ -104,26 +107,37 @@ def load_standings(
 def load_violation_records(
     store: Store, *, as_of: date, window: int, ladder: Ladder
 ) -> dict[str, ViolationRecord]:
-    """Merchant id -> its B-class points (after reversals) on the ``window`` days before
-    ``as_of``, and whether this year's B total before ``as_of`` reached the first B node."""
+    """Merchant id -> its B- and A-class points (after reversals) on the ``window`` days
+    before ``as_of``, and whether this year's totals before ``as_of`` reached the first B
+    node / the A node."""
     if "actions" not in store.existing_columns():
         return {}
-    first_node = min((n.points for n in ladder.b_nodes), default=None)
-    out: dict[str, ViolationRecord] = {}
-    for m, in_window, this_year in store.query(
-        "SELECT merchant_id, "
+    first_node = {
+        "B": min((n.points for n in ladder.b_nodes), default=None),
+        "A": ladder.a_every.points,
+    }
+    found: dict[str, dict[str, tuple[float, bool]]] = {}
+    for m, ledger, in_window, this_year in store.query(
+        "SELECT merchant_id, ledger, "
         "sum(CASE WHEN day >= ? THEN points ELSE 0 END), "
         "sum(CASE WHEN day >= ? THEN points ELSE 0 END) FROM actions "
-        "WHERE ledger = 'B' AND kind IN ('points', 'reversal') AND points IS NOT NULL "
-        "AND day < ? AND day >= ? GROUP BY 1",
+        "WHERE ledger IN ('A', 'B') AND kind IN ('points', 'reversal') "
+        "AND points IS NOT NULL AND day < ? AND day >= ? GROUP BY 1, 2",
         (as_of - timedelta(days=window), date(as_of.year, 1, 1), as_of,
          min(as_of - timedelta(days=window), date(as_of.year, 1, 1))),
     ):  # fmt: skip
-        b = float(in_window or 0)
+        node = first_node[ledger]
         year = float(this_year or 0)
-        at_node = first_node is not None and year >= first_node - 1e-9
-        if b > 1e-9 or at_node:
-            out[m] = ViolationRecord(b_points=round(b, 4), at_node=at_node)
+        found.setdefault(m, {})[ledger] = (
+            round(float(in_window or 0), 4),
+            node is not None and year >= node - 1e-9,
+        )
+    out: dict[str, ViolationRecord] = {}
+    for m, by in sorted(found.items()):
+        b, b_node = by.get("B", (0.0, False))
+        a, a_node = by.get("A", (0.0, False))
+        if b > 1e-9 or b_node or a > 1e-9 or a_node:
+            out[m] = ViolationRecord(b_points=b, at_node=b_node, a_points=a, a_at_node=a_node)
     return out
 
 
@@ -168,3 +182,106 @@ def load_outcome_inputs(store: Store) -> tuple[dict[str, str], dict[str, set[str
     ):
         flagged[rule_id].add(m)
     return archetypes, dict(flagged)
+
+
+#: What a replay under another policy starts from nothing: everything a policy decided.
+#: ``metric_daily`` stays (its fingerprint recomputes it when the population differs).
+DECIDED_TABLES = (
+    "metric_values", "scores", "violations", "actions", "appeals", "rectification",
+    "shadow_outcomes",
+)  # fmt: skip
+
+
+def enforcement_dates(store: Store, *, until: date) -> list[date]:
+    """The dates enforcement ran for, up to ``until``, oldest first."""
+    if "actions" not in store.existing_columns():
+        return []
+    rows = store.query(
+        "SELECT DISTINCT as_of FROM actions WHERE as_of <= ? "
+        "UNION SELECT DISTINCT detected_as_of FROM violations WHERE detected_as_of <= ?",
+        (until, until),
+    )
+    return sorted({r[0] for r in rows if r[0] is not None})
+
+
+def forget_decisions(store: Store) -> None:
+    """Delete what every policy run decided (``DECIDED_TABLES``), in one transaction: the
+    copy a candidate policy is replayed on starts from the market alone."""
+    from tiyan.domain.model import GOVERNANCE_TABLES
+    from tiyan.store.schema import quote
+
+    existing = store.existing_columns()
+    store.run_in_transaction(
+        [
+            f"DELETE FROM {quote(GOVERNANCE_TABLES[name].name)}"
+            for name in DECIDED_TABLES
+            if name in existing
+        ]
+    )
+
+
+def record_privileges(
+    store: Store, privileges: Mapping[str, Privilege], *, as_of: date, window: int,
+    policy_version: str, kinds: tuple[str, str] = PRIVILEGE_KINDS,
+    status: Mapping[str, MerchantStanding] | None = None, config: StandingConfig | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """Review ``privileges`` (or score measures, by ``kinds``) on ``as_of``: read the scores,
+    metric values, last B-class violations and what is held; the pure
+    :func:`tiyan.policy.privileges.privilege_rows` decides; append the new rows to
+    ``actions`` (a second run the same day adds nothing). Nothing happens without scores for
+    that date (run ``tiyan score`` first). ``status``: each merchant's standing, which can
+    forbid a grant or revoke what is held (privileges only, not score measures)."""
+    if not privileges:
+        return []
+    scores = {
+        m: (None if scored != "scored" else score)
+        for m, scored, score in store.query(
+            "SELECT merchant_id, status, score FROM scores WHERE as_of = ? AND window_days = ?",
+            (as_of, window),
+        )
+    }
+    if not scores and not status:
+        return []
+    values: dict[str, dict[str, float | None]] = {}
+    wanted = sorted({m for p in privileges.values() for c in (p.grant, p.keep) for m in c.metrics})
+    if wanted:
+        marks = ", ".join("?" for _ in wanted)
+        for m, metric_id, value in store.query(
+            "SELECT subject_id, metric_id, value FROM metric_values WHERE as_of = ? AND "
+            f"window_days = ? AND scope = 'merchant' AND metric_id IN ({marks})",
+            (as_of, window, *wanted),
+        ):
+            values.setdefault(m, {})[metric_id] = value
+    last_b = dict(
+        store.query(
+            "SELECT merchant_id, max(day) FROM violations WHERE ledger = 'B' AND day < ? "
+            "GROUP BY 1",
+            (as_of,),
+        )
+    )
+    held: dict[tuple[str, str], bool] = {}
+    for m, name, kind in store.query(
+        "SELECT merchant_id, measure, kind FROM actions WHERE kind IN (?, ?) "
+        "ORDER BY day, action_id",
+        kinds,
+    ):
+        held[(m, name)] = kind == kinds[0]
+    standings = {
+        m: Standing(score, values.get(m, {}), last_b.get(m)) for m, score in scores.items()
+    }
+    rows = privilege_rows(
+        privileges, standings, held, as_of=as_of, policy_version=policy_version, kinds=kinds,
+        status=status, config=config,
+    )  # fmt: skip
+    known = {
+        r[0]
+        for r in store.query(
+            "SELECT action_id FROM actions WHERE day = ? AND kind IN (?, ?)",
+            (as_of, *kinds),
+        )
+    }
+    rows = [r for r in rows if r["action_id"] not in known]
+    actions = GOVERNANCE_TABLES["actions"]
+    columns = [c.name for c in actions.columns]
+    store.replace_rows(actions, [tuple(r[c] for c in columns) for r in rows], "1 = 0")
+    return rows
