@@ -38,6 +38,7 @@ STRICT = variant(
     ("    carrier_grace_hours: 72 ", "    carrier_grace_hours: 48 "),
     ("ship_timeout: {each: 0.1, daily_cap: 2, weekly_cap: 6,",
      "ship_timeout: {each: 0.2, daily_cap: 4, weekly_cap: 12,"),
+    ("min_rate: 0.2, min_count: 5", "min_rate: 0.1, min_count: 5"),  # the ship-timeout gate
     ("    week: {min_count: 3, min_share: 0.05}", "    week: {min_count: 2, min_share: 0.03}"),
 )  # fmt: skip
 FAKE_SHIPMENT = "  fake_shipment:              # 虚假发货 (§2.3)\n"
