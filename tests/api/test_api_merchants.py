@@ -7,8 +7,8 @@ import json
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Market, bearer
-from tiyan.policy.listing import MERCHANT_SORTS
 from tiyan.store import open_store
+from tiyan.store.listing import MERCHANT_SORTS
 
 
 def test_scorecard_and_metrics_are_the_stored_ones(api: Market, client: TestClient) -> None:

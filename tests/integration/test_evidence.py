@@ -21,8 +21,8 @@ import pytest
 from tiyan.ingest.load import ingest
 from tiyan.policy.enforce import run_enforcement
 from tiyan.scoring.run import run_scoring
-from tiyan.scoring.scorecard import scorecard
 from tiyan.store import Store, open_store
+from tiyan.store.scorecard import scorecard
 
 NOW = datetime(2020, 5, 1)
 AS_OF = date(2020, 4, 1)

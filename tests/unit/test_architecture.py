@@ -31,12 +31,9 @@ DRIVER_DEBT = {
 #: Core modules that still import the store (issue 13 item 5: to move behind it).
 STORE_DEBT = {
     "scoring/run.py",
-    "scoring/scorecard.py",
     "policy/appeals.py",
     "policy/backtest.py",
     "policy/enforce.py",
-    "policy/listing.py",
-    "policy/record.py",
     "policy/rectification.py",
     "policy/replay.py",
 }

@@ -16,9 +16,9 @@ from tiyan.cli.scoring_cmds import AsOfOption, PolicyOption, _date, _say, policy
 from tiyan.domain.errors import TiyanError
 from tiyan.policy.enforce import EnforcementSummary, run_enforcement
 from tiyan.policy.files import load_policy
-from tiyan.policy.listing import action_totals, list_actions, list_violations
 from tiyan.policy.rules import RULE_ZH
 from tiyan.store import DEFAULT_DB
+from tiyan.store.listing import action_totals, list_actions, list_violations
 
 
 def enforce_and_print(

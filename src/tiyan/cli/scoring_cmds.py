@@ -17,10 +17,10 @@ from tiyan.domain.metrics import format_value
 from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.metrics.runner import DEFAULT_RESTATE_DAYS
 from tiyan.policy.files import load_policy
-from tiyan.policy.record import merchant_record
 from tiyan.scoring.run import ScoreSummary, run_metrics, run_scoring
-from tiyan.scoring.scorecard import scorecard
 from tiyan.store import DEFAULT_DB
+from tiyan.store.record import merchant_record
+from tiyan.store.scorecard import scorecard
 
 AsOfOption = Annotated[
     str, typer.Option("--as-of", help="Run date (YYYY-MM-DD); windows end the day before.")

@@ -86,7 +86,7 @@ def appealable_violations(
 ) -> list[dict[str, Any]]:
     """The merchant's violations (newest first, as ``list_violations``) that
     :func:`create_appeal` would accept an appeal against: none open or accepted."""
-    from tiyan.policy.listing import list_violations
+    from tiyan.store.listing import list_violations
 
     marks = ", ".join("?" for _ in BLOCKING)
     taken = {

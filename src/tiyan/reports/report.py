@@ -27,7 +27,6 @@ from tiyan.domain.metrics import SCORED_DIMENSIONS, Unit
 from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.metrics.runner import measured_metrics
 from tiyan.policy.files import load_policy
-from tiyan.policy.record import merchant_record
 from tiyan.policy.schema import LEVELS, Policy
 from tiyan.reports import charts, kpis
 from tiyan.reports.impact import RuleImpact, estimate_impact
@@ -39,8 +38,9 @@ from tiyan.reports.text import (
     fmt_number,
     fmt_relative,
 )
-from tiyan.scoring.scorecard import merchant_metrics, scorecard
 from tiyan.store.base import Store
+from tiyan.store.record import merchant_record
+from tiyan.store.scorecard import merchant_metrics, scorecard
 
 #: Metrics drawn as trends, and the carrier chart's metrics.
 TREND_METRICS = (

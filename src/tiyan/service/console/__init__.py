@@ -10,8 +10,8 @@
     /console/appeals                         operator decides; merchant files (own)
     /console/appeals/{id}/decision           operator   accept or reject, with a note
 
-The pages call the same core functions as the JSON API (``tiyan.scoring.scorecard``,
-``tiyan.policy.listing``, ``tiyan.policy.record``, ``tiyan.policy.appeals``) and follow its
+The pages call the same core functions as the JSON API (``tiyan.store.scorecard``,
+``tiyan.store.listing``, ``tiyan.store.record``, ``tiyan.policy.appeals``) and follow its
 access rules; see ``docs/console.md``.
 """
 

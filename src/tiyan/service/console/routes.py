@@ -28,7 +28,17 @@ from tiyan.policy.appeals import (
     get_appeal,
     list_appeals,
 )
-from tiyan.policy.listing import (
+from tiyan.policy.rules import RULE_ZH
+from tiyan.policy.schema import LEVELS
+from tiyan.reports.kpis import choose_periods, data_days
+from tiyan.reports.text import LANGS
+from tiyan.service.deps import State
+from tiyan.service.errors import status_of
+from tiyan.service.keys import Principal
+from tiyan.service.schemas import AppealCreate, AppealDecision
+from tiyan.service.state import AppState
+from tiyan.store.base import Store
+from tiyan.store.listing import (
     MERCHANT_SORTS,
     action_totals,
     list_actions,
@@ -37,18 +47,8 @@ from tiyan.policy.listing import (
     merchant_categories,
     merchant_summary,
 )
-from tiyan.policy.record import merchant_record
-from tiyan.policy.rules import RULE_ZH
-from tiyan.policy.schema import LEVELS
-from tiyan.reports.kpis import choose_periods, data_days
-from tiyan.reports.text import LANGS
-from tiyan.scoring.scorecard import merchant_metrics, scorecard
-from tiyan.service.deps import State
-from tiyan.service.errors import status_of
-from tiyan.service.keys import Principal
-from tiyan.service.schemas import AppealCreate, AppealDecision
-from tiyan.service.state import AppState
-from tiyan.store.base import Store
+from tiyan.store.record import merchant_record
+from tiyan.store.scorecard import merchant_metrics, scorecard
 
 from . import views
 from .session import (

@@ -10,15 +10,6 @@ from fastapi import APIRouter, Path, Query
 
 from tiyan.domain.errors import NotFoundError
 from tiyan.metrics.catalog import DEFINITIONS
-from tiyan.policy.listing import (
-    list_actions,
-    list_merchants,
-    list_violations,
-    merchant_summary,
-    require_merchant,
-)
-from tiyan.policy.record import merchant_record
-from tiyan.scoring.scorecard import merchant_metrics, scorecard
 from tiyan.service.deps import Caller, State, own_merchant, require
 from tiyan.service.errors import ErrorBody
 from tiyan.service.schemas import (
@@ -33,6 +24,15 @@ from tiyan.service.schemas import (
     StandingOut,
     ViolationOut,
 )
+from tiyan.store.listing import (
+    list_actions,
+    list_merchants,
+    list_violations,
+    merchant_summary,
+    require_merchant,
+)
+from tiyan.store.record import merchant_record
+from tiyan.store.scorecard import merchant_metrics, scorecard
 
 router = APIRouter(
     prefix="/v1/merchants",

@@ -11,8 +11,8 @@ from typing import Any
 
 from tiyan.domain.errors import NotFoundError, UnknownNameError
 from tiyan.policy.rules import RULE_ZH
-from tiyan.scoring.scorecard import scorecard
 from tiyan.store.base import Store
+from tiyan.store.scorecard import scorecard
 
 VIOLATION_COLUMNS = (
     "violation_id", "rule_id", "ledger", "merchant_id", "order_id", "occurred_at", "day",
