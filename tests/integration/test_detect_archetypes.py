@@ -28,10 +28,11 @@ from tests.conftest import ARCHETYPE_MARKET
 from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.policy.enforce import run_enforcement
 from tiyan.policy.files import load_policy
-from tiyan.policy.rectification import TARGET_METRIC, record_rectification
+from tiyan.policy.rules import TARGET_METRIC
 from tiyan.scoring.run import run_scoring
 from tiyan.sim import SimConfig
 from tiyan.store import open_store
+from tiyan.store.rectification import record_rectification
 
 pytestmark = pytest.mark.slow
 

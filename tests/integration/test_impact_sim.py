@@ -34,7 +34,7 @@ from tiyan.ingest.load import ingest
 from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.policy.enforce import run_enforcement
 from tiyan.policy.files import load_policy
-from tiyan.policy.rectification import TARGET_METRIC
+from tiyan.policy.rules import TARGET_METRIC
 from tiyan.policy.schema import Policy
 from tiyan.reports.impact import RuleImpact, estimate_impact, first_penalties
 from tiyan.scoring.run import run_scoring

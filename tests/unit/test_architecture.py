@@ -34,7 +34,6 @@ STORE_DEBT = {
     "policy/appeals.py",
     "policy/backtest.py",
     "policy/enforce.py",
-    "policy/rectification.py",
     "policy/replay.py",
 }
 

@@ -32,10 +32,10 @@ from tiyan.policy.detect import detect
 from tiyan.policy.files import load_policy
 from tiyan.policy.ledger import Violation, consequences
 from tiyan.policy.privileges import MEASURE_KINDS
-from tiyan.policy.rectification import record_rectification
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
 from tiyan.store.governance import load_rule_rates, load_standings, record_privileges
+from tiyan.store.rectification import record_rectification
 
 Progress = Callable[[str], None]
 VIOLATIONS = GOVERNANCE_TABLES["violations"]

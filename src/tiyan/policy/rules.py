@@ -168,3 +168,16 @@ RULE_ZH = {
     "after_sales_timeout": "售后超时",
     "passive_service": "消极服务",
 }
+
+
+#: The metric each rule's violations move.
+TARGET_METRIC = {
+    "ship_timeout": "ship_timeout_rate",
+    "fake_shipment": "fake_shipment_rate",
+    "malicious_non_shipment": "merchant_cancel_rate",
+    "fake_inventory": "merchant_cancel_rate",
+    "false_promise": "pay_to_pickup_hours",
+    "presale_overrun": "presale_timeout_rate",
+    "after_sales_timeout": "after_sales_timeout_rate",
+    "passive_service": "im_3min_reply_rate",
+}

@@ -10,8 +10,8 @@ Both move the merchants that were *not* penalised too, so::
     effect = mean over treated i of [ (after_i - before_i) - mean over i's controls j of
                                       (after_j - before_j) ]
 
-**Treated**: for each rule of :data:`~tiyan.policy.rectification.TARGET_METRIC`, each
-merchant's first penalty attributed to the rule (as :mod:`tiyan.policy.rectification`
+**Treated**: for each rule of :data:`~tiyan.policy.rules.TARGET_METRIC`, each
+merchant's first penalty attributed to the rule (as :mod:`tiyan.store.rectification`
 attributes it: the rule that gave most of the ledger's points that year up to the penalty;
 a penalty lifted on appeal does not count), if its ``days`` after have all passed by
 ``as_of``. *Before* is the targeted metric over the ``days`` before the penalty day, *after*
@@ -55,8 +55,9 @@ from datetime import date, timedelta
 from statistics import NormalDist
 
 from tiyan.metrics.catalog import DEFINITIONS
-from tiyan.policy.rectification import TARGET_METRIC, attributed_penalties
+from tiyan.policy.rules import TARGET_METRIC
 from tiyan.store.base import Store
+from tiyan.store.rectification import attributed_penalties
 
 __all__ = ["CONTROL_VOLUME", "RuleImpact", "estimate_impact", "first_penalties"]
 

@@ -16,21 +16,10 @@ from typing import Any
 
 from tiyan.domain.model import GOVERNANCE_TABLES
 from tiyan.metrics.catalog import DEFINITIONS
+from tiyan.policy.rules import TARGET_METRIC
 from tiyan.store.base import Store
 
 RECTIFICATION = GOVERNANCE_TABLES["rectification"]
-
-#: The metric each rule's violations move.
-TARGET_METRIC = {
-    "ship_timeout": "ship_timeout_rate",
-    "fake_shipment": "fake_shipment_rate",
-    "malicious_non_shipment": "merchant_cancel_rate",
-    "fake_inventory": "merchant_cancel_rate",
-    "false_promise": "pay_to_pickup_hours",
-    "presale_overrun": "presale_timeout_rate",
-    "after_sales_timeout": "after_sales_timeout_rate",
-    "passive_service": "im_3min_reply_rate",
-}
 
 
 class _Daily:
