@@ -3,9 +3,10 @@
 ``tiyan policy evaluate CANDIDATE.yaml`` answers "what would this policy have done to these
 merchants?" on a simulated market (``sim_truth``). The store is copied (an embedded DuckDB
 file), everything a policy decided is deleted from the copy (scores, violations, the ledger;
-the measured partials stay), and every date enforcement ran for in the original, up to
-``as_of``, is scored and then enforced again under the candidate, oldest first, as the daily
-cycle does (a store whose history ran in another order replays to another outcome). The outcome of
+the measured partials stay), and every date scoring or enforcement ran for in the original,
+up to ``as_of``, runs again under the candidate, oldest first: what ran that day, scoring
+before enforcement, as the daily cycle does (a store whose history ran enforcement before
+scoring on a day replays to another outcome). The outcome of
 the copy on ``as_of`` is then set beside the outcome of the original
 (:func:`tiyan.policy.outcome.evaluate_outcome`). The original is only read.
 
@@ -34,10 +35,10 @@ from tiyan.scoring.run import run_scoring
 from tiyan.store import open_store
 from tiyan.store.base import Store
 from tiyan.store.governance import (
-    enforcement_dates,
     forget_decisions,
     load_outcome_inputs,
     load_standings,
+    run_dates,
 )
 
 Progress = Callable[[str], None]
@@ -76,11 +77,10 @@ def evaluate_candidate(
         raise UsageError(f"no store at {source}")
     with open_store(url, read_only=True) as store:
         now = store_outcome(store, current, as_of=as_of)
-        dates = enforcement_dates(store, until=as_of)
-    if not dates:
+        scored, enforced = run_dates(store, until=as_of)
+    if not enforced:
         raise UsageError(f"enforcement never ran on or before {as_of}: nothing to replay")
-    if dates[-1] != as_of:
-        dates.append(as_of)
+    dates = sorted(set(scored) | set(enforced))
     workdir.mkdir(parents=True, exist_ok=True)
     copy = workdir / "candidate.duckdb"
     for suffix in ("", ".wal"):
@@ -93,9 +93,11 @@ def evaluate_candidate(
         policy = policy.model_copy(update={"effective_from": dates[0]})
     with open_store(str(copy)) as store:
         forget_decisions(store)
-        for day in dates:
+        for day in dates:  # what ran that day, scoring first, as the daily cycle does
             say(f"replaying {day} under {policy.version}")
-            run_scoring(store, as_of=day, policy=policy, progress=say)
-            run_enforcement(store, as_of=day, policy=policy, progress=say)
+            if day in scored:
+                run_scoring(store, as_of=day, policy=policy, progress=say)
+            if day in enforced:
+                run_enforcement(store, as_of=day, policy=policy, progress=say)
         cand = store_outcome(store, policy, as_of=as_of)
     return now, cand

@@ -192,16 +192,25 @@ DECIDED_TABLES = (
 )  # fmt: skip
 
 
-def enforcement_dates(store: Store, *, until: date) -> list[date]:
-    """The dates enforcement ran for, up to ``until``, oldest first."""
-    if "actions" not in store.existing_columns():
-        return []
-    rows = store.query(
-        "SELECT DISTINCT as_of FROM actions WHERE as_of <= ? "
-        "UNION SELECT DISTINCT detected_as_of FROM violations WHERE detected_as_of <= ?",
-        (until, until),
-    )
-    return sorted({r[0] for r in rows if r[0] is not None})
+def run_dates(store: Store, *, until: date) -> tuple[list[date], list[date]]:
+    """The dates scoring ran for and the dates enforcement ran for, up to ``until``, each
+    oldest first."""
+    existing = store.existing_columns()
+    scored: set[date] = set()
+    enforced: set[date] = set()
+    if "scores" in existing:
+        scored = {
+            r[0]
+            for r in store.query("SELECT DISTINCT as_of FROM scores WHERE as_of <= ?", (until,))
+        }
+    if "actions" in existing:
+        rows = store.query(
+            "SELECT DISTINCT as_of FROM actions WHERE as_of <= ? "
+            "UNION SELECT DISTINCT detected_as_of FROM violations WHERE detected_as_of <= ?",
+            (until, until),
+        )
+        enforced = {r[0] for r in rows if r[0] is not None}
+    return sorted(scored), sorted(enforced)
 
 
 def forget_decisions(store: Store) -> None:
