@@ -93,9 +93,8 @@ def ship_late(o: Any) -> Any:
     it, or none at all on an order whose records are complete (so not delivered, not marked
     shipped, not cancelled without a time, nothing quarantined). A tracking upload alone is
     not a pickup."""
-    picked_late = o.first_pickup_at > o.promised_ship_by
-    never = o.first_pickup_at.isnull() & evidence_complete(o)
-    return (evidence_complete(o) & (picked_late | never)).fill_null(False)
+    not_in_time = o.first_pickup_at.isnull() | (o.first_pickup_at > o.promised_ship_by)
+    return (evidence_complete(o) & not_in_time).fill_null(False)
 
 
 def left_unshipped(o: Any) -> Any:

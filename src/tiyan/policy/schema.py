@@ -165,7 +165,9 @@ class Shrinkage(_Strict):
 
 class ViolationCaps(_Strict):
     """Violations on top of the ranked score (reference §1.3: from 2025-11 Douyin applies
-    deductions on top): the highest level a merchant with B-class (serious) points may have.
+    deductions on top): the highest level a merchant with B-class (serious) points, or with
+    A-class (general) points adding up to ``a_points`` or a node, may have; the strictest
+    cap that applies wins.
     The score is capped just below the next level's bound, so everything that reads the
     score (level, display, privileges) agrees."""
 
