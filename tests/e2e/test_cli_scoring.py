@@ -104,6 +104,7 @@ def test_merchant_shows_the_scorecard(scored: tuple[str, Result]) -> None:
     assert card["merchant_id"] == merchant and card["status"] == "scored"
     assert 0 <= card["score"] <= 100
     assert card["explanation"]["metrics"]
+    assert card["evidence_incomplete_orders"] == 0  # a simulated market's records are whole
 
 
 def test_what_to_fix_first_keeps_metric_names_as_written(scored: tuple[str, Result]) -> None:

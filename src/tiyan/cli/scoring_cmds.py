@@ -211,6 +211,7 @@ def merchant_cmd(
     if as_json:
         keys = ["as_of", "window_days", "category", "status", "valid_orders", "score"]
         keys += ["product", "logistics", "service", "display_score", "level"]
+        keys += ["evidence_incomplete_orders"]
         shown = {k: card[k] for k in keys}
         shown.update(merchant_id=merchant_id, provisional_score=provisional)
         shown.update(policy_version=version, explanation=explanation, record=record)
@@ -230,6 +231,12 @@ def merchant_cmd(
         out.print(f"product {prod:.1f} · logistics {logi:.1f} · service {serv:.1f}")
         if explanation["standards_met"]:
             out.print("standards met: " + ", ".join(explanation["standards_met"]))
+    if card["evidence_incomplete_orders"]:
+        out.print(
+            f"{card['evidence_incomplete_orders']:,} order(s) with incomplete records "
+            "(quarantined, delivered without a pickup, cancelled without a time): left out "
+            "of the rates, never punished"
+        )
     table = RichTable(
         "dimension", "metric", "value", "num / den", "peer median", "percentile", "lost",
         title="Metrics against peers",
