@@ -7,7 +7,7 @@ process (its own peak memory), keeping the best wall time of ``--repeat`` runs:
 
 * **full**: the whole catalog from scratch (empty ``metric_daily``: each run starts from a
   copy of the freshly ingested store), then the metric values of the 90-day window — and the
-  Merchant Experience Score when :mod:`tiyan.scoring.run` is there — for ``as_of`` = the day
+  Merchant Experience Score when :mod:`tiyan.jobs.scoring` is there — for ``as_of`` = the day
   after the last simulated day, so the window is full;
 * **next day**: after the full run (on a copy of its store), the incremental run for
   ``as_of`` + 1 day (the new day plus the restatement horizon);
@@ -157,7 +157,7 @@ def job_prepare(work: str, merchants: int, orders: int, memory_limit: str) -> di
 
 def scoring_available() -> bool:
     try:
-        return importlib.util.find_spec("tiyan.scoring.run") is not None
+        return importlib.util.find_spec("tiyan.jobs.scoring") is not None
     except ModuleNotFoundError:
         return False
 
@@ -170,7 +170,7 @@ def job_catalog(db: str, as_of: date, memory_limit: str) -> dict[str, Any]:
     report = None
     with open_store(db, memory_limit=memory_limit) as store:
         if scoring_available():
-            from tiyan.scoring.run import run_scoring
+            from tiyan.jobs.scoring import run_scoring
 
             # Stage times from the progress messages: partials, then sums, then scores.
             marks = [time.perf_counter()]
@@ -216,7 +216,7 @@ def job_catalog(db: str, as_of: date, memory_limit: str) -> dict[str, Any]:
 def job_enforce(db: str, as_of: date, memory_limit: str) -> dict[str, Any]:
     """One day of enforcement, the whole day: every detector over its lookback, the new
     violations recorded, consequences, privileges, score measures and rectification."""
-    from tiyan.policy.enforce import run_enforcement
+    from tiyan.jobs.enforce import run_enforcement
     from tiyan.store import open_store
 
     marks: list[tuple[str, float]] = []
@@ -524,7 +524,7 @@ def main() -> None:
     results["next_day"] = best_of(runs)
 
     enforce_db = work / "enforce.duckdb"
-    if importlib.util.find_spec("tiyan.policy.enforce") is not None:
+    if importlib.util.find_spec("tiyan.jobs.enforce") is not None:
         print("one day of enforcement ...", file=sys.stderr)
         runs = []
         for _ in range(args.repeat):

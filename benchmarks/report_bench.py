@@ -43,8 +43,8 @@ CARDS = 50
 
 def job_prepare(work: str, merchants: int, orders: int) -> dict[str, Any]:
     from tiyan.ingest.load import ingest
-    from tiyan.policy.enforce import run_enforcement
-    from tiyan.scoring.run import run_scoring
+    from tiyan.jobs.enforce import run_enforcement
+    from tiyan.jobs.scoring import run_scoring
     from tiyan.sim import SimConfig, write_parquet
     from tiyan.store import open_store
 
@@ -66,7 +66,7 @@ def job_prepare(work: str, merchants: int, orders: int) -> dict[str, Any]:
 
 
 def job_next_day(db: str) -> dict[str, Any]:
-    from tiyan.scoring.run import run_scoring
+    from tiyan.jobs.scoring import run_scoring
     from tiyan.store import open_store
 
     with open_store(db) as store:

@@ -20,8 +20,8 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import postgres_url
 from tiyan.ingest.load import ingest
-from tiyan.policy.enforce import run_enforcement
-from tiyan.scoring.run import run_scoring
+from tiyan.jobs.enforce import run_enforcement
+from tiyan.jobs.scoring import run_scoring
 from tiyan.service import Settings, create_app
 from tiyan.service.keys import create_key
 from tiyan.sim import SimConfig, write_parquet

@@ -26,8 +26,8 @@ import pytest
 from tests.api.conftest import AS_OF, MARKET, NOW
 from tests.conftest import serve, tiyan_cli
 from tiyan.ingest.load import ingest
-from tiyan.policy.enforce import run_enforcement
-from tiyan.scoring.run import run_scoring
+from tiyan.jobs.enforce import run_enforcement
+from tiyan.jobs.scoring import run_scoring
 from tiyan.sim import write_parquet
 from tiyan.store import open_store
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from tiyan.cli.main import app
 from tiyan.ingest.load import ingest
-from tiyan.policy.backtest import backtest
+from tiyan.jobs.backtest import backtest
 from tiyan.policy.files import load_policy, parse_policy
 from tiyan.policy.schema import Policy
 from tiyan.sim import SimConfig, write_parquet

@@ -16,10 +16,10 @@ import pytest
 from tiyan.domain.errors import UsageError
 from tiyan.ingest.load import ingest
 from tiyan.policy.appeals import appealable_violations, create_appeal, decide_appeal, get_appeal
-from tiyan.policy.enforce import run_enforcement
+from tiyan.jobs.enforce import run_enforcement
 from tiyan.policy.files import load_policy
 from tiyan.policy.privileges import Conditions, ScoreMeasure
-from tiyan.scoring.run import run_scoring
+from tiyan.jobs.scoring import run_scoring
 from tiyan.sim import SimConfig, write_parquet
 from tiyan.store import Store, open_store
 

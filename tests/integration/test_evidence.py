@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from tiyan.ingest.load import ingest
-from tiyan.policy.enforce import run_enforcement
-from tiyan.scoring.run import run_scoring
+from tiyan.jobs.enforce import run_enforcement
+from tiyan.jobs.scoring import run_scoring
 from tiyan.store import Store, open_store
 from tiyan.store.scorecard import scorecard
 

@@ -31,7 +31,7 @@ from tiyan.ingest.load import ingest
 from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.metrics.daily import utc_bounds
 from tiyan.metrics.runner import DEFAULT_RESTATE_DAYS, compute_metric_values, refresh_partials
-from tiyan.scoring.run import load_merchant_metrics, run_scoring
+from tiyan.jobs.scoring import load_merchant_metrics, run_scoring
 from tiyan.sim import SimConfig, write_parquet
 from tiyan.store import Store, open_store
 

@@ -37,12 +37,12 @@ from tiyan.domain.metrics import window_days
 from tiyan.ingest.load import ingest
 from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.policy.appeals import create_appeal, decide_appeal
-from tiyan.policy.enforce import run_enforcement
+from tiyan.jobs.enforce import run_enforcement
 from tiyan.policy.files import load_policy
 from tiyan.reports.impact import estimate_impact
 from tiyan.reports.kpis import BREAKDOWN_METRICS, HEADLINE, parse_period
 from tiyan.reports.report import render_report, render_scorecard, write_pdf
-from tiyan.scoring.run import run_scoring
+from tiyan.jobs.scoring import run_scoring
 from tiyan.sim import SimConfig, write_parquet
 from tiyan.store import Store, open_store
 

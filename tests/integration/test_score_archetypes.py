@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ARCHETYPE_MARKET
-from tiyan.scoring.run import run_scoring
+from tiyan.jobs.scoring import run_scoring
 from tiyan.sim import SimConfig
 from tiyan.store import open_store
 

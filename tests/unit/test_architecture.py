@@ -30,11 +30,7 @@ DRIVER_DEBT = {
 }
 #: Core modules that still import the store (issue 13 item 5: to move behind it).
 STORE_DEBT = {
-    "scoring/run.py",
     "policy/appeals.py",
-    "policy/backtest.py",
-    "policy/enforce.py",
-    "policy/replay.py",
 }
 
 

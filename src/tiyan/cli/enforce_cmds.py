@@ -14,7 +14,7 @@ from rich.table import Table as RichTable
 from tiyan.cli.main import DbOption, JsonOption, MemoryOption, _fail, _store, app, out
 from tiyan.cli.scoring_cmds import AsOfOption, PolicyOption, _date, _say, policy_app
 from tiyan.domain.errors import TiyanError
-from tiyan.policy.enforce import EnforcementSummary, run_enforcement
+from tiyan.jobs.enforce import EnforcementSummary, run_enforcement
 from tiyan.policy.files import load_policy
 from tiyan.policy.rules import RULE_ZH
 from tiyan.store import DEFAULT_DB
@@ -35,7 +35,7 @@ def enforce_and_print(
             live = load_policy(policy_file, as_of=day)
             summary = run_enforcement(store, as_of=day, policy=live, progress=_say)
             if shadow is not None:
-                from tiyan.policy.backtest import record_shadow
+                from tiyan.jobs.backtest import record_shadow
 
                 _say(f"running {shadow} in shadow mode")
                 shadowed = record_shadow(store, load_policy(shadow, as_of=day), live, as_of=day)
@@ -271,7 +271,7 @@ def policy_backtest_cmd(
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from tiyan.policy.backtest import backtest, summary_json
+    from tiyan.jobs.backtest import backtest, summary_json
 
     if out_file is not None and out_file.suffix not in {".csv", ".parquet"}:
         raise _fail(ValueError(f"--out must end in .csv or .parquet, not {out_file.name!r}"))
@@ -361,7 +361,7 @@ def print_outcome(
     with ``candidate_file``, each figure under the policy in force → under the candidate."""
     import tempfile
 
-    from tiyan.policy.replay import evaluate_candidate, store_outcome
+    from tiyan.jobs.replay import evaluate_candidate, store_outcome
 
     try:
         live = load_policy(policy_file, as_of=as_of)

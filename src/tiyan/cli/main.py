@@ -339,9 +339,9 @@ def demo_cmd(
     from tiyan.cli.enforce_cmds import enforce_and_print, print_outcome
     from tiyan.cli.report_cmds import write_report
     from tiyan.cli.scoring_cmds import score_and_print
-    from tiyan.policy.enforce import run_enforcement
+    from tiyan.jobs.enforce import run_enforcement
+    from tiyan.jobs.scoring import run_scoring
     from tiyan.policy.files import load_policy
-    from tiyan.scoring.run import run_scoring
 
     def say(message: str) -> None:
         err.print(f"tiyan: {message}", highlight=False)

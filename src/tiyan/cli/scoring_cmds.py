@@ -14,10 +14,10 @@ from rich.table import Table as RichTable
 from tiyan.cli.main import DbOption, JsonOption, MemoryOption, _fail, _store, app, err, out
 from tiyan.domain.errors import TiyanError
 from tiyan.domain.metrics import format_value
+from tiyan.jobs.scoring import ScoreSummary, run_metrics, run_scoring
 from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.metrics.runner import DEFAULT_RESTATE_DAYS
 from tiyan.policy.files import load_policy
-from tiyan.scoring.run import ScoreSummary, run_metrics, run_scoring
 from tiyan.store import DEFAULT_DB
 from tiyan.store.record import merchant_record
 from tiyan.store.scorecard import scorecard

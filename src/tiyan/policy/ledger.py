@@ -196,60 +196,75 @@ def _week(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-def consequences(
+def _action_row(
+    action_id: str, kind: str, v: Violation | None, *, as_of: date, policy_version: str,
+    **fields: Any,
+) -> dict[str, Any]:  # fmt: skip
+    """One ``actions`` row (as a dict); ``fields`` not named columns go to ``detail``."""
+    return {
+        "action_id": action_id,
+        "kind": kind,
+        "merchant_id": fields.pop("merchant_id", v.merchant_id if v else None),
+        "violation_id": v.violation_id if v else None,
+        "rule_id": v.rule_id if v else None,
+        "ledger": fields.pop("ledger", v.ledger if v else None),
+        "points": fields.pop("points", None),
+        "amount": fields.pop("amount", None),
+        "measure": fields.pop("measure", None),
+        "day": fields.pop("day", v.day if v else as_of),
+        "as_of": as_of,
+        "policy_version": policy_version,
+        "detail": json.dumps(fields, ensure_ascii=False, sort_keys=True, default=str),
+    }
+
+
+def compensation_rows(
     violations: Iterable[Violation],
-    recorded: Mapping[str, dict[str, Any]],
+    recorded: Mapping[str, Any],
     config: Consequences,
     *,
     as_of: date,
     policy_version: str,
-    prior_totals: Mapping[tuple[str, str, int], Decimal] | None = None,
-    rates: Mapping[tuple[str, str], tuple[float, float]] | None = None,
 ) -> list[dict[str, Any]]:
-    """New ``actions`` rows for ``violations`` given the actions already ``recorded`` (action
-    id -> row with ``kind``, ``merchant_id``, ``rule_id``, ``ledger``, ``points``,
-    ``day``). ``prior_totals`` — (merchant, ledger, year) -> points already recorded — lets a
-    caller pass only the recent part of a long ledger; without it the totals come from
-    ``recorded``. ``rates`` — (merchant, rule) -> (numerator, denominator) of the rule's
-    metric over its ``rate_window_days`` — gates the points of rate-type rules; a gated
-    violation without a rate is left undecided (no points entry yet). Pure: same inputs,
-    same rows, whatever their order."""
-    ordered = sorted(violations, key=lambda v: (v.day, v.violation_id))
-    new: list[dict[str, Any]] = []
+    """New compensation rows: one coupon per order per rule, by the bracket of the order's
+    paid amount; none already ``recorded`` (action ids). Pure."""
     compensation: dict[str, Compensation] = {str(k): c for k, c in config.compensation.items()}
-    points: dict[str, Points] = {str(k): p for k, p in config.points.items()}
-
-    def action(action_id: str, kind: str, v: Violation | None, **fields: Any) -> None:
-        if action_id in recorded:
-            return
-        row = {
-            "action_id": action_id,
-            "kind": kind,
-            "merchant_id": fields.pop("merchant_id", v.merchant_id if v else None),
-            "violation_id": v.violation_id if v else None,
-            "rule_id": v.rule_id if v else None,
-            "ledger": fields.pop("ledger", v.ledger if v else None),
-            "points": fields.pop("points", None),
-            "amount": fields.pop("amount", None),
-            "measure": fields.pop("measure", None),
-            "day": fields.pop("day", v.day if v else as_of),
-            "as_of": as_of,
-            "policy_version": policy_version,
-            "detail": json.dumps(fields, ensure_ascii=False, sort_keys=True, default=str),
-        }
-        new.append(row)
-
-    # Compensation: one coupon per order per rule.
-    for v in ordered:
+    new = []
+    for v in sorted(violations, key=lambda v: (v.day, v.violation_id)):
         comp = compensation.get(v.rule_id)
         if comp is None or v.order_id is None or v.amount is None:
             continue
         coupon = comp.amount(v.amount)
-        if coupon > 0:
-            action(f"compensation:{v.violation_id}", "compensation", v, amount=coupon,
-                   order_id=v.order_id, paid=str(v.amount))  # fmt: skip
+        action_id = f"compensation:{v.violation_id}"
+        if coupon > 0 and action_id not in recorded:
+            new.append(
+                _action_row(action_id, "compensation", v, as_of=as_of,
+                            policy_version=policy_version, amount=coupon,
+                            order_id=v.order_id, paid=str(v.amount))
+            )  # fmt: skip
+    return new
 
-    # Points, under the caps, counting what earlier runs awarded.
+
+def points_rows(
+    violations: Iterable[Violation],
+    recorded: Mapping[str, Mapping[str, Any]],
+    config: Consequences,
+    *,
+    as_of: date,
+    policy_version: str,
+    rates: Mapping[tuple[str, str], tuple[float, float]] | None = None,
+) -> list[dict[str, Any]]:
+    """New points rows: each violation's points under the rule's caps per local day and
+    week, counting what ``recorded`` points already used; a rate-type rule's points gated by
+    the merchant's own rate (``rates``: (merchant, rule) -> (numerator, denominator)); a
+    gated violation without a rate is left undecided (no row yet). Pure."""
+    points: dict[str, Points] = {str(k): p for k, p in config.points.items()}
+    new: list[dict[str, Any]] = []
+
+    def action(action_id: str, v: Violation, **fields: Any) -> None:
+        new.append(_action_row(action_id, "points", v, as_of=as_of,
+                               policy_version=policy_version, **fields))  # fmt: skip
+
     day_used: dict[tuple[str, str, date], Decimal] = defaultdict(Decimal)
     week_used: dict[tuple[str, str, date], Decimal] = defaultdict(Decimal)
     for row in recorded.values():
@@ -257,7 +272,7 @@ def consequences(
             pts = Decimal(str(row["points"]))
             day_used[(row["merchant_id"], row["rule_id"], row["day"])] += pts
             week_used[(row["merchant_id"], row["rule_id"], _week(row["day"]))] += pts
-    for v in ordered:
+    for v in sorted(violations, key=lambda v: (v.day, v.violation_id)):
         rule = points.get(v.rule_id)
         if rule is None or f"points:{v.violation_id}" in recorded:
             continue
@@ -277,8 +292,7 @@ def consequences(
                     "min_rate": rule.min_rate, "min_count": rule.min_count,
                     "rate_window_days": rule.rate_window_days}  # fmt: skip
             if below:
-                action(f"points:{v.violation_id}", "points", v, points=0.0,
-                       below_rate_gate=True, **gate)  # fmt: skip
+                action(f"points:{v.violation_id}", v, points=0.0, below_rate_gate=True, **gate)
                 continue
         if rule.daily_cap is not None:
             pts = min(pts, max(Decimal(0), Decimal(str(rule.daily_cap)) - day_used[dk]))
@@ -286,23 +300,39 @@ def consequences(
             pts = min(pts, max(Decimal(0), Decimal(str(rule.weekly_cap)) - week_used[wk]))
         day_used[dk] += pts
         week_used[wk] += pts
-        action(f"points:{v.violation_id}", "points", v, points=float(pts),
+        action(f"points:{v.violation_id}", v, points=float(pts),
                capped=pts < Decimal(str(rule.each)) * weight, **gate,
                **({"promotion_weight": float(weight)} if weight != 1 else {}))  # fmt: skip
-    # The ladder: yearly totals per merchant and ledger, over recorded and new points.
+    return new
+
+
+def ladder_rows(
+    new_points: Iterable[Mapping[str, Any]],
+    recorded: Mapping[str, Mapping[str, Any]],
+    config: Consequences,
+    *,
+    as_of: date,
+    policy_version: str,
+    prior_totals: Mapping[tuple[str, str, int], Decimal] | None = None,
+) -> list[dict[str, Any]]:
+    """New penalty rows: the ladder nodes each merchant's yearly total per ledger reaches,
+    over the points already recorded (``prior_totals``: (merchant, ledger, year) -> points,
+    or summed from ``recorded`` without it) and ``new_points``. Each node is recorded once
+    per merchant, ledger and year; a node lifted on appeal and reached again is recorded
+    again, as #2, #3... Pure."""
     totals: dict[tuple[str, str, int], Decimal] = defaultdict(Decimal, prior_totals or {})
     earlier = recorded.values() if prior_totals is None else ()
-    for row in [*earlier, *new]:
+    for row in [*earlier, *new_points]:
         # appeals' reversals take points back (negative points)
         if row["kind"] in ("points", "reversal") and row["points"]:
             totals[(row["merchant_id"], row["ledger"], row["day"].year)] += Decimal(
                 str(row["points"])
             )
+    new = []
     for (merchant_id, ledger, year), total in sorted(totals.items()):
         for node in ladder_nodes(config.ladder, ledger, total):
             for measure in node.measures:
                 extra = {"suspension_days": node.suspension_days} if measure == "suspension" else {}
-                # A node lifted on appeal and reached again is recorded again, as #2, #3...
                 base = penalty_id = (
                     f"penalty:{merchant_id}:{ledger}:{year}:{node.points:g}:{measure}"
                 )
@@ -310,19 +340,45 @@ def consequences(
                 while penalty_id in recorded and f"reversal:{penalty_id}" in recorded:
                     generation += 1
                     penalty_id = f"{base}#{generation}"
-                action(
-                    penalty_id,
-                    "penalty",
-                    None,
-                    merchant_id=merchant_id,
-                    ledger=ledger,
-                    measure=measure,
-                    day=as_of,
-                    node_points=node.points,
-                    year_total=float(total),
-                    **extra,
-                )
+                if penalty_id in recorded:
+                    continue
+                new.append(
+                    _action_row(
+                        penalty_id, "penalty", None, as_of=as_of,
+                        policy_version=policy_version, merchant_id=merchant_id,
+                        ledger=ledger, measure=measure, day=as_of, node_points=node.points,
+                        year_total=float(total), **extra,
+                    )
+                )  # fmt: skip
     return new
+
+
+def consequences(
+    violations: Iterable[Violation],
+    recorded: Mapping[str, dict[str, Any]],
+    config: Consequences,
+    *,
+    as_of: date,
+    policy_version: str,
+    prior_totals: Mapping[tuple[str, str, int], Decimal] | None = None,
+    rates: Mapping[tuple[str, str], tuple[float, float]] | None = None,
+) -> list[dict[str, Any]]:
+    """New ``actions`` rows for ``violations`` given the actions already ``recorded`` (action
+    id -> row with ``kind``, ``merchant_id``, ``rule_id``, ``ledger``, ``points``,
+    ``day``): :func:`compensation_rows`, :func:`points_rows`, then :func:`ladder_rows`.
+    ``prior_totals`` — (merchant, ledger, year) -> points already recorded — lets a
+    caller pass only the recent part of a long ledger; without it the totals come from
+    ``recorded``. ``rates`` — (merchant, rule) -> (numerator, denominator) of the rule's
+    metric over its ``rate_window_days`` — gates the points of rate-type rules. Pure: same
+    inputs, same rows, whatever their order."""
+    violations = list(violations)
+    v = policy_version
+    coupons = compensation_rows(violations, recorded, config, as_of=as_of, policy_version=v)
+    points = points_rows(violations, recorded, config, as_of=as_of, policy_version=v, rates=rates)
+    penalties = ladder_rows(
+        points, recorded, config, as_of=as_of, policy_version=v, prior_totals=prior_totals
+    )
+    return [*coupons, *points, *penalties]
 
 
 def ladder_nodes(ladder: Ladder, ledger: str, total: Decimal) -> list[Node]:

@@ -179,6 +179,11 @@ class Store(abc.ABC):
         and insert ``rows`` (tuples in the table's column order)."""
 
     @abc.abstractmethod
+    def append_rows(self, batches: Sequence[tuple[Table, Sequence[tuple[Any, ...]]]]) -> None:
+        """Insert each batch's ``rows`` (tuples in its table's column order) into its table,
+        all batches in one transaction: all of them are recorded or none."""
+
+    @abc.abstractmethod
     def ibis(self) -> Any:
         """An Ibis backend over the store."""
 

@@ -137,21 +137,40 @@ class DuckDBStore(Store):
             con.execute("ROLLBACK")
             raise
 
-    def replace_rows(self, table: Table, rows: Sequence[tuple[Any, ...]], where: str) -> None:
+    @staticmethod
+    def _arrow(table: Table, rows: Sequence[tuple[Any, ...]]) -> Any:
         import pyarrow as pa
 
         from tiyan.sim.arrow import arrow_schema
 
         schema = arrow_schema(table)
         columns: list[Any] = list(zip(*rows, strict=True)) if rows else [() for _ in table.columns]
-        batch = pa.table(
+        return pa.table(
             [
                 pa.array(list(values), type=f.type)
                 for values, f in zip(columns, schema, strict=True)
             ],
             schema=schema,
         )
-        self.con.register("__tiyan_rows", batch)
+
+    def append_rows(self, batches: Sequence[tuple[Table, Sequence[tuple[Any, ...]]]]) -> None:
+        names = [f"__tiyan_rows_{i}" for i in range(len(batches))]
+        for name, (table, rows) in zip(names, batches, strict=True):
+            self.con.register(name, self._arrow(table, rows))
+        try:
+            self.run_in_transaction(
+                [
+                    insert_sql(table, name, self._table(table.name))
+                    for name, (table, rows) in zip(names, batches, strict=True)
+                    if rows
+                ]
+            )
+        finally:
+            for name in names:
+                self.con.unregister(name)
+
+    def replace_rows(self, table: Table, rows: Sequence[tuple[Any, ...]], where: str) -> None:
+        self.con.register("__tiyan_rows", self._arrow(table, rows))
         try:
             self.run_in_transaction(
                 [

@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from tiyan.domain.model import GOVERNANCE_TABLES
-from tiyan.policy.ledger import RATE_METRIC, Consequences, Ladder
-from tiyan.policy.privileges import PRIVILEGE_KINDS, Privilege, Standing, privilege_rows
+from tiyan.policy.ledger import RATE_METRIC, Consequences, Ladder, Violation
+from tiyan.policy.pipeline import Outcome, Snapshot, consequence_window
+from tiyan.policy.privileges import (
+    MEASURE_KINDS,
+    PRIVILEGE_KINDS,
+)
+from tiyan.policy.schema import Policy
 from tiyan.policy.standing import LedgerEntry, MerchantStanding, StandingConfig, resolve_standing
 from tiyan.scoring.score import ViolationRecord
 from tiyan.store.base import Store
@@ -43,18 +49,11 @@ def _detail(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def load_standings(
-    store: Store,
-    *,
-    as_of: date,
-    config: StandingConfig,
-    window: int,
-    merchant_id: str | None = None,
-) -> dict[str, MerchantStanding]:
-    """Merchant id -> standing on ``as_of`` for every merchant of the store (or one); the
-    score and level are those of the latest scoring run on or before ``as_of``."""
-    if "actions" not in store.existing_columns():
-        return {}
+def _ledger_entries(
+    store: Store, *, as_of: date, merchant_id: str | None = None
+) -> dict[str, list[LedgerEntry]]:
+    """Merchant -> the ledger entries its standing reads on ``as_of``: penalties, reversals,
+    privileges and measures row by row, this year's points summed per ledger (one entry)."""
     only = " AND merchant_id = ?" if merchant_id is not None else ""
     one: tuple[Any, ...] = (merchant_id,) if merchant_id is not None else ()
     entries: dict[str, list[LedgerEntry]] = defaultdict(list)
@@ -78,6 +77,15 @@ def load_standings(
             LedgerEntry(f"points-total:{ledger}", "points", ledger, float(total), None,
                         date(as_of.year, 1, 1))
         )  # fmt: skip
+    return entries
+
+
+def _latest_scores(
+    store: Store, *, as_of: date, window: int, merchant_id: str | None = None
+) -> dict[str, tuple[float | None, str | None]]:
+    """Merchant -> (score, level) of the latest scoring run on or before ``as_of``."""
+    only = " AND merchant_id = ?" if merchant_id is not None else ""
+    one: tuple[Any, ...] = (merchant_id,) if merchant_id is not None else ()
     scores: dict[str, tuple[float | None, str | None]] = {}
     latest = store.query(
         "SELECT max(as_of) FROM scores WHERE as_of <= ? AND window_days = ?", (as_of, window)
@@ -89,14 +97,35 @@ def load_standings(
             (latest[0][0], window, *one),
         ):
             scores[m] = (score, level)
-    merchants = [
+    return scores
+
+
+def _merchants(store: Store, merchant_id: str | None = None) -> list[str]:
+    one: tuple[Any, ...] = (merchant_id,) if merchant_id is not None else ()
+    return [
         r[0]
         for r in store.query(
             "SELECT merchant_id FROM merchants" + (" WHERE merchant_id = ?" if one else ""), one
         )
     ]
+
+
+def load_standings(
+    store: Store,
+    *,
+    as_of: date,
+    config: StandingConfig,
+    window: int,
+    merchant_id: str | None = None,
+) -> dict[str, MerchantStanding]:
+    """Merchant id -> standing on ``as_of`` for every merchant of the store (or one); the
+    score and level are those of the latest scoring run on or before ``as_of``."""
+    if "actions" not in store.existing_columns():
+        return {}
+    entries = _ledger_entries(store, as_of=as_of, merchant_id=merchant_id)
+    scores = _latest_scores(store, as_of=as_of, window=window, merchant_id=merchant_id)
     out = {}
-    for m in sorted(set(merchants) | set(entries)):
+    for m in sorted(set(_merchants(store, merchant_id)) | set(entries)):
         score, level = scores.get(m, (None, None))
         out[m] = resolve_standing(
             m, entries.get(m, ()), as_of=as_of, config=config, score=score, level=level
@@ -229,45 +258,22 @@ def forget_decisions(store: Store) -> None:
     )
 
 
-def record_privileges(
-    store: Store, privileges: Mapping[str, Privilege], *, as_of: date, window: int,
-    policy_version: str, kinds: tuple[str, str] = PRIVILEGE_KINDS,
-    status: Mapping[str, MerchantStanding] | None = None, config: StandingConfig | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """Review ``privileges`` (or score measures, by ``kinds``) on ``as_of``: read the scores,
-    metric values, last B-class violations and what is held; the pure
-    :func:`tiyan.policy.privileges.privilege_rows` decides; append the new rows to
-    ``actions`` (a second run the same day adds nothing). Nothing happens without scores for
-    that date (run ``tiyan score`` first). ``status``: each merchant's standing, which can
-    forbid a grant or revoke what is held (privileges only, not score measures)."""
-    if not privileges:
-        return []
-    scores = {
-        m: (None if scored != "scored" else score)
-        for m, scored, score in store.query(
-            "SELECT merchant_id, status, score FROM scores WHERE as_of = ? AND window_days = ?",
-            (as_of, window),
+def _recorded_violations(store: Store, ids: list[str]) -> set[str]:
+    """Which of ``ids`` are already in ``violations``."""
+    found: set[str] = set()
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        marks = ", ".join("?" for _ in chunk)
+        found.update(
+            r[0]
+            for r in store.query(
+                f"SELECT violation_id FROM violations WHERE violation_id IN ({marks})", chunk
+            )
         )
-    }
-    if not scores and not status:
-        return []
-    values: dict[str, dict[str, float | None]] = {}
-    wanted = sorted({m for p in privileges.values() for c in (p.grant, p.keep) for m in c.metrics})
-    if wanted:
-        marks = ", ".join("?" for _ in wanted)
-        for m, metric_id, value in store.query(
-            "SELECT subject_id, metric_id, value FROM metric_values WHERE as_of = ? AND "
-            f"window_days = ? AND scope = 'merchant' AND metric_id IN ({marks})",
-            (as_of, window, *wanted),
-        ):
-            values.setdefault(m, {})[metric_id] = value
-    last_b = dict(
-        store.query(
-            "SELECT merchant_id, max(day) FROM violations WHERE ledger = 'B' AND day < ? "
-            "GROUP BY 1",
-            (as_of,),
-        )
-    )
+    return found
+
+
+def _held(store: Store, kinds: tuple[str, str]) -> dict[tuple[str, str], bool]:
     held: dict[tuple[str, str], bool] = {}
     for m, name, kind in store.query(
         "SELECT merchant_id, measure, kind FROM actions WHERE kind IN (?, ?) "
@@ -275,22 +281,117 @@ def record_privileges(
         kinds,
     ):
         held[(m, name)] = kind == kinds[0]
-    standings = {
-        m: Standing(score, values.get(m, {}), last_b.get(m)) for m, score in scores.items()
-    }
-    rows = privilege_rows(
-        privileges, standings, held, as_of=as_of, policy_version=policy_version, kinds=kinds,
-        status=status, config=config,
-    )  # fmt: skip
-    known = {
-        r[0]
+    return held
+
+
+def load_snapshot(
+    store: Store, policy: Policy, *, as_of: date, progress: Callable[[str], None] | None = None
+) -> Snapshot:
+    """What :func:`tiyan.policy.pipeline.evaluate_policy` needs for ``as_of``, read once: the
+    detectors run over the store (each rule's records fetched), then the ledger, the rates,
+    the scores and metric values, and what is held. ``metric_daily`` must be up to date
+    for ``as_of`` (``refresh_partials``) for the rates that gate points."""
+    from tiyan.metrics.runner import store_tables
+    from tiyan.policy.detect import detect
+
+    say = progress or (lambda _msg: None)
+    config = policy.population.catalog_config()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for rule_id, expr in detect(store_tables(store), policy.rules, config, as_of=as_of).items():
+        say(f"detecting {rule_id}")
+        found[rule_id] = expr.to_pyarrow().to_pylist()
+    say("reading the ledger")
+    ids = sorted(
+        f"{rule_id}:{r['merchant_id']}:{r['subject']}"
+        for rule_id, records in found.items()
+        for r in records
+    )
+    since = consequence_window(policy.rules.lookback_days, as_of)
+    violations = [
+        Violation(vid, rule, ledger, merchant, order, day,
+                  None if amount is None else Decimal(str(amount)))
+        for vid, rule, ledger, merchant, order, day, amount in store.query(
+            "SELECT violation_id, rule_id, ledger, merchant_id, order_id, day, amount "
+            "FROM violations WHERE day >= ? AND day < ?", (since, as_of))
+    ]  # fmt: skip
+    names = ["action_id", "kind", "merchant_id", "rule_id", "ledger", "points", "day"]
+    actions = {
+        r[0]: dict(zip(names, r, strict=True))
         for r in store.query(
-            "SELECT action_id FROM actions WHERE day = ? AND kind IN (?, ?)",
-            (as_of, *kinds),
+            f"SELECT {', '.join(names)} FROM actions "
+            "WHERE kind IN ('penalty', 'reversal') OR day >= ?",
+            (since,),
         )
     }
-    rows = [r for r in rows if r["action_id"] not in known]
-    actions = GOVERNANCE_TABLES["actions"]
-    columns = [c.name for c in actions.columns]
-    store.replace_rows(actions, [tuple(r[c] for c in columns) for r in rows], "1 = 0")
-    return rows
+    prior = {
+        (m, ledger, int(year)): Decimal(str(total))
+        for m, ledger, year, total in store.query(
+            "SELECT merchant_id, ledger, EXTRACT(YEAR FROM day), sum(points) FROM actions "
+            "WHERE kind IN ('points', 'reversal') AND points IS NOT NULL GROUP BY 1, 2, 3"
+        )
+    }
+    window = policy.scoring.window_days
+    scores = {
+        m: (None if scored != "scored" else score)
+        for m, scored, score in store.query(
+            "SELECT merchant_id, status, score FROM scores WHERE as_of = ? AND window_days = ?",
+            (as_of, window),
+        )
+    }
+    conditions = [
+        *(c for p in policy.privileges.values() for c in (p.grant, p.keep)),
+        *(c for m in policy.score_measures.values() for c in (m.apply, m.keep)),
+    ]
+    wanted = sorted({metric_id for c in conditions for metric_id in c.metrics})
+    values: dict[str, dict[str, float | None]] = {}
+    if wanted and scores:
+        marks = ", ".join("?" for _ in wanted)
+        for m, metric_id, value in store.query(
+            "SELECT subject_id, metric_id, value FROM metric_values WHERE as_of = ? AND "
+            f"window_days = ? AND scope = 'merchant' AND metric_id IN ({marks})",
+            (as_of, window, *wanted),
+        ):
+            values.setdefault(m, {})[metric_id] = value
+    reviewed = {
+        r[0]
+        for r in store.query(
+            "SELECT action_id FROM actions WHERE day = ? AND kind IN (?, ?, ?, ?)",
+            (as_of, *PRIVILEGE_KINDS, *MEASURE_KINDS),
+        )
+    }
+    return Snapshot(
+        found=found,
+        recorded=frozenset(_recorded_violations(store, ids)),
+        violations=violations,
+        last_b=dict(
+            store.query(
+                "SELECT merchant_id, max(day) FROM violations WHERE ledger = 'B' AND day < ? "
+                "GROUP BY 1",
+                (as_of,),
+            )
+        ),
+        actions=actions,
+        prior_totals=prior,
+        rates=load_rule_rates(store, policy.consequences, as_of=as_of),
+        ledger=_ledger_entries(store, as_of=as_of),
+        merchants=_merchants(store),
+        latest_scores=_latest_scores(store, as_of=as_of, window=window),
+        scores=scores,
+        values=values,
+        held=_held(store, PRIVILEGE_KINDS),
+        measures_held=_held(store, MEASURE_KINDS),
+        reviewed=frozenset(reviewed),
+    )
+
+
+def write_outcome(store: Store, outcome: Outcome) -> None:
+    """Record the day's new violations and ledger entries, in one transaction."""
+    violations, actions = GOVERNANCE_TABLES["violations"], GOVERNANCE_TABLES["actions"]
+    vcols = [c.name for c in violations.columns]
+    acols = [c.name for c in actions.columns]
+    store.append_rows(
+        [
+            (violations, [tuple(r[c] for c in vcols) for r in outcome.violations]),
+            (actions, [tuple(r[c] for c in acols) for r in outcome.actions]),
+        ]
+    )

@@ -171,6 +171,17 @@ class PostgresStore(Store):
                 self._copy_in(staging, relation, temp, table.column_names)
                 self.con.execute(upsert_sql(table, temp) if replace else insert_sql(table, temp))
 
+    def append_rows(self, batches: Sequence[tuple[Table, Sequence[tuple[Any, ...]]]]) -> None:
+        with self.con.transaction():
+            for table, rows in batches:
+                cols = ", ".join(quote(c) for c in table.column_names)
+                with (
+                    self.con.cursor() as cur,
+                    cur.copy(f"COPY {quote(table.name)} ({cols}) FROM STDIN") as copy,
+                ):
+                    for row in rows:
+                        copy.write_row(row)
+
     def replace_rows(self, table: Table, rows: Sequence[tuple[Any, ...]], where: str) -> None:
         cols = ", ".join(quote(c) for c in table.column_names)
         with self.con.transaction():

@@ -28,10 +28,10 @@ from datetime import date
 from pathlib import Path
 
 from tiyan.domain.errors import UsageError
-from tiyan.policy.enforce import run_enforcement
+from tiyan.jobs.enforce import run_enforcement
+from tiyan.jobs.scoring import run_scoring
 from tiyan.policy.outcome import Outcome, evaluate_outcome
 from tiyan.policy.schema import Policy
-from tiyan.scoring.run import run_scoring
 from tiyan.store import open_store
 from tiyan.store.base import Store
 from tiyan.store.governance import (

@@ -26,8 +26,8 @@ from typing import Any
 from tiyan.domain.errors import UsageError
 from tiyan.metrics.runner import refresh_partials, store_tables
 from tiyan.policy.detect import detect
-from tiyan.policy.enforce import violation_rows
 from tiyan.policy.ledger import Violation, consequences, strictest
+from tiyan.policy.pipeline import violation_rows
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
 from tiyan.store.governance import load_rule_rates
