@@ -25,11 +25,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import ARCHETYPE_MARKET
-from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.jobs.enforce import run_enforcement
+from tiyan.jobs.scoring import run_scoring
+from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.policy.files import load_policy
 from tiyan.policy.rules import TARGET_METRIC
-from tiyan.jobs.scoring import run_scoring
 from tiyan.sim import SimConfig
 from tiyan.store import open_store
 from tiyan.store.rectification import record_rectification

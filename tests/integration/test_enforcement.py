@@ -15,11 +15,11 @@ import pytest
 
 from tiyan.domain.errors import UsageError
 from tiyan.ingest.load import ingest
-from tiyan.policy.appeals import appealable_violations, create_appeal, decide_appeal, get_appeal
+from tiyan.jobs.appeals import appealable_violations, create_appeal, decide_appeal, get_appeal
 from tiyan.jobs.enforce import run_enforcement
+from tiyan.jobs.scoring import run_scoring
 from tiyan.policy.files import load_policy
 from tiyan.policy.privileges import Conditions, ScoreMeasure
-from tiyan.jobs.scoring import run_scoring
 from tiyan.sim import SimConfig, write_parquet
 from tiyan.store import Store, open_store
 

@@ -31,13 +31,13 @@ from typing import Any
 import pytest
 
 from tiyan.ingest.load import ingest
-from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.jobs.enforce import run_enforcement
+from tiyan.jobs.scoring import run_scoring
+from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.policy.files import load_policy
 from tiyan.policy.rules import TARGET_METRIC
 from tiyan.policy.schema import Policy
 from tiyan.reports.impact import RuleImpact, estimate_impact, first_penalties
-from tiyan.jobs.scoring import run_scoring
 from tiyan.sim import Response, SimConfig, write_parquet
 from tiyan.store import Store, open_store
 

@@ -28,12 +28,13 @@ import pytest
 from tests.conftest import postgres_url
 from tiyan.domain.metrics import LAG_DAYS, CatalogConfig, WindowKind, window_days
 from tiyan.ingest.load import ingest
+from tiyan.jobs.scoring import run_scoring
 from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.metrics.daily import utc_bounds
 from tiyan.metrics.runner import DEFAULT_RESTATE_DAYS, compute_metric_values, refresh_partials
-from tiyan.jobs.scoring import load_merchant_metrics, run_scoring
 from tiyan.sim import SimConfig, write_parquet
 from tiyan.store import Store, open_store
+from tiyan.store.scores import load_merchant_metrics
 
 MARKET = SimConfig(merchants=40, orders=6_000, days=60, seed=5)
 NOW = datetime(2024, 8, 1, tzinfo=UTC)

@@ -27,8 +27,8 @@ import pytest
 
 from tests.conftest import postgres_url
 from tiyan.ingest.load import ingest
-from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.jobs.scoring import ScoreSummary, run_scoring
+from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.store import Store, open_store
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "olist"

@@ -18,9 +18,9 @@ import pytest
 
 from tiyan.ingest.load import ingest
 from tiyan.jobs.enforce import run_enforcement
+from tiyan.jobs.scoring import run_scoring
 from tiyan.policy.files import load_policy
 from tiyan.policy.outcome import REWARDS, ArchetypeOutcome, Outcome, evaluate_outcome
-from tiyan.jobs.scoring import run_scoring
 from tiyan.sim import SimConfig, write_parquet
 from tiyan.store import open_store
 from tiyan.store.governance import load_outcome_inputs, load_standings

@@ -35,14 +35,14 @@ import pytest
 from tests.reference.metrics_reference import reference_partials
 from tiyan.domain.metrics import window_days
 from tiyan.ingest.load import ingest
-from tiyan.metrics.catalog import DEFINITIONS
-from tiyan.policy.appeals import create_appeal, decide_appeal
+from tiyan.jobs.appeals import create_appeal, decide_appeal
 from tiyan.jobs.enforce import run_enforcement
+from tiyan.jobs.scoring import run_scoring
+from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.policy.files import load_policy
 from tiyan.reports.impact import estimate_impact
 from tiyan.reports.kpis import BREAKDOWN_METRICS, HEADLINE, parse_period
 from tiyan.reports.report import render_report, render_scorecard, write_pdf
-from tiyan.jobs.scoring import run_scoring
 from tiyan.sim import SimConfig, write_parquet
 from tiyan.store import Store, open_store
 

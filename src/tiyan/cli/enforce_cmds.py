@@ -180,7 +180,7 @@ def appeal_create_cmd(
     """File a merchant's appeal against one of its violations."""
     from datetime import UTC, datetime
 
-    from tiyan.policy.appeals import create_appeal
+    from tiyan.jobs.appeals import create_appeal
 
     with _store(db) as store:
         try:
@@ -209,7 +209,7 @@ def appeal_decide_cmd(
     """Accept or reject an open appeal; accepting writes reversal entries to the ledger."""
     from datetime import UTC, datetime
 
-    from tiyan.policy.appeals import decide_appeal, get_appeal
+    from tiyan.jobs.appeals import decide_appeal, get_appeal
 
     with _store(db) as store:
         try:
@@ -238,7 +238,7 @@ def appeal_list_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """List appeals, oldest first."""
-    from tiyan.policy.appeals import list_appeals
+    from tiyan.jobs.appeals import list_appeals
 
     with _store(db) as store:
         appeals = list_appeals(store, merchant_id=merchant, status=status)

@@ -24,13 +24,12 @@ from decimal import Decimal
 from typing import Any
 
 from tiyan.domain.errors import UsageError
-from tiyan.metrics.runner import refresh_partials, store_tables
-from tiyan.policy.detect import detect
-from tiyan.policy.ledger import Violation, consequences, strictest
-from tiyan.policy.pipeline import violation_rows
+from tiyan.metrics.runner import refresh_partials
+from tiyan.policy.ledger import strictest
+from tiyan.policy.pipeline import Snapshot, evaluate_policy
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
-from tiyan.store.governance import load_rule_rates
+from tiyan.store.governance import load_detections, load_rule_rates, write_shadow_outcomes
 
 
 @dataclass
@@ -80,37 +79,24 @@ class BacktestResult:
 
 
 def _outcomes(store: Store, policy: Policy, start: date, end: date) -> dict[str, Outcome]:
+    """Per merchant, what ``policy`` does with the violations decided from ``start`` to
+    ``end``, as if none were recorded: the pure pipeline over a snapshot of the detectors'
+    records and the rates alone (nothing of the ledger is read or touched)."""
     as_of = end + timedelta(days=1)
     span = (end - start).days + 1
-    rules = policy.rules.model_copy(update={"lookback_days": span})
-    found = detect(store_tables(store), rules, policy.population.catalog_config(), as_of=as_of)
-    enabled = rules.enabled()
-    violations: list[Violation] = []
-    for rule_id, expr in found.items():
-        rows = violation_rows(rule_id, enabled[rule_id].ledger, expr.to_pyarrow().to_pylist(),
-                              as_of=as_of, policy=policy)  # fmt: skip
-        for r in rows:
-            paid = None if r["amount"] is None else Decimal(str(r["amount"]))
-            violations.append(
-                Violation(
-                    r["violation_id"],
-                    r["rule_id"],
-                    r["ledger"],
-                    r["merchant_id"],
-                    r["order_id"],
-                    r["day"],
-                    paid,
-                )
-            )
+    spanned = policy.model_copy(
+        update={"rules": policy.rules.model_copy(update={"lookback_days": span})}
+    )
+    found = load_detections(store, spanned, as_of=as_of)
     # The rate-type rules' points are gated by the merchant's rate over the days before the
-    # period's end (derived partials, not the ledger: nothing of the ledger is touched).
+    # period's end (derived partials, not the ledger).
     refresh_partials(store, policy.population.catalog_config(), as_of=as_of, restate_days=0)
     rates = load_rule_rates(store, policy.consequences, as_of=as_of)
-    actions = consequences(violations, {}, policy.consequences, as_of=as_of,
-                           policy_version=policy.version, rates=rates)  # fmt: skip
+    day = evaluate_policy(Snapshot(found=found, rates=rates), spanned, as_of=as_of)
+    violations, actions = day.violations, day.actions
     out: dict[str, Outcome] = defaultdict(Outcome)
     for v in violations:
-        out[v.merchant_id].violations += 1
+        out[v["merchant_id"]].violations += 1
     for a in actions:
         o = out[a["merchant_id"]]
         if a["kind"] == "points":
@@ -169,9 +155,6 @@ def record_shadow(store: Store, candidate: Policy, live: Policy, *, as_of: date)
     """Shadow mode: what ``candidate`` would have done over the live run's lookback (the
     ``lookback_days`` before ``as_of``), beside ``live``, stored in ``shadow_outcomes`` for
     that date and candidate version (a rerun replaces them). Nothing of it is enforced."""
-    from tiyan.domain.model import GOVERNANCE_TABLES
-
-    table = GOVERNANCE_TABLES["shadow_outcomes"]
     end = as_of - timedelta(days=1)
     start = as_of - timedelta(days=live.rules.lookback_days)
     result = backtest(store, candidate, start=start, end=end, current=live)
@@ -186,11 +169,5 @@ def record_shadow(store: Store, candidate: Policy, live: Policy, *, as_of: date)
                    for k, v in r.items()},
             }
         )  # fmt: skip
-    columns = [c.name for c in table.columns]
-    version = candidate.version.replace("'", "''")
-    store.replace_rows(
-        table,
-        [tuple(r[c] for c in columns) for r in rows],
-        f"as_of = DATE '{as_of}' AND policy_version = '{version}'",
-    )
+    write_shadow_outcomes(store, rows, as_of=as_of, policy_version=candidate.version)
     return result

@@ -25,9 +25,10 @@ from tiyan.metrics.runner import (
 )
 from tiyan.policy.files import load_policy
 from tiyan.policy.schema import Policy
-from tiyan.scoring.score import SCORED, MerchantMetrics, MerchantScore, score_merchants
+from tiyan.scoring.score import SCORED, MerchantScore, score_merchants
 from tiyan.store.base import Store
 from tiyan.store.governance import load_violation_records
+from tiyan.store.scores import load_merchant_metrics, write_scores
 
 Progress = Callable[[str], None]
 
@@ -44,25 +45,6 @@ class ScoreSummary:
     levels: dict[str, int]
     #: Metric id -> merchants for which it is the metric losing the most points.
     worst_metrics: list[tuple[str, int]] = field(default_factory=list)
-
-
-def load_merchant_metrics(store: Store, *, as_of: date, window: int) -> list[MerchantMetrics]:
-    """Every merchant with its window sums from ``metric_values`` (merchant scope)."""
-    sums: dict[str, dict[str, tuple[float, float]]] = {}
-    for merchant_id, metric_id, num, den in store.query(
-        "SELECT subject_id, metric_id, numerator, denominator FROM metric_values "
-        "WHERE as_of = ? AND window_days = ? AND scope = 'merchant'",
-        (as_of, window),
-    ):
-        sums.setdefault(merchant_id, {})[metric_id] = (float(num), float(den))
-    out = []
-    for merchant_id, category, store_type in store.query(
-        "SELECT merchant_id, category, store_type FROM merchants"
-    ):
-        own = sums.get(merchant_id, {})
-        valid = int(own.get("valid_orders", (0.0, 0.0))[0])
-        out.append(MerchantMetrics(merchant_id, category, store_type, valid, own))
-    return out
 
 
 def score_row(s: MerchantScore, *, as_of: date, window: int, version: str) -> tuple[Any, ...]:
@@ -151,9 +133,7 @@ def run_scoring(
         load_merchant_metrics(store, as_of=as_of, window=window), policy.scoring, records
     )
     rows = [score_row(s, as_of=as_of, window=window, version=policy.version) for s in scores]
-    store.replace_rows(
-        GOVERNANCE_TABLES["scores"], rows, f"as_of = DATE '{as_of}' AND window_days = {window}"
-    )
+    write_scores(store, rows, as_of=as_of, window=window)
     levels = Counter(s.level or s.status for s in scores)
     worst = Counter(
         max(s.metrics, key=lambda m: m.points_lost or 0.0).metric_id

@@ -284,13 +284,11 @@ def _held(store: Store, kinds: tuple[str, str]) -> dict[tuple[str, str], bool]:
     return held
 
 
-def load_snapshot(
+def load_detections(
     store: Store, policy: Policy, *, as_of: date, progress: Callable[[str], None] | None = None
-) -> Snapshot:
-    """What :func:`tiyan.policy.pipeline.evaluate_policy` needs for ``as_of``, read once: the
-    detectors run over the store (each rule's records fetched), then the ledger, the rates,
-    the scores and metric values, and what is held. ``metric_daily`` must be up to date
-    for ``as_of`` (``refresh_partials``) for the rates that gate points."""
+) -> dict[str, list[dict[str, Any]]]:
+    """Rule id -> the records its detector finds over the store for ``as_of`` (the
+    detectors are Ibis expressions: they run in the store's engine)."""
     from tiyan.metrics.runner import store_tables
     from tiyan.policy.detect import detect
 
@@ -300,6 +298,32 @@ def load_snapshot(
     for rule_id, expr in detect(store_tables(store), policy.rules, config, as_of=as_of).items():
         say(f"detecting {rule_id}")
         found[rule_id] = expr.to_pyarrow().to_pylist()
+    return found
+
+
+def write_shadow_outcomes(
+    store: Store, rows: list[dict[str, Any]], *, as_of: date, policy_version: str
+) -> None:
+    """Replace the shadow outcomes of ``policy_version`` for ``as_of`` by ``rows``."""
+    table = GOVERNANCE_TABLES["shadow_outcomes"]
+    columns = [c.name for c in table.columns]
+    version = policy_version.replace("'", "''")
+    store.replace_rows(
+        table,
+        [tuple(r[c] for c in columns) for r in rows],
+        f"as_of = DATE '{as_of}' AND policy_version = '{version}'",
+    )
+
+
+def load_snapshot(
+    store: Store, policy: Policy, *, as_of: date, progress: Callable[[str], None] | None = None
+) -> Snapshot:
+    """What :func:`tiyan.policy.pipeline.evaluate_policy` needs for ``as_of``, read once: the
+    detectors run over the store (each rule's records fetched), then the ledger, the rates,
+    the scores and metric values, and what is held. ``metric_daily`` must be up to date
+    for ``as_of`` (``refresh_partials``) for the rates that gate points."""
+    say = progress or (lambda _msg: None)
+    found = load_detections(store, policy, as_of=as_of, progress=say)
     say("reading the ledger")
     ids = sorted(
         f"{rule_id}:{r['merchant_id']}:{r['subject']}"

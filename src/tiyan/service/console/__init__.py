@@ -11,7 +11,7 @@
     /console/appeals/{id}/decision           operator   accept or reject, with a note
 
 The pages call the same core functions as the JSON API (``tiyan.store.scorecard``,
-``tiyan.store.listing``, ``tiyan.store.record``, ``tiyan.policy.appeals``) and follow its
+``tiyan.store.listing``, ``tiyan.store.record``, ``tiyan.jobs.appeals``) and follow its
 access rules; see ``docs/console.md``.
 """
 

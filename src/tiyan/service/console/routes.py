@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from tiyan.domain.errors import AuthError, NotFoundError, TiyanError, UsageError
-from tiyan.policy.appeals import (
+from tiyan.jobs.appeals import (
     appealable_violations,
     create_appeal,
     decide_appeal,

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query, status
 
 from tiyan.domain.errors import NotFoundError
-from tiyan.policy.appeals import create_appeal, decide_appeal, get_appeal, list_appeals
+from tiyan.jobs.appeals import create_appeal, decide_appeal, get_appeal, list_appeals
 from tiyan.service.deps import Caller, State, require
 from tiyan.service.errors import ErrorBody
 from tiyan.service.schemas import ActionOut, AppealCreate, AppealDecided, AppealDecision, AppealOut

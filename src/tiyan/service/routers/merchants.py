@@ -234,7 +234,7 @@ def get_standing(
 @router.get("/{merchant_id}/appeals", response_model=list[AppealOut])
 def get_appeals(merchant_id: MerchantId, caller: Caller, state: State) -> list[AppealOut]:
     """The merchant's appeals, oldest first."""
-    from tiyan.policy.appeals import list_appeals
+    from tiyan.jobs.appeals import list_appeals
 
     own_merchant(caller, merchant_id)
     with state.reading() as store:
