@@ -19,9 +19,11 @@ from tiyan.jobs.appeals import appealable_violations, create_appeal, decide_appe
 from tiyan.jobs.enforce import run_enforcement
 from tiyan.jobs.scoring import run_scoring
 from tiyan.policy.files import load_policy
+from tiyan.policy.pipeline import evaluate_policy
 from tiyan.policy.privileges import Conditions, ScoreMeasure
 from tiyan.sim import SimConfig, write_parquet
 from tiyan.store import Store, open_store
+from tiyan.store.governance import load_snapshot, write_outcome
 
 # Small, yet every detector finds something in it (checked below).
 CONFIG = SimConfig(merchants=30, orders=8000, days=40, seed=7)
@@ -89,6 +91,40 @@ def test_enforcing_twice_changes_nothing_and_later_runs_only_add(
         # the same compensation whether counted from the summaries or the ledger
         (paid,) = store.query("SELECT sum(amount) FROM actions WHERE kind = 'compensation'")[0]
         assert paid == earlier.compensation + first.compensation
+
+
+def test_what_the_store_reads_back_is_what_the_pipeline_folds_in(
+    store_url: str, market: dict[str, Path]
+) -> None:
+    """``Snapshot.after(outcome)`` (pure, what the properties of tests/unit/test_pipeline.py
+    run on) is what ``load_snapshot`` reads after ``write_outcome``: the same violations,
+    ledger, holdings and reviews — so the properties hold of the store too."""
+    policy = load_policy()
+    with loaded(store_url, market["data"]) as store:
+        run_scoring(store, as_of=AS_OF - timedelta(days=3))
+        run_enforcement(store, as_of=AS_OF - timedelta(days=3))
+        run_scoring(store, as_of=AS_OF)
+        snapshot = load_snapshot(store, policy, as_of=AS_OF)
+        outcome = evaluate_policy(snapshot, policy, as_of=AS_OF)
+        assert outcome.violations and outcome.points and outcome.privileges
+        write_outcome(store, outcome)
+        reread = load_snapshot(store, policy, as_of=AS_OF)
+    folded = snapshot.after(outcome)
+    assert folded.recorded == reread.recorded
+    assert sorted(v.violation_id for v in folded.violations) == sorted(
+        v.violation_id for v in reread.violations
+    )
+    assert set(folded.actions) == set(reread.actions)
+    assert folded.last_b == reread.last_b
+    assert folded.held == reread.held and folded.measures_held == reread.measures_held
+    assert folded.reviewed == reread.reviewed
+    assert set(folded.prior_totals) == set(reread.prior_totals)
+    for key, total in folded.prior_totals.items():
+        assert abs(total - reread.prior_totals[key]) < Decimal("1e-6"), key
+    for again in (evaluate_policy(folded, policy, as_of=AS_OF),
+                  evaluate_policy(reread, policy, as_of=AS_OF)):  # fmt: skip
+        assert again.violations == [] and again.actions == []
+        assert again.standings == outcome.standings
 
 
 def test_row_order_does_not_matter(tmp_path: Path, market: dict[str, Path]) -> None:

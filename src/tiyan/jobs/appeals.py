@@ -1,4 +1,4 @@
-"""Appeals, from the store and back: the rules are :mod:`tiyan.jobs.appeals`.
+"""Appeals, from the store and back: the rules are :mod:`tiyan.policy.appeals`.
 
 Example::
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tiyan.domain.errors import UsageError
 from tiyan.policy.appeals import Appeal, decided, new_appeal, reversals
 from tiyan.policy.ledger import Ladder
 from tiyan.store import appeals as repo
@@ -68,15 +69,19 @@ def decide_appeal(
 ) -> list[dict[str, Any]]:
     """Accept or reject an open appeal; returns the reversal actions written. ``ladder`` is
     the policy's (the default policy's when None)."""
+    if not reason.strip():  # before looking the appeal up, as before the split
+        raise UsageError("a decision needs a reason")
     appeal = decided(get_appeal(store, appeal_id), accept=accept, reason=reason, by=by, now=now)
-    if ladder is None:
-        from tiyan.policy.files import load_policy
+    rows: list[dict[str, Any]] = []
+    if accept:
+        if ladder is None:
+            from tiyan.policy.files import load_policy
 
-        ladder = load_policy().consequences.ladder
-    rows = reversals(appeal, repo.merchant_actions(store, appeal.merchant_id), ladder, now)
+            ladder = load_policy().consequences.ladder
+        rows = reversals(appeal, repo.merchant_actions(store, appeal.merchant_id), ladder, now)
     # First the reversals (append-only; a retry after a crash adds none twice), then the
     # appeal's row replaced by its decided version.
-    if accept and rows:
+    if rows:
         repo.write_reversals(store, rows)
     repo.write_appeal(store, appeal, new=False)
-    return rows if accept else []
+    return rows

@@ -44,7 +44,13 @@ from tiyan.policy.ledger import (
     ladder_rows,
     points_rows,
 )
-from tiyan.policy.privileges import MEASURE_KINDS, PRIVILEGE_KINDS, Standing, privilege_rows
+from tiyan.policy.privileges import (
+    MEASURE_KINDS,
+    PRIVILEGE_KINDS,
+    Privilege,
+    Standing,
+    privilege_rows,
+)
 from tiyan.policy.schema import Policy
 from tiyan.policy.standing import LedgerEntry, MerchantStanding
 from tiyan.policy.standing import resolve_standing as standing_of
@@ -250,15 +256,21 @@ def detect(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> Outcome:
     enabled = policy.rules.enabled()
     rows: list[dict[str, Any]] = []
     found_by_rule: dict[str, int] = {}
-    for rule_id, records in sorted(snapshot.found.items()):
+    for rule_id in [r for r in enabled if r in snapshot.found]:  # the policy's order
+        records = snapshot.found[rule_id]
         found_by_rule[rule_id] = len(records)
         rows.extend(
             violation_rows(
                 rule_id, enabled[rule_id].ledger, records, as_of=outcome.as_of, policy=policy
             )
         )
-    new = {r["violation_id"]: r for r in rows if r["violation_id"] not in snapshot.recorded}
-    return replace(outcome, found_by_rule=found_by_rule, violations=[new[k] for k in sorted(new)])
+    # One violation per id: should a detector return a subject twice, the earliest
+    # occurrence (then the evidence) decides, whatever order the engine returned them in.
+    new: dict[str, dict[str, Any]] = {}
+    for r in sorted(rows, key=lambda r: (r["violation_id"], r["occurred_at"], r["evidence"])):
+        if r["violation_id"] not in snapshot.recorded:
+            new.setdefault(r["violation_id"], r)
+    return replace(outcome, found_by_rule=found_by_rule, violations=list(new.values()))
 
 
 def _window_violations(snapshot: Snapshot, outcome: Outcome) -> list[Violation]:
@@ -313,16 +325,24 @@ def resolve_standing(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> Ou
     return replace(outcome, standings=_standings(snapshot, policy, outcome))
 
 
-def _conditions_input(snapshot: Snapshot, outcome: Outcome) -> dict[str, Standing]:
-    """What the conditions look at, for every merchant scored on the run's date; the last
-    B-class violation counts the day's new ones."""
+def _conditions_input(
+    snapshot: Snapshot, outcome: Outcome, conditions: Mapping[str, Privilege]
+) -> dict[str, Standing]:
+    """What ``conditions`` look at, for every merchant scored on the run's date: the score,
+    the values of the metrics they name (the rows cite those) and the last B-class
+    violation, counting the day's new ones."""
+    named = {m for p in conditions.values() for c in (p.grant, p.keep) for m in c.metrics}
     last_b = dict(snapshot.last_b)
     for r in outcome.violations:
         m, day = r["merchant_id"], r["day"]
         if r["ledger"] == "B" and day < outcome.as_of and (m not in last_b or day > last_b[m]):
             last_b[m] = day
     return {
-        m: Standing(score, snapshot.values.get(m, {}), last_b.get(m))
+        m: Standing(
+            score,
+            {k: v for k, v in snapshot.values.get(m, {}).items() if k in named},
+            last_b.get(m),
+        )
         for m, score in snapshot.scores.items()
     }
 
@@ -333,7 +353,8 @@ def review_privileges(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> O
     if not policy.privileges or (not snapshot.scores and not outcome.standings):
         return outcome
     rows = privilege_rows(
-        policy.privileges, _conditions_input(snapshot, outcome), snapshot.held,
+        policy.privileges, _conditions_input(snapshot, outcome, policy.privileges),
+        snapshot.held,
         as_of=outcome.as_of, policy_version=policy.version, kinds=PRIVILEGE_KINDS,
         status=outcome.standings, config=policy.standing,
     )  # fmt: skip
@@ -346,7 +367,7 @@ def apply_measures(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> Outc
     if not measures or not snapshot.scores:
         return outcome
     rows = privilege_rows(
-        measures, _conditions_input(snapshot, outcome), snapshot.measures_held,
+        measures, _conditions_input(snapshot, outcome, measures), snapshot.measures_held,
         as_of=outcome.as_of, policy_version=policy.version, kinds=MEASURE_KINDS,
     )  # fmt: skip
     return replace(outcome, measures=[r for r in rows if r["action_id"] not in snapshot.reviewed])

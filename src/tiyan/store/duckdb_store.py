@@ -154,19 +154,19 @@ class DuckDBStore(Store):
         )
 
     def append_rows(self, batches: Sequence[tuple[Table, Sequence[tuple[Any, ...]]]]) -> None:
-        names = [f"__tiyan_rows_{i}" for i in range(len(batches))]
-        for name, (table, rows) in zip(names, batches, strict=True):
-            self.con.register(name, self._arrow(table, rows))
+        registered: list[str] = []
+        statements = []
         try:
-            self.run_in_transaction(
-                [
-                    insert_sql(table, name, self._table(table.name))
-                    for name, (table, rows) in zip(names, batches, strict=True)
-                    if rows
-                ]
-            )
+            for i, (table, rows) in enumerate(batches):
+                if not rows:
+                    continue
+                name = f"__tiyan_rows_{i}"
+                self.con.register(name, self._arrow(table, rows))
+                registered.append(name)
+                statements.append(insert_sql(table, name, self._table(table.name)))
+            self.run_in_transaction(statements)
         finally:
-            for name in names:
+            for name in registered:
                 self.con.unregister(name)
 
     def replace_rows(self, table: Table, rows: Sequence[tuple[Any, ...]], where: str) -> None:
