@@ -159,6 +159,9 @@ class Outcome:
     found_by_rule: Mapping[str, int] = field(default_factory=dict)
     #: New ``violations`` rows, by id.
     violations: Sequence[Mapping[str, Any]] = ()
+    #: The violations the consequences look at: recorded and new, from the lookback (and the
+    #: week before it, for the weekly caps) to the day before the run's date.
+    window: Sequence[Violation] = ()
     #: New ``actions`` rows, in the order of the steps.
     compensation: Sequence[Mapping[str, Any]] = ()
     points: Sequence[Mapping[str, Any]] = ()
@@ -270,20 +273,22 @@ def detect(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> Outcome:
     for r in sorted(rows, key=lambda r: (r["violation_id"], r["occurred_at"], r["evidence"])):
         if r["violation_id"] not in snapshot.recorded:
             new.setdefault(r["violation_id"], r)
-    return replace(outcome, found_by_rule=found_by_rule, violations=list(new.values()))
-
-
-def _window_violations(snapshot: Snapshot, outcome: Outcome) -> list[Violation]:
-    """The violations the consequences look at: recorded and new, in their window."""
+    # The violations the consequences look at: recorded and new, in their window.
     since = consequence_window(outcome.policy_lookback, outcome.as_of)
-    new = [to_violation(r) for r in outcome.violations]
-    return [*snapshot.violations, *(v for v in new if since <= v.day < outcome.as_of)]
+    fresh = [to_violation(r) for r in new.values()]
+    window = sorted(
+        [*snapshot.violations, *(v for v in fresh if since <= v.day < outcome.as_of)],
+        key=lambda v: (v.day, v.violation_id),
+    )
+    return replace(
+        outcome, found_by_rule=found_by_rule, violations=list(new.values()), window=window
+    )
 
 
 def compensate(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> Outcome:
     """One coupon per order per rule, not paid before."""
     rows = compensation_rows(
-        _window_violations(snapshot, outcome), snapshot.actions, policy.consequences,
+        outcome.window, snapshot.actions, policy.consequences,
         as_of=outcome.as_of, policy_version=policy.version,
     )  # fmt: skip
     return replace(outcome, compensation=rows)
@@ -292,7 +297,7 @@ def compensate(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> Outcome:
 def assign_points(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> Outcome:
     """Points per violation under the caps, gated by the merchant's own rate."""
     rows = points_rows(
-        _window_violations(snapshot, outcome), snapshot.actions, policy.consequences,
+        outcome.window, snapshot.actions, policy.consequences,
         as_of=outcome.as_of, policy_version=policy.version, rates=snapshot.rates,
     )  # fmt: skip
     return replace(outcome, points=rows)
@@ -307,15 +312,36 @@ def climb_ladder(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> Outcom
     return replace(outcome, penalties=rows)
 
 
-def _standings(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> dict[str, MerchantStanding]:
-    entries: dict[str, list[LedgerEntry]] = {m: list(e) for m, e in snapshot.ledger.items()}
+def _standings(
+    snapshot: Snapshot, policy: Policy, outcome: Outcome, only: set[str] | None = None
+) -> dict[str, MerchantStanding]:
+    """Each merchant's standing (or only those of ``only``) from the snapshot's ledger and
+    the day's new rows; the new points are summed per merchant and ledger, as the store
+    sums this year's points."""
+    as_of = outcome.as_of
+    entries: dict[str, list[LedgerEntry]] = {
+        m: list(e) for m, e in snapshot.ledger.items() if only is None or m in only
+    }
+    points: dict[tuple[str, str], float] = defaultdict(float)
     for row in outcome.actions:
-        if row["kind"] in STANDING_KINDS and row["day"] <= outcome.as_of:
-            entries.setdefault(row["merchant_id"], []).append(ledger_entry(row))
+        m = row["merchant_id"]
+        if row["kind"] not in STANDING_KINDS or row["day"] > as_of or (only and m not in only):
+            continue
+        if row["kind"] == "points":
+            if row["points"] and row["day"].year == as_of.year:
+                points[(m, row["ledger"])] += float(row["points"])
+        else:
+            entries.setdefault(m, []).append(ledger_entry(row))
+    for (m, ledger), total in points.items():
+        entries.setdefault(m, []).append(
+            LedgerEntry(f"points-new:{ledger}", "points", ledger, total, None,
+                        date(as_of.year, 1, 1))
+        )  # fmt: skip
+    merchants = set(entries) | {m for m in snapshot.merchants if only is None or m in only}
     out = {}
-    for m in sorted(set(snapshot.merchants) | set(entries)):
+    for m in sorted(merchants):
         score, level = snapshot.latest_scores.get(m, (None, None))
-        out[m] = standing_of(m, entries.get(m, ()), as_of=outcome.as_of, config=policy.standing,
+        out[m] = standing_of(m, entries.get(m, ()), as_of=as_of, config=policy.standing,
                              score=score, level=level)  # fmt: skip
     return out
 
@@ -374,8 +400,15 @@ def apply_measures(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> Outc
 
 
 def settle(snapshot: Snapshot, policy: Policy, outcome: Outcome) -> Outcome:
-    """Each merchant's standing after the day: its privileges and measures as reviewed."""
-    return replace(outcome, standings=_standings(snapshot, policy, outcome))
+    """Each merchant's standing after the day: its privileges and measures as reviewed
+    (only the merchants the review changed need resolving again)."""
+    changed = {r["merchant_id"] for r in (*outcome.privileges, *outcome.measures)}
+    if not changed:
+        return outcome
+    return replace(
+        outcome,
+        standings={**outcome.standings, **_standings(snapshot, policy, outcome, only=changed)},
+    )
 
 
 STEPS: tuple[Step, ...] = (
