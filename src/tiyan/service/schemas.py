@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _ORDER_PAID: dict[str, Any] = {
     "id": "evt-20240618-0001",
@@ -396,6 +396,14 @@ class StandingOut(BaseModel):
     penalties: list[str] = Field(description="Penalties in force (action ids).")
 
 
+def _not_blank(value: str) -> str:
+    """Blank as Python's ``str.strip`` sees it (the schema's pattern ``\\S`` lets control
+    separators such as U+001C through): refused as a validation error (422), not later."""
+    if not value.strip():
+        raise ValueError("must contain a character that is not blank")
+    return value
+
+
 class AppealCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -414,6 +422,8 @@ class AppealCreate(BaseModel):
     statement: str = Field(min_length=1, max_length=5000, pattern=r"\S")
     evidence: str | None = Field(default=None, max_length=5000)
 
+    _statement_not_blank = field_validator("statement")(lambda v: _not_blank(v))
+
 
 class AppealDecision(BaseModel):
     model_config = ConfigDict(
@@ -423,6 +433,8 @@ class AppealDecision(BaseModel):
 
     accept: bool
     reason: str = Field(min_length=1, max_length=5000, pattern=r"\S")
+
+    _reason_not_blank = field_validator("reason")(lambda v: _not_blank(v))
 
 
 class AppealOut(BaseModel):
