@@ -236,7 +236,8 @@ def to_violation(row: Mapping[str, Any]) -> Violation:
                      None if amount is None else Decimal(str(amount)))  # fmt: skip
 
 
-def _detail(text: str | None) -> dict[str, Any]:
+def parse_detail(text: str | None) -> dict[str, Any]:
+    """A ledger row's ``detail`` JSON as a dict (empty when absent or not an object)."""
     try:
         value = json.loads(text or "{}")
     except ValueError:
@@ -246,7 +247,7 @@ def _detail(text: str | None) -> dict[str, Any]:
 
 def ledger_entry(row: Mapping[str, Any]) -> LedgerEntry:
     """The standing's view of an ``actions`` row (only a penalty's detail is kept)."""
-    detail = _detail(row["detail"]) if row["kind"] == "penalty" else {}
+    detail = parse_detail(row["detail"]) if row["kind"] == "penalty" else {}
     return LedgerEntry(row["action_id"], row["kind"], row["ledger"], row["points"],
                        row["measure"], row["day"], detail)  # fmt: skip
 

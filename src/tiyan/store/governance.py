@@ -11,7 +11,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -20,7 +19,13 @@ from typing import Any
 
 from tiyan.domain.model import GOVERNANCE_TABLES
 from tiyan.policy.ledger import RATE_METRIC, Consequences, Ladder, Violation
-from tiyan.policy.pipeline import Outcome, Snapshot, consequence_window
+from tiyan.policy.pipeline import (
+    STANDING_KINDS,
+    Outcome,
+    Snapshot,
+    consequence_window,
+    parse_detail,
+)
 from tiyan.policy.privileges import (
     MEASURE_KINDS,
     PRIVILEGE_KINDS,
@@ -31,22 +36,7 @@ from tiyan.scoring.score import ViolationRecord
 from tiyan.store.base import Store
 
 #: The ledger kinds the standing reads row by row (points are summed in SQL).
-_KINDS = (
-    "penalty",
-    "reversal",
-    "privilege_grant",
-    "privilege_revoke",
-    "measure_apply",
-    "measure_lift",
-)
-
-
-def _detail(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+_KINDS = tuple(k for k in STANDING_KINDS if k != "points")
 
 
 def _ledger_entries(
@@ -65,7 +55,7 @@ def _ledger_entries(
         (*_KINDS, as_of, *one),
     ):
         entries[m].append(
-            LedgerEntry(action_id, kind, ledger, points, measure, day, _detail(detail))
+            LedgerEntry(action_id, kind, ledger, points, measure, day, parse_detail(detail))
         )
     # This year's points per ledger, summed here (one synthetic entry per ledger).
     for m, ledger, total in store.query(
