@@ -1046,11 +1046,38 @@ EVENT_LOG = Table(
         Column("record_key", S, "Primary key of the row written.", "主键", required=True),
         Column("load_id", S, "The load (ingest_log) that wrote it.", "批次", required=True),
         Column("received_at", T, "When it was accepted (UTC).", "接收时间", required=True),
+        Column(
+            "content",
+            S,
+            "The event as accepted ({type, table, data} as JSON): the same id sent again with "
+            "other content is a conflict (empty for receipts written before tiyan kept it).",
+            "事件内容",
+        ),
     ),
 )
 
-#: Tables of the HTTP service (keys, the decision log, event receipts).
-SERVICE_TABLES: dict[str, Table] = {t.name: t for t in (API_KEYS, DECISIONS, EVENT_LOG)}
+CONSOLE_SESSIONS = Table(
+    name="console_sessions",
+    zh="控制台会话",
+    meaning="Sessions of the web console: the cookie holds a random session id, of which only "
+    "a SHA-256 is stored, mapped to the key that logged in. A session ends at logout, when it "
+    "expires, and when its key is revoked.",
+    kind="service",
+    time_column="created_at",
+    primary_key=("session_hash",),
+    columns=(
+        Column("session_hash", S, "SHA-256 of the session id, hex.", "会话摘要", required=True),
+        Column("key_id", S, "The key that logged in.", "密钥ID", required=True),
+        Column("created_at", T, "When it was opened (UTC).", "创建时间", required=True),
+        Column("expires_at", T, "When it ends at the latest (UTC).", "过期时间", required=True),
+        Column("ended_at", T, "When it was ended by logout (empty while open).", "结束时间"),
+    ),
+)
+
+#: Tables of the HTTP service (keys, console sessions, the decision log, event receipts).
+SERVICE_TABLES: dict[str, Table] = {
+    t.name: t for t in (API_KEYS, CONSOLE_SESSIONS, DECISIONS, EVENT_LOG)
+}
 
 #: Tables the governance stages write (metrics, scores, violations, the ledger, appeals,
 #: rectification, shadow outcomes).

@@ -11,12 +11,19 @@ reject and rejects nothing it would accept.
 Guarantees, per batch:
 
 * **Idempotent by id.** Each event carries the caller's ``id``; accepted ids are recorded in
-  ``event_log`` in the same transaction as the rows, so a retried batch answers
-  ``duplicate`` for them and writes nothing.
-* **Each item answered.** ``accepted``, ``duplicate`` or ``rejected`` with the problems
-  (code, field path, message); rejected items also go to the quarantine.
+  ``event_log`` with the event's content in the same transaction as the rows, so a retried
+  batch answers ``duplicate`` for them and writes nothing. The same id with *other* content
+  is a ``conflict`` (HTTP 409 semantics for that item), with one problem per field that
+  differs: the first content stays, the second is not written.
+* **Each item answered.** ``accepted``, ``duplicate``, ``conflict`` or ``rejected`` with the
+  problems (code, field path, message); rows rejected by the rules also go to the quarantine.
 * **Valid items are never lost because another is bad**, and accepted items are written in
-  one transaction — durable when :func:`ingest_events` returns.
+  one transaction — durable when :func:`ingest_events` returns. Text the store cannot keep
+  (a lone surrogate such as ``"\ud800"``, which is no text in any encoding, or NUL, which
+  PostgreSQL refuses) is that item's ``bad_text`` rejection, on every engine.
+* **Two whole rows of one key in a batch are both rejected** (``duplicate_key``, naming the
+  other items), as two lines of one key in a file are; changes to one row (``order.paid``,
+  then ``order.cancelled``) are applied in batch order.
 
 Example::
 
@@ -45,7 +52,7 @@ import pyarrow as pa
 from tiyan.domain.model import EVENT_LOG, TABLES, Table
 from tiyan.ingest.load import DEFAULT_TIMEZONE, ingest_relations
 from tiyan.store.base import Store, WritePlan
-from tiyan.store.schema import quote
+from tiyan.store.events import event_receipts, rows_by_key
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,7 @@ class ItemResult:
 
     index: int
     id: str | None
-    status: str  # accepted | duplicate | rejected
+    status: str  # accepted | duplicate | conflict | rejected
     table: str | None = None
     key: str | None = None
     problems: list[dict[str, Any]] = field(default_factory=list)
@@ -163,6 +170,23 @@ def _text(value: Any) -> str | None:
 
 def _problem(code: str, path: str, message: str) -> dict[str, Any]:
     return {"code": code, "field": path, "message": message}
+
+
+def bad_text(text: str) -> str | None:
+    """Why ``text`` cannot be stored (None: it can): a lone surrogate is no text in any
+    encoding (UTF-8 cannot write it); NUL is refused by PostgreSQL, so by every engine."""
+    for pos, char in enumerate(text):
+        if "\ud800" <= char <= "\udfff":
+            return (f"holds a lone surrogate ({ascii(char)[1:-1]}) at position {pos}: not text "
+                    "in any encoding (send UTF-8 text)")  # fmt: skip
+        if char == "\x00":
+            return f"holds a NUL character (U+0000) at position {pos}, which the store cannot keep"
+    return None
+
+
+def _shown(name: str) -> str:
+    """A name as it can appear in an answer (escaped when it is no storable text)."""
+    return name if bad_text(name) is None else ascii(name)
 
 
 def _key_text(table: Table, row: dict[str, str | None]) -> str:
@@ -198,6 +222,8 @@ class _Batch:
         ]
         self.rows: dict[str, dict[str, _Pending]] = defaultdict(dict)
         self.stored: dict[str, dict[str, dict[str, str | None]]] = {}
+        #: each shaped item's content, as its receipt will keep it
+        self.contents: dict[int, str] = {}
 
     def reject(self, i: int, path: str, code: str, message: str) -> None:
         self.results[i].status = "rejected"
@@ -212,10 +238,12 @@ class _Batch:
             return None
         unknown = sorted(set(event) - {"id", "type", "table", "data"})
         for name in unknown:
-            self.reject(i, f".{name}", "unknown_field", "not a field of an event")
+            self.reject(i, f".{_shown(name)}", "unknown_field", "not a field of an event")
         event_id = event.get("id")
         if not isinstance(event_id, str) or not event_id.strip() or len(event_id) > 200:
             self.reject(i, ".id", "missing_value", "each event needs an id (text, ≤ 200 chars)")
+        elif (why := bad_text(event_id)) is not None:
+            self.reject(i, ".id", "bad_text", f"the id {event_id!a} {why}")
         else:
             self.results[i].id = event_id
         kind = event.get("type")
@@ -246,7 +274,11 @@ class _Batch:
         if etype is not None and etype.fields is not None:
             allowed = set(table.primary_key) | set(etype.fields)
         for name, value in data.items():
-            if name not in allowed:
+            if (why := bad_text(name)) is not None:
+                self.reject(i, ".data", "bad_text", f"the field name {name!a} {why}")
+            elif isinstance(value, str) and (why := bad_text(value)) is not None:
+                self.reject(i, f".data.{name}", "bad_text", f"{name} {why}")
+            elif name not in allowed:
                 why = _unknown(f"field of {kind}", name, sorted(allowed))
                 self.reject(i, f".data.{name}", "unknown_field", why)
             elif isinstance(value, dict | list):
@@ -264,22 +296,9 @@ class _Batch:
         for table_name, keys in wanted.items():
             table = TABLES[table_name]
             found: dict[str, dict[str, str | None]] = {}
-            cols = ", ".join(quote(c) for c in table.column_names)
-            keys_list = sorted(keys)
-            for start in range(0, len(keys_list), 500):
-                chunk = keys_list[start : start + 500]
-                if len(table.primary_key) == 1:
-                    marks = ", ".join("?" for _ in chunk)
-                    where = f"{quote(table.primary_key[0])} IN ({marks})"
-                    params: list[Any] = [k[0] for k in chunk]
-                else:
-                    one = " AND ".join(f"{quote(k)} = ?" for k in table.primary_key)
-                    where = " OR ".join(f"({one})" for _ in chunk)
-                    params = [v for k in chunk for v in k]
-                for r in self.store.query(f"SELECT {cols} FROM {quote(table_name)} WHERE {where}",
-                                          params):  # fmt: skip
-                    row = {c: _text(v) for c, v in zip(table.column_names, r, strict=True)}
-                    found[_key_text(table, row)] = row
+            for r in rows_by_key(self.store, table, keys):
+                row = {c: _text(v) for c, v in zip(table.column_names, r, strict=True)}
+                found[_key_text(table, row)] = row
             self.stored[table_name] = found
 
 
@@ -307,23 +326,46 @@ def ingest_events(
             table_name, etype, data = found
             shaped.append((i, table_name, etype, {k: _text(v) for k, v in data.items()}))
 
-    # Ids: repeated in the batch, or accepted by an earlier batch.
+    # Ids: repeated in the batch, or accepted by an earlier batch (with the same content:
+    # duplicate; with other content: conflict).
     ids = [batch.results[i].id for i, *_ in shaped]
-    seen_before = _seen(store, [x for x in ids if x is not None])
+    seen_before = event_receipts(store, [x for x in ids if x is not None])
     first: dict[str, int] = {}
     live: list[tuple[int, str, EventType | None, dict[str, str | None]]] = []
     for item in shaped:
-        i = item[0]
+        i, table_name, _, data = item
         event_id = batch.results[i].id
         assert event_id is not None
+        batch.contents[i] = _content(events[i]["type"], table_name, data)
         if event_id in seen_before:
-            batch.results[i].status = "duplicate"
-            batch.results[i].key = seen_before[event_id]
+            key, before = seen_before[event_id]
+            differences = _differences(before, batch.contents[i])
+            batch.results[i].key = key
+            batch.results[i].status = "conflict" if differences else "duplicate"
+            for path, message in differences:
+                batch.results[i].problems.append(_problem("conflict", f"items[{i}]{path}",
+                                                          message))  # fmt: skip
         elif event_id in first:
             batch.reject(i, ".id", "duplicate_id", f"id also used by items[{first[event_id]}]")
         else:
             first[event_id] = i
             live.append(item)
+
+    # Two whole rows of one key: both rejected, as two lines of one key in a file are.
+    whole: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, table_name, etype, data in live:
+        if etype is None or not etype.is_change:
+            whole[(table_name, _key_text(TABLES[table_name], data))].append(i)
+    refused: dict[tuple[str, str], list[int]] = {k: v for k, v in whole.items() if len(v) > 1}
+    for (table_name, key), items in refused.items():
+        pk = TABLES[table_name].primary_key
+        for i in items:
+            others = ", ".join(f"items[{j}]" for j in items if j != i)
+            batch.reject(i, f".data.{pk[0]}", "duplicate_key",
+                         f"{', '.join(pk)} {key!r} is also sent whole by {others} in this "
+                         "batch: both are rejected, as in a file load (send one row, or "
+                         "lifecycle events that change it)")  # fmt: skip
+    live = [x for x in live if batch.results[x[0]].status == "pending"]
 
     # Changes apply to stored rows unless the batch itself created the row first.
     wanted: dict[str, set[tuple[str, ...]]] = defaultdict(set)
@@ -346,6 +388,15 @@ def ingest_events(
             batch.results[i].key = key
             continue
         key = "/".join(str(data[k]) for k in table.primary_key)
+        if (table_name, key) in refused:
+            sent = ", ".join(f"items[{j}]" for j in refused[(table_name, key)])
+            batch.reject(
+                i,
+                ".data",
+                "rejected_reference",
+                f"the row {key!r} it changes was rejected in this batch ({sent})",
+            )
+            continue
         if key not in pending:
             stored = batch.stored.get(table_name, {}).get(key)
             if stored is None:
@@ -435,6 +486,7 @@ def _write(
                     out["record_key"].append(batch.results[i].key)
                     out["load_id"].append(load_id)
                     out["received_at"].append(stamp)
+                    out["content"].append(batch.contents[i])
         # an Arrow view, not a copy (replaced by the next batch's)
         con.register("__tiyan_receipts", pa.table(out, schema=_RECEIPTS))
         plan.insert(EVENT_LOG, "__tiyan_receipts")
@@ -455,14 +507,35 @@ def _write(
     return load_id
 
 
-def _seen(store: Store, ids: list[str]) -> dict[str, str]:
-    """Event ids already accepted, with the key of the row each wrote."""
-    if not ids:
-        return {}
-    # one list parameter, not one parameter per id (the statement stays the same size)
-    return {
-        event_id: key
-        for event_id, key in store.query(
-            "SELECT event_id, record_key FROM event_log WHERE event_id = ANY(?)", (ids,)
-        )
-    }
+def _content(kind: str, table_name: str, data: dict[str, str | None]) -> str:
+    """An event's content as its receipt keeps it: what a resent event is compared with."""
+    return json.dumps({"type": kind, "table": table_name, "data": data}, sort_keys=True,
+                      ensure_ascii=False)  # fmt: skip
+
+
+def _differences(before: str | None, now: str) -> list[tuple[str, str]]:
+    """(path, message) for every part of ``now`` that differs from the content accepted
+    ``before`` (none when ``before`` was not kept: receipts older than this check)."""
+    if before is None or before == now:
+        return []
+    old, new = json.loads(before), json.loads(now)
+    out: list[tuple[str, str]] = []
+    said = "this id was accepted before with"
+    for part in ("type", "table"):
+        if old[part] != new[part]:
+            out.append((f".{part}", f"{said} {part} {old[part]!r}, now {new[part]!r}"))
+    for name in sorted(set(old["data"]) | set(new["data"])):
+        was, now_ = old["data"].get(name, _ABSENT), new["data"].get(name, _ABSENT)
+        if was != now_:
+            shown = [("no " + name) if v is _ABSENT else f"{name} {v!r}" for v in (was, now_)]
+            out.append(
+                (
+                    f".data.{name}",
+                    f"{said} {shown[0]}, now {shown[1]} (the first "
+                    "content stays; send a new id for a new event)",
+                )
+            )
+    return out or [("", f"{said} other content")]
+
+
+_ABSENT = object()

@@ -4,9 +4,63 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
+
+from tiyan.decisions import ExpressRefundRequest, PresaleRequest, ShipPromiseRequest
+
+#: Dates the service reasons about: the years of the data a store holds (ingestion refuses
+#: timestamps outside 2000–2100 as out_of_range). A date beyond them is the request's 422,
+#: not an overflow deep in a window computation.
+SUPPORTED_FROM, SUPPORTED_UNTIL = date(2000, 1, 1), date(2099, 12, 31)
+_RANGE = f"between {SUPPORTED_FROM} and {SUPPORTED_UNTIL}"
+
+
+def supported_date(value: date | None) -> date | None:
+    """``value`` if it is a supported date (ValueError, so a 422 naming the field, if not)."""
+    if value is not None and not SUPPORTED_FROM <= value <= SUPPORTED_UNTIL:
+        raise ValueError(f"the date {value} is outside the supported range: {_RANGE}")
+    return value
+
+
+def supported_datetime(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A wrap validator: the field's own parsing (and conversion to UTC), with an overflow
+    (year 0 or 10000 after applying the offset) and a date outside the range both 422."""
+    try:
+        parsed = handler(value)
+    except OverflowError:
+        raise ValueError(f"the time {value!r} is outside the supported range: {_RANGE}") from None
+    if isinstance(parsed, datetime) and not SUPPORTED_FROM <= parsed.date() <= SUPPORTED_UNTIL:
+        raise ValueError(f"the time {parsed.isoformat()} is outside the supported range: {_RANGE}")
+    return parsed
+
+
+#: A date query parameter or field within the supported range.
+SupportedDate = Annotated[date, AfterValidator(supported_date)]
+
+
+class ExpressRefundIn(ExpressRefundRequest):
+    __doc__ = ExpressRefundRequest.__doc__
+    _supported = field_validator("requested_at", mode="wrap")(supported_datetime)
+
+
+class PresaleIn(PresaleRequest):
+    __doc__ = PresaleRequest.__doc__
+    _supported = field_validator("as_of")(supported_date)
+
+
+class ShipPromiseIn(ShipPromiseRequest):
+    __doc__ = ShipPromiseRequest.__doc__
+    _supported = field_validator("as_of")(supported_date)
+
 
 _ORDER_PAID: dict[str, Any] = {
     "id": "evt-20240618-0001",
@@ -119,7 +173,11 @@ class ItemOut(BaseModel):
 
     index: int
     id: str | None
-    status: str = Field(description="accepted, duplicate (accepted before) or rejected.")
+    status: str = Field(
+        description="accepted; duplicate (this id was accepted before with the same content: "
+        "nothing changes); conflict (this id was accepted before with other content: HTTP 409 "
+        "for this item, one problem per field that differs, nothing written); rejected."
+    )
     table: str | None = None
     key: str | None = Field(default=None, description="Primary key of the row written.")
     problems: list[Problem] = Field(default_factory=list)
@@ -132,6 +190,7 @@ class EventsOut(BaseModel):
                 {
                     "accepted": 1,
                     "duplicate": 0,
+                    "conflict": 0,
                     "rejected": 1,
                     "load_id": "6ef4884cf5df4d39aac053c196bf32c1",
                     "items": [
@@ -151,6 +210,7 @@ class EventsOut(BaseModel):
 
     accepted: int
     duplicate: int
+    conflict: int = Field(description="Items whose id was accepted before with other content.")
     rejected: int
     load_id: str | None = Field(
         default=None, description="The load in ingest_log (none: no write)."

@@ -8,9 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from tiyan.decisions import (
-    ExpressRefundRequest,
-    PresaleRequest,
-    ShipPromiseRequest,
     decide_express_refund,
     decide_presale,
     decide_ship_promise,
@@ -20,7 +17,7 @@ from tiyan.decisions import (
 from tiyan.service.deps import Caller, State, own_merchant, require
 from tiyan.service.errors import ErrorBody
 from tiyan.service.keys import Principal
-from tiyan.service.schemas import DecisionOut
+from tiyan.service.schemas import DecisionOut, ExpressRefundIn, PresaleIn, ShipPromiseIn
 from tiyan.service.state import AppState
 
 router = APIRouter(
@@ -61,7 +58,7 @@ def _for_merchant(caller: Principal, merchant_id: str) -> None:
 
 
 @router.post("/express-refund", response_model=DecisionOut, summary="极速退: refund now?")
-def express_refund(body: ExpressRefundRequest, caller: Caller, state: State) -> DecisionOut:
+def express_refund(body: ExpressRefundIn, caller: Caller, state: State) -> DecisionOut:
     """``refund_now`` (unshipped, asked soon after payment, under the limit), or
     ``platform_advance`` (shipped, 7-day no-reason return with a verified return tracking
     number, consumer tier and amount within limits: the platform pays now and settles with
@@ -71,7 +68,7 @@ def express_refund(body: ExpressRefundRequest, caller: Caller, state: State) -> 
 
 
 @router.post("/presale", response_model=DecisionOut, summary="May this merchant sell on presale?")
-def presale(body: PresaleRequest, caller: Caller, state: State) -> DecisionOut:
+def presale(body: PresaleIn, caller: Caller, state: State) -> DecisionOut:
     """``eligible`` when the merchant holds the presale privilege, no penalty forbids it and
     the presale period is within the cap; otherwise ``not_eligible`` with every reason. A
     merchant key may ask for itself."""
@@ -80,7 +77,7 @@ def presale(body: PresaleRequest, caller: Caller, state: State) -> DecisionOut:
 
 
 @router.post("/ship-promise", response_model=DecisionOut, summary="Is this ship promise credible?")
-def ship_promise(body: ShipPromiseRequest, caller: Caller, state: State) -> DecisionOut:
+def ship_promise(body: ShipPromiseIn, caller: Caller, state: State) -> DecisionOut:
     """The probability that the merchant hands parcels to the carrier within the promised
     hours, from its recent payment → pickup times, and the promise it keeps at 95%. A
     merchant key may ask for itself."""

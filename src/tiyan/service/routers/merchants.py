@@ -3,7 +3,6 @@ operator's)."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -22,6 +21,7 @@ from tiyan.service.schemas import (
     PrivilegesOut,
     Scorecard,
     StandingOut,
+    SupportedDate,
     ViolationOut,
 )
 from tiyan.store.listing import (
@@ -46,7 +46,8 @@ MerchantId = Annotated[
 Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many.", examples=[50])]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="Skip this many.", examples=[0])]
 AsOf = Annotated[
-    date | None, Query(description="Score date (default: the latest).", examples=["2024-07-30"])
+    SupportedDate | None,
+    Query(description="Score date (default: the latest).", examples=["2024-07-30"]),
 ]
 Window = Annotated[int | None, Query(ge=1, le=3650, description="Window in days.", examples=[90])]
 
@@ -207,7 +208,7 @@ def get_standing(
     caller: Caller,
     state: State,
     as_of: Annotated[
-        date | None,
+        SupportedDate | None,
         Query(description="Date (default: the latest enforcement run's).",
               examples=["2024-07-30"]),
     ] = None,
