@@ -15,9 +15,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from tiyan.domain.errors import SourceError, UnknownNameError
 from tiyan.domain.model import TABLES
+from tiyan.ingest.lines import (
+    NUL_SHOWN,
+    Malformed,
+    TextScan,
+    header_of,
+    read_bytes,
+    scan_text,
+    split_csv,
+    text_lines,
+)
 from tiyan.store.schema import quote
+
+#: The longest line DuckDB's reader takes; a longer one sends the file to the exact reader.
+_MAX_LINE = 8 << 20
+
+
+def sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
 
 FORMATS = {
     ".csv": "csv",
@@ -170,121 +190,191 @@ def read_source(con: Any, source: Source, raw: str, malformed: str) -> None:
 
 
 def _read_csv(con: Any, source: Source, raw: str, malformed: str, name: str) -> None:
+    """Read a CSV file in tiyan's dialect, accounting for every physical line.
+
+    The dialect is never guessed (a sniffer judges a whole file by its first rows): comma,
+    or tab for ``.tsv``; ``"`` quotes and doubles itself; UTF-8; the header names the
+    columns, each read as text. DuckDB reads the file; if its records and rejected lines do
+    not add up to the file's own line count — a quote left open swallows the rest of the
+    file, a value spans lines, a line is blank — the exact reader of
+    :mod:`tiyan.ingest.lines` reads it again, line by line.
+    """
+    assert source.path is not None
+    delim = "\t" if ".tsv" in source.path.name.lower() else ","
+    names = header_of(source.path, delim)
+    scan = scan_text(source.path)
+    if not _read_csv_fast(con, source, raw, malformed, name, names, scan):
+        _read_csv_exact(con, source, raw, malformed, name, names, delim)
+
+
+#: Rejects of DuckDB's reader that are exactly one line each (any other kind, e.g. an
+#: unterminated quote, sends the file to the exact reader).
+_ONE_LINE_REJECTS = ("TOO MANY COLUMNS", "MISSING COLUMNS", "INVALID ENCODING")
+
+
+def _read_csv_fast(
+    con: Any,
+    source: Source,
+    raw: str,
+    malformed: str,
+    name: str,
+    names: list[str],
+    scan: TextScan,
+) -> bool:
+    """DuckDB's own reader, if it accounts for every line; False (nothing created) if not."""
     assert source.path is not None
     delim = "\\t" if ".tsv" in source.path.name.lower() else ","
+    columns = ", ".join(f"{sql_text(n)}: 'VARCHAR'" for n in names)
     con.execute("DROP TABLE IF EXISTS __tiyan_rejects")
     con.execute("DROP TABLE IF EXISTS __tiyan_reject_scans")
     # Every column as text: a bad value in one row must quarantine that row, not stop the read.
     # Rows with the wrong shape go to DuckDB's reject tables with their line number.
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __tiyan_csv AS SELECT * FROM read_csv("
-        f"{_literal(source.path)}, header = true, all_varchar = true, delim = E'{delim}', "
-        "quote = '\"', escape = '\"', encoding = 'utf-8', store_rejects = true, "
+        f"{_literal(source.path)}, columns = {{{columns}}}, header = true, "
+        f"auto_detect = false, delim = E'{delim}', quote = '\"', escape = '\"', "
+        "strict_mode = true, null_padding = false, encoding = 'utf-8', "
+        f"max_line_size = {_MAX_LINE}, store_rejects = true, "
         "rejects_table = '__tiyan_rejects', rejects_scan = '__tiyan_reject_scans', "
         "rejects_limit = 0)"
     )
-    rejects = con.execute(
-        "SELECT line, error_type, any_value(csv_line), string_agg(error_message, '; ') "
-        "FROM __tiyan_rejects GROUP BY line, error_type ORDER BY line"
-    ).fetchall()
-    bad_encoding = [r for r in rejects if "ENCODING" in str(r[1]).upper()]
-    if bad_encoding:
-        raise SourceError(
-            f"not valid UTF-8 (first bad line: {bad_encoding[0][0]}); convert the file to "
-            "UTF-8 first, e.g. `iconv -f GBK -t UTF-8`",
-            path=source.name,
-        )
-    # DuckDB numbers records (header = 1), rejected ones included; __line starts as that.
-    if not rejects:
+    kinds = ", ".join(sql_text(k) for k in _ONE_LINE_REJECTS)
+    good, rejected, odd = con.execute(
+        "SELECT (SELECT count(*) FROM __tiyan_csv), count(DISTINCT line), "
+        f"count(*) FILTER (WHERE error_type NOT IN ({kinds}) OR contains(csv_line, chr(10))) "
+        "FROM __tiyan_rejects"
+    ).fetchone()
+    fits = odd == 0 and 1 + good + rejected == scan.lines
+    if fits and scan.quotes and good:
+        # a quoted value holding a line break would make the count fit by chance
+        spans = " OR ".join(f"contains({quote(n)}, chr(10))" for n in names)
+        fits = not con.execute(
+            f"SELECT coalesce(bool_or({spans}), false) FROM __tiyan_csv"
+        ).fetchone()[0]
+    if not fits:
+        con.execute("DROP TABLE __tiyan_csv")
+        return False
+    encoding = con.execute(
+        "SELECT count(DISTINCT line) FROM __tiyan_rejects WHERE error_type = 'INVALID ENCODING'"
+    ).fetchone()[0]
+    _refuse_foreign_encoding(source, encoding, good + rejected)
+    # With no record spanning lines, DuckDB's line numbers are physical lines (header = 1).
+    if not rejected:
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT '{name}' AS __source, "
             "rowid + 2 AS __line, * FROM __tiyan_csv"
         )
-    else:
-        con.execute(
-            f"INSERT INTO {malformed} SELECT '{name}', line, 'malformed_line', "
-            "'cannot be parsed: ' || min(error_message), "
-            "any_value(csv_line) FROM __tiyan_rejects GROUP BY line"
-        )
-        # The good rows are in file order; skipping the rejected record numbers gives each
-        # good row its own.
-        total = con.execute("SELECT count(*) FROM __tiyan_csv").fetchone()[0] + len(
-            {r[0] for r in rejects}
-        )
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {raw} AS "
-            "WITH good AS (SELECT line, row_number() OVER (ORDER BY line) - 1 AS k "
-            f"  FROM range(2, {total} + 2) r(line) "
-            "  WHERE line NOT IN (SELECT line FROM __tiyan_rejects)) "
-            f"SELECT '{name}' AS __source, good.line AS __line, c.* "
-            "FROM (SELECT rowid AS __k, * FROM __tiyan_csv) c JOIN good ON good.k = c.__k "
-            "ORDER BY __line"
-        )
-        con.execute(f"ALTER TABLE {raw} DROP COLUMN __k")
-    _record_numbers_to_lines(con, source, raw, malformed)
+        return True
+    con.execute(
+        f"INSERT INTO {malformed} SELECT '{name}', line, 'malformed_line', "
+        "'line ' || line || CASE WHEN bool_or(error_type = 'INVALID ENCODING') "
+        "THEN ' is not valid UTF-8' ELSE ' has ' || CASE WHEN bool_or(error_type = "
+        f"'TOO MANY COLUMNS') THEN 'more' ELSE 'fewer' END || ' fields than the header "
+        f"({len(names)})' END, replace(any_value(csv_line), chr(0), '{NUL_SHOWN}') "
+        "FROM __tiyan_rejects GROUP BY line"
+    )
+    # The good rows are in file order; skipping the rejected line numbers gives each
+    # good row its own.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {raw} AS "
+        "WITH good AS (SELECT line, row_number() OVER (ORDER BY line) - 1 AS k "
+        f"  FROM range(2, {scan.lines} + 1) r(line) "
+        "  WHERE line NOT IN (SELECT line FROM __tiyan_rejects)) "
+        f"SELECT '{name}' AS __source, good.line AS __line, c.* "
+        "FROM (SELECT rowid AS __k, * FROM __tiyan_csv) c JOIN good ON good.k = c.__k "
+        "ORDER BY __line"
+    )
+    con.execute(f"ALTER TABLE {raw} DROP COLUMN __k")
+    return True
 
 
-def _record_numbers_to_lines(con: Any, source: Source, raw: str, malformed: str) -> None:
-    """Turn record numbers into physical line numbers where quoted values span lines.
-
-    Only needed when some value holds a line break (review texts often do). A physical line
-    starts a record when the quotes before it are balanced (``""`` inside a value counts twice,
-    so it never changes the balance); the n-th such line is where record n starts.
-    """
+def _read_csv_exact(
+    con: Any,
+    source: Source,
+    raw: str,
+    malformed: str,
+    name: str,
+    names: list[str],
+    delim: str,
+) -> None:
+    """Every line through :func:`tiyan.ingest.lines.split_csv` (slower, and exact)."""
     assert source.path is not None
-    columns = [
-        row[0] for row in con.execute(f"DESCRIBE {raw}").fetchall() if not row[0].startswith("__")
-    ]
-    if not columns:
-        return
-    spans = " OR ".join(f"contains({quote(c)}, chr(10))" for c in columns)
-    if not con.execute(f"SELECT coalesce(bool_or({spans}), false) FROM {raw}").fetchone()[0]:
-        return
-    _read_lines(con, source.path, "__tiyan_physical")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE __tiyan_starts AS "
-        "SELECT line, row_number() OVER (ORDER BY line) AS record FROM ("
-        "  SELECT line, j, coalesce(sum(length(j) - length(replace(j, '\"', ''))) OVER ("
-        "    ORDER BY line ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS quotes "
-        "  FROM __tiyan_physical) "
-        "WHERE quotes % 2 = 0 AND j IS NOT NULL AND j <> ''"
+    split = split_csv(read_bytes(source.path), delim, len(names))
+    _refuse_foreign_encoding(
+        source, split.malformed.encoding, len(split.lines) + len(split.malformed.rows)
     )
-    for table in (raw, malformed):
+    rows = pa.table(
+        {
+            "__source": pa.array([source.name] * len(split.lines), pa.string()),
+            "__line": pa.array(split.lines, pa.int64()),
+            **{n: pa.array(v, pa.string()) for n, v in zip(names, split.columns, strict=True)},
+        }
+    )
+    con.register("__tiyan_split", rows)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM __tiyan_split")
+    finally:
+        con.unregister("__tiyan_split")
+    _insert_malformed(con, malformed, name, split.malformed)
+
+
+def _insert_malformed(con: Any, malformed: str, name: str, bad: Malformed) -> None:
+    if not bad.rows:
+        return
+    lines, messages, texts = zip(*bad.rows, strict=True)
+    con.register(
+        "__tiyan_bad",
+        pa.table(
+            {
+                "line": pa.array(lines, pa.int64()),
+                "message": pa.array(messages, pa.string()),
+                "raw_text": pa.array(texts, pa.string()),
+            }
+        ),
+    )
+    try:
         con.execute(
-            f"UPDATE {table} SET __line = s.line FROM __tiyan_starts s "
-            f"WHERE s.record = {table}.__line"
+            f"INSERT INTO {malformed} SELECT '{name}', line, 'malformed_line', message, "
+            "raw_text FROM __tiyan_bad"
         )
+    finally:
+        con.unregister("__tiyan_bad")
 
 
-def _read_lines(con: Any, path: Path, target: str) -> None:
-    """``target(line, j)``: every physical line of ``path`` as text, numbered from 1."""
-    # 0x01 as the delimiter and no quoting: each line is one value, whatever it holds.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {target}_read AS SELECT * FROM "
-        f"read_csv({_literal(path)}, columns = {{'j': 'VARCHAR'}}, "
-        "header = false, delim = E'\\x01', quote = '', escape = '', auto_detect = false, "
-        "strict_mode = false, encoding = 'utf-8')"
-    )
-    # A table keeps the file's order in its rowid, so rowid + 1 is the line number.
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {target} AS SELECT rowid + 1 AS line, j FROM {target}_read"
-    )
+def _refuse_foreign_encoding(source: Source, bad: int, records: int) -> None:
+    """A file mostly not UTF-8 is in another encoding: refused whole, with the fix. A few
+    undecodable lines in a UTF-8 file are quarantined like any malformed line."""
+    if bad and 2 * bad > records:
+        raise SourceError(
+            f"not valid UTF-8 ({bad:,} of {records:,} lines); convert the file to UTF-8 first, "
+            "e.g. `iconv -f GBK -t UTF-8`",
+            path=source.name,
+        )
 
 
 def _read_jsonl(con: Any, source: Source, raw: str, malformed: str, name: str) -> None:
     assert source.path is not None
     # Each line as one text value, so a broken line is quarantined with its number instead
-    # of failing the whole file (0x01 cannot occur unescaped in valid JSON).
-    _read_lines(con, source.path, "__tiyan_lines")
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE __tiyan_json AS SELECT line, j, "
-        "CASE WHEN json_valid(j) THEN json_type(j) END AS t "
-        "FROM __tiyan_lines WHERE j IS NOT NULL AND trim(j) <> ''"
+    # of failing the whole file.
+    numbers, texts, bad = text_lines(read_bytes(source.path))
+    _refuse_foreign_encoding(source, bad.encoding, len(numbers) + len(bad.rows))
+    _insert_malformed(con, malformed, name, bad)
+    con.register(
+        "__tiyan_text",
+        pa.table({"line": pa.array(numbers, pa.int64()), "j": pa.array(texts, pa.string())}),
     )
+    try:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __tiyan_json AS SELECT line, j, "
+            "CASE WHEN json_valid(j) THEN json_type(j) END AS t FROM __tiyan_text"
+        )
+    finally:
+        con.unregister("__tiyan_text")
     con.execute(
         f"INSERT INTO {malformed} SELECT '{name}', line, 'malformed_line', "
         "CASE WHEN t IS NULL THEN 'line ' || line || ' is not valid JSON' "
-        "ELSE 'line ' || line || ' is a JSON ' || lower(t) || ', not an object' END, j "
+        "ELSE 'line ' || line || ' is a JSON ' || lower(t) || ', not an object' END, "
+        f"replace(j, chr(0), '{NUL_SHOWN}') "
         "FROM __tiyan_json WHERE t IS DISTINCT FROM 'OBJECT'"
     )
     keys = [
