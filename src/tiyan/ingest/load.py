@@ -31,7 +31,7 @@ from tiyan.domain.errors import UsageError
 from tiyan.domain.model import INGEST_LOG, QUARANTINE, TABLES, Column, Table
 from tiyan.ingest.mapping import Mapping, create_source_views, load_mapping
 from tiyan.ingest.sources import Source, discover, read_source, sha256_of
-from tiyan.ingest.validate import Lookup, batch_query, parse_query, sql_str
+from tiyan.ingest.validate import Lookup, batch_query, parse_query, sql_str, warning_checks
 from tiyan.store.base import Store, WritePlan
 from tiyan.store.schema import quote
 
@@ -52,6 +52,8 @@ class TableReport:
     unchanged: int = 0
     quarantined: int = 0
     reasons: list[dict[str, Any]] = field(default_factory=list)
+    #: Accepted rows that carry a warning (e.g. ``ambiguous_time``): code, rows, an example.
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
 
@@ -290,6 +292,7 @@ class _Load:
         t = table.name
         report = TableReport(table=t, sources=[s.name for s in sources])
         parsed: list[str] = []
+        warned = False
         for i, src in enumerate(sources):
             raw, mal = f"raw_{t}_{i}", f"mal_{t}_{i}"
             read_source(self.con, src, raw, mal)
@@ -302,6 +305,7 @@ class _Load:
             if extra:
                 report.ignored_columns[src.name] = extra
             known = {k: v for k, v in types.items() if k in table.column_names}
+            warned = warned or bool(warning_checks(table, known, self.tz))
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE parsed_{t}_{i} AS "
                 + parse_query(table, raw, known, self.tz)
@@ -325,6 +329,14 @@ class _Load:
             self._collect(table, len(sources))
         self._classify(table, plan)
         self._count(table, sources, report)
+        if warned:
+            report.warnings = [
+                {"code": code, "rows": int(n), "example": example}
+                for code, n, example in self.con.execute(
+                    "SELECT w.code, count(*), min(w.message) FROM (SELECT unnest(__warnings) "
+                    f"AS w FROM accepted_{t}) GROUP BY 1 ORDER BY 2 DESC, 1"
+                ).fetchall()
+            ]
         return report
 
     def _collect(self, table: Table, n_sources: int) -> None:

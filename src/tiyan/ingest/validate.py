@@ -11,7 +11,10 @@ code               when
 =================  ==========================================================================
 missing_column     a required column is absent from the source
 missing_value      a required value is empty
-bad_type           a value that cannot be read as the column's type
+bad_type           a value that cannot be read as the column's type: a number not in plain
+                   decimal notation (``1e3``, ``1_000``, ``0x10``), a UTC offset beyond ±14:00,
+                   a local time that does not exist (the hour skipped when clocks go
+                   forward), text holding a NUL byte
 not_allowed        a value outside the column's enumeration
 out_of_range       a number outside [minimum, maximum]; a timestamp outside 2000–2100
 time_order         a time earlier than the time it must follow (same row)
@@ -27,6 +30,10 @@ time_order         a time earlier than the referenced row's time (a pickup befor
 =================  ==========================================================================
 
 Malformed lines (``malformed_line``) are found while reading (:mod:`tiyan.ingest.sources`).
+
+Warnings (:func:`warning_checks`) mark an accepted row without rejecting it, and are counted
+in the load report: ``ambiguous_time``, a local time that occurs twice (the hour repeated
+when clocks go back), read as the later of the two instants (standard time).
 """
 
 from __future__ import annotations
@@ -44,14 +51,22 @@ _FALSE = ("false", "f", "0", "no", "n")
 _TS_MIN, _TS_MAX = "2000-01-01", "2100-01-01"
 _TYPE_WORDS = {
     ColumnType.STRING: "text",
-    ColumnType.INT: "a whole number",
-    ColumnType.MONEY: "an amount with at most 2 decimals",
-    ColumnType.FLOAT: "a finite number",
+    ColumnType.INT: "a whole number in plain decimal notation",
+    ColumnType.MONEY: "an amount in plain decimal notation with at most 2 decimals",
+    ColumnType.FLOAT: "a number in plain decimal notation",
     ColumnType.BOOL: "true or false",
-    ColumnType.TIMESTAMP: "a timestamp (e.g. 2024-06-18 20:15:00 or 2024-06-18T12:15:00Z)",
+    ColumnType.TIMESTAMP: "a timestamp (e.g. 2024-06-18 20:15:00 or 2024-06-18T12:15:00Z; "
+    "an offset within ±14:00; a local time that exists in the time zone)",
     ColumnType.DATE: "a date (e.g. 2024-06-18)",
 }
 
+
+#: Numbers as text are read in plain decimal notation only: TRY_CAST alone would read
+#: ``1e3``, ``1_000`` or ``inf`` as numbers nobody meant.
+_PLAIN_NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
+#: An offset after a time of day (a bare date's ``-18`` is its day, not an offset).
+_OFFSET = r"[0-9]:[0-9][0-9](?::[0-9][0-9](?:\.[0-9]*)?)? ?[+-]([0-9][0-9]):?([0-9][0-9])?$"
+_MAX_OFFSET_MINUTES = 14 * 60
 
 #: A rule as SQL: (condition that marks a row bad, the problem struct to report).
 Check = tuple[str, str]
@@ -68,7 +83,9 @@ def _problem(code: str, column: str | None, message: str) -> str:
 
 def _show(expr: str) -> str:
     """A value as it appears in a message: quoted and cut to 60 characters."""
-    return f"coalesce('''' || left(CAST({expr} AS VARCHAR), 60) || '''', 'empty')"
+    # no NUL in a message: PostgreSQL text cannot hold one
+    shown = f"replace(left(CAST({expr} AS VARCHAR), 60), chr(0), '\\0')"
+    return f"coalesce('''' || {shown} || '''', 'empty')"
 
 
 @functools.cache
@@ -87,12 +104,34 @@ def fixed_offset(tz: str) -> int | None:
     return None if only is None else int(only.total_seconds())
 
 
+def _utc_to_local(expr: str, tz: str) -> str:
+    return f"timezone({sql_str(tz)}, timezone('UTC', {expr}))"
+
+
 def local_to_utc(expr: str, tz: str) -> str:
-    """SQL turning naive local timestamp ``expr`` (time zone ``tz``) into naive UTC."""
+    """SQL turning naive local timestamp ``expr`` (time zone ``tz``) into naive UTC.
+
+    NULL for a local time that does not exist (in the hour skipped when clocks go forward:
+    ICU would silently move it by an hour); a local time that occurs twice is the later
+    instant (see :func:`ambiguous_local`).
+    """
     offset = fixed_offset(tz)
     if offset is not None:  # plain arithmetic: ~8x faster than an ICU conversion per row
         return f"({expr} - INTERVAL ({offset}) SECOND)"
-    return f"timezone('UTC', timezone({sql_str(tz)}, {expr}))"
+    utc = f"timezone('UTC', timezone({sql_str(tz)}, {expr}))"
+    return f"(CASE WHEN {_utc_to_local(utc, tz)} = {expr} THEN {utc} END)"
+
+
+def ambiguous_local(expr: str, tz: str) -> str | None:
+    """SQL: is naive local timestamp ``expr`` one that occurs twice in ``tz``? (None: never,
+    the zone has one offset.)"""
+    if fixed_offset(tz) is not None:
+        return None
+    utc = f"timezone('UTC', timezone({sql_str(tz)}, {expr}))"
+    return (
+        f"({_utc_to_local(f'{utc} - INTERVAL 1 HOUR', tz)} = {expr} "
+        f"OR {_utc_to_local(f'{utc} + INTERVAL 1 HOUR', tz)} = {expr})"
+    )
 
 
 def duck_type(col: Column) -> str:
@@ -118,10 +157,17 @@ def parse_expr(col: Column, source_type: str, tz: str) -> str:
             return local_to_utc(f"CAST({x} AS TIMESTAMP)", tz)
         v = f"trim(CAST({x} AS VARCHAR))"
         # TRY_CAST(... AS TIMESTAMP) would drop an offset, so text with one goes through
-        # TIMESTAMPTZ; text without one is local time.
+        # TIMESTAMPTZ (which takes any offset, +99:00 too: beyond ±14:00 is an error);
+        # text without one is local time.
+        hours = f"TRY_CAST(regexp_extract({v}, {sql_str(_OFFSET)}, 1) AS INTEGER)"
+        minutes = f"coalesce(TRY_CAST(regexp_extract({v}, {sql_str(_OFFSET)}, 2) AS INTEGER), 0)"
+        valid = (
+            f"({hours} IS NULL OR ({minutes} < 60 "
+            f"AND {hours} * 60 + {minutes} <= {_MAX_OFFSET_MINUTES}))"
+        )
         return (
-            f"CASE WHEN regexp_matches({v}, '(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$') "
-            f"THEN timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ)) "
+            f"CASE WHEN {_has_offset(v)} "
+            f"THEN CASE WHEN {valid} THEN timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ)) END "
             f"ELSE {local_to_utc(f'TRY_CAST({v} AS TIMESTAMP)', tz)} END"
         )
     if col.type is ColumnType.BOOL:
@@ -129,6 +175,11 @@ def parse_expr(col: Column, source_type: str, tz: str) -> str:
             return x
         v = f"lower(trim(CAST({x} AS VARCHAR)))"
         return f"CASE WHEN {v} IN {_TRUE} THEN true WHEN {v} IN {_FALSE} THEN false END"
+    plain = (
+        f"regexp_full_match(trim(CAST({x} AS VARCHAR)), {sql_str(_PLAIN_NUMBER)}) AND "
+        if text
+        else ""
+    )
     if col.type is ColumnType.INT:
         # TRY_CAST('3.5' AS BIGINT) rounds to 4; a count that is not whole is an error.
         d = (
@@ -137,7 +188,7 @@ def parse_expr(col: Column, source_type: str, tz: str) -> str:
             else f"TRY_CAST({x} AS DOUBLE)"
         )
         return (
-            f"CASE WHEN isfinite({d}) AND {d} = trunc({d}) AND abs({d}) < 9e15 "
+            f"CASE WHEN {plain}isfinite({d}) AND {d} = trunc({d}) AND abs({d}) < 9e15 "
             f"THEN CAST({d} AS BIGINT) END"
         )
     if col.type is ColumnType.MONEY:
@@ -148,10 +199,50 @@ def parse_expr(col: Column, source_type: str, tz: str) -> str:
             if text
             else (f"TRY_CAST({x} AS DECIMAL(18,6))")
         )
-        return f"CASE WHEN {m} = round({m}, 2) THEN CAST({m} AS DECIMAL(18,2)) END"
+        return f"CASE WHEN {plain}{m} = round({m}, 2) THEN CAST({m} AS DECIMAL(18,2)) END"
     # FLOAT
     f = f"TRY_CAST(trim(CAST({x} AS VARCHAR)) AS DOUBLE)" if text else f"TRY_CAST({x} AS DOUBLE)"
-    return f"CASE WHEN isfinite({f}) THEN {f} END"
+    return f"CASE WHEN {plain}isfinite({f}) THEN {f} END"
+
+
+def _has_offset(text: str) -> str:
+    return f"regexp_matches({text}, '(Z|[+-][0-9][0-9](:?[0-9][0-9])?)$')"
+
+
+def _is_text(source_type: str) -> bool:
+    return source_type.upper() in {"VARCHAR", "JSON"}
+
+
+def warning_checks(table: Table, source_types: dict[str, str], tz: str) -> list[Check]:
+    """The warnings of ``table``'s rows (accepted all the same), as conditions over the
+    source row ``r`` and problems over the parsed row ``p``: local times that occur twice
+    in ``tz``."""
+    checks: list[Check] = []
+    for col in table.columns:
+        st = source_types.get(col.name, "")
+        if col.type is not ColumnType.TIMESTAMP or not st:
+            continue
+        x = f"r.{quote(col.name)}"
+        upper = st.upper()
+        cond: str | None
+        if _is_text(st):
+            v = f"trim(CAST({x} AS VARCHAR))"
+            twice = ambiguous_local(f"TRY_CAST({v} AS TIMESTAMP)", tz)
+            cond = None if twice is None else f"NOT {_has_offset(v)} AND {twice}"
+        elif upper.startswith("TIMESTAMP WITH TIME ZONE") or not (
+            upper.startswith("TIMESTAMP") or upper == "DATE"
+        ):
+            cond = None
+        else:
+            cond = ambiguous_local(f"CAST({x} AS TIMESTAMP)", tz)
+        if cond is None:
+            continue
+        message = (
+            f"{sql_str(col.name + ' ')} || {_show('p.' + quote('__raw_' + col.name))} || "
+            + sql_str(f" occurs twice in {tz} (clocks go back): read as the later instant")
+        )
+        checks.append((f"coalesce({cond}, false)", _problem("ambiguous_time", col.name, message)))
+    return checks
 
 
 def _present(col: Column, source_type: str) -> str:
@@ -182,6 +273,12 @@ def _row_problems(table: Table, source_types: dict[str, str]) -> list[Check]:
                 " is not " + _TYPE_WORDS[col.type]
             )
             checks.append((f"{present} AND {c} IS NULL", _problem("bad_type", name, message)))
+        elif _is_text(source_types[name]):
+            # DuckDB text holds U+0000, PostgreSQL's cannot: the row is refused on every engine
+            message = f"{sql_str(name + ' ')} || {_show(raw)} || " + sql_str(
+                " holds a NUL byte (U+0000), which text cannot"
+            )
+            checks.append((f"contains({c}, chr(0))", _problem("bad_type", name, message)))
         if col.allowed:
             allowed = ", ".join(sql_str(a) for a in col.allowed)
             message = f"{sql_str(name + ' ')} || {_show(c)} || " + sql_str(
@@ -237,8 +334,15 @@ def parse_query(table: Table, raw: str, source_types: dict[str, str], tz: str) -
             inner.append(f"r.{quote(col.name)} AS {quote('__raw_' + col.name)}")
         else:
             inner.append(f"CAST(NULL AS {duck_type(col)}) AS {quote(col.name)}")
+    warnings = warning_checks(table, source_types, tz)
+    for i, (cond, _) in enumerate(warnings):
+        inner.append(f"{cond} AS __warn_{i}")
     outer = ["p.__source", "p.__line"] + [f"p.{quote(c.name)}" for c in table.columns]
     outer.append(f"{_list(_row_problems(table, source_types))} AS __problems")
+    outer.append(
+        _list([(f"p.__warn_{i}", problem) for i, (_, problem) in enumerate(warnings)])
+        + " AS __warnings"
+    )
     return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {raw} r) p"
 
 
