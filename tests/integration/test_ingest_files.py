@@ -163,6 +163,7 @@ def test_nul_byte_and_bad_utf8_quarantine_only_their_row(store: Store, tmp_path:
     assert_accounted(store, report, path)
     got = quarantine_of(store)
     assert set(got) == set(bad)
+    assert got[100][0] == got[200][0] == "bad_text"
     assert got[300][0] == "malformed_line"
     assert store.count("orders") == 40_000 - 3
 

@@ -30,7 +30,7 @@ BREAKS = {
     "bad_utf8": (lambda n: order_line(n).replace("paid", "p\udcffid"), "malformed_line"),
     "crlf_extra": (lambda n: order_line(n).replace("\n", ",x\r\n"), "malformed_line"),
     "huge_field": (lambda n: order_line(n).replace("paid\n", "p" * 300_000 + "\n"), "not_allowed"),
-    "nul_byte": (lambda n: order_line(n).replace("live", "li\x00ve"), "bad_type"),
+    "nul_byte": (lambda n: order_line(n).replace("live", "li\x00ve"), "bad_text"),
     "exotic_number": (lambda n: order_line(n).replace(",1,", ",1e3,"), "bad_type"),
 }
 

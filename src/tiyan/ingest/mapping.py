@@ -40,6 +40,7 @@ from pydantic import (
 
 from tiyan.domain.errors import SourceError, UnknownNameError
 from tiyan.domain.model import TABLES
+from tiyan.ingest.lines import header_of, scan_text
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -122,6 +123,25 @@ def source_files(mapping: Mapping, folder: Path) -> dict[str, list[Path]]:
     return found
 
 
+def _csv_reader(files: list[Path], paths: str) -> str:
+    """``read_csv`` in tiyan's dialect, the columns named by the header (no sniffer: one odd
+    line among the first rows must not decide how the whole file is read)."""
+    delim = "\t" if ".tsv" in files[0].name.lower() else ","
+    names = header_of(files[0], delim)
+    for other in files[1:]:
+        if header_of(other, delim) != names:
+            raise SourceError(f"its header differs from {files[0].name}'s", path=str(other))
+    for file in files:
+        scan_text(file)  # a truncated gzip file is refused, not read in part
+    columns = ", ".join("'" + n.replace("'", "''") + "': 'VARCHAR'" for n in names)
+    sql_delim = "\\t" if delim == "\t" else ","
+    return (
+        f"read_csv([{paths}], columns = {{{columns}}}, header = true, auto_detect = false, "
+        f"delim = E'{sql_delim}', quote = '\"', escape = '\"', strict_mode = true, "
+        "null_padding = false, encoding = 'utf-8')"
+    )
+
+
 def create_source_views(con: Any, mapping: Mapping, folder: Path) -> dict[str, list[Path]]:
     """Expose each source of ``mapping`` in ``folder`` as an all-VARCHAR view on ``con``.
 
@@ -137,6 +157,6 @@ def create_source_views(con: Any, mapping: Mapping, folder: Path) -> dict[str, l
         elif ".jsonl" in suffix or ".ndjson" in suffix:
             reader = f"read_json([{paths}], format='newline_delimited')"
         else:
-            reader = f"read_csv([{paths}], header=true, all_varchar=true, quote='\"')"
+            reader = _csv_reader(files, paths)
         con.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS SELECT * FROM {reader}')
     return found

@@ -14,7 +14,9 @@ missing_value      a required value is empty
 bad_type           a value that cannot be read as the column's type: a number not in plain
                    decimal notation (``1e3``, ``1_000``, ``0x10``), a UTC offset beyond ±14:00,
                    a local time that does not exist (the hour skipped when clocks go
-                   forward), text holding a NUL byte
+                   forward)
+bad_text           text holding a NUL byte (U+0000), which PostgreSQL cannot store (the same
+                   code as the events API's)
 not_allowed        a value outside the column's enumeration
 out_of_range       a number outside [minimum, maximum]; a timestamp outside 2000–2100
 time_order         a time earlier than the time it must follow (same row)
@@ -278,7 +280,7 @@ def _row_problems(table: Table, source_types: dict[str, str]) -> list[Check]:
             message = f"{sql_str(name + ' ')} || {_show(raw)} || " + sql_str(
                 " holds a NUL byte (U+0000), which text cannot"
             )
-            checks.append((f"contains({c}, chr(0))", _problem("bad_type", name, message)))
+            checks.append((f"contains({c}, chr(0))", _problem("bad_text", name, message)))
         if col.allowed:
             allowed = ", ".join(sql_str(a) for a in col.allowed)
             message = f"{sql_str(name + ' ')} || {_show(c)} || " + sql_str(
