@@ -26,6 +26,8 @@ from pathlib import Path
 from tiyan.domain.errors import SourceError
 
 _CHUNK = 1 << 24
+#: Compressed bytes inflated at a time: small enough that an error says where it is.
+_PACKED_CHUNK = 1 << 16
 #: Shown instead of a NUL in quarantined raw text (PostgreSQL text cannot hold U+0000).
 NUL_SHOWN = "\ufffd"
 
@@ -40,6 +42,7 @@ class TextScan:
 
     lines: int  # physical lines (a last line without a line break counts)
     quotes: int  # '"' bytes
+    nuls: int  # NUL bytes
     size: int  # bytes after decompression
 
 
@@ -54,7 +57,7 @@ def _chunks(path: Path) -> Iterator[bytes]:
         packed = out = lines = 0
         pending = b""
         while True:
-            block = pending or fh.read(_CHUNK)
+            block = pending or fh.read(_PACKED_CHUNK)
             pending = b""
             if not block:
                 break
@@ -62,9 +65,9 @@ def _chunks(path: Path) -> Iterator[bytes]:
                 data = inflate.decompress(block)
             except zlib.error as exc:
                 raise SourceError(
-                    f"corrupt gzip data near compressed byte {packed:,} (after "
-                    f"{out:,} uncompressed bytes, in line {lines + 1:,}): {exc}; nothing "
-                    "was loaded",
+                    f"corrupt gzip data, found between compressed bytes {packed:,} and "
+                    f"{packed + len(block):,} (after {out:,} uncompressed bytes, in line "
+                    f"{lines + 1:,}): {exc}; nothing was loaded",
                     path=str(path),
                 ) from None
             if inflate.eof and inflate.unused_data:  # another gzip member follows
@@ -88,14 +91,16 @@ def _chunks(path: Path) -> Iterator[bytes]:
 
 def scan_text(path: Path) -> TextScan:
     """Count the lines and quotes of ``path``; a broken gzip file is a :class:`SourceError`."""
-    lines = quotes = size = 0
+    lines = quotes = nuls = size = 0
     last = b"\n"
     for block in _chunks(path):
         lines += block.count(b"\n")
         quotes += block.count(b'"')
+        nuls += block.count(b"\x00")
         size += len(block)
         last = block[-1:]
-    return TextScan(lines=lines + (0 if last == b"\n" else 1), quotes=quotes, size=size)
+    lines += 0 if last == b"\n" else 1
+    return TextScan(lines=lines, quotes=quotes, nuls=nuls, size=size)
 
 
 def read_bytes(path: Path) -> bytes:

@@ -308,7 +308,7 @@ class _Load:
             warned = warned or bool(warning_checks(table, known, self.tz))
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE parsed_{t}_{i} AS "
-                + parse_query(table, raw, known, self.tz)
+                + parse_query(table, raw, known, self.tz, nul_free=src.nul_free)
             )
             parsed.append(f"SELECT * FROM parsed_{t}_{i}")
         # One source (the usual case) needs no copy: the batch is a view of it.

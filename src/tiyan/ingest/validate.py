@@ -66,9 +66,11 @@ _TYPE_WORDS = {
 #: Numbers as text are read in plain decimal notation only: TRY_CAST alone would read
 #: ``1e3``, ``1_000`` or ``inf`` as numbers nobody meant.
 _PLAIN_NUMBER = r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
-#: An offset after a time of day (a bare date's ``-18`` is its day, not an offset).
-_OFFSET = r"[0-9]:[0-9][0-9](?::[0-9][0-9](?:\.[0-9]*)?)? ?[+-]([0-9][0-9]):?([0-9][0-9])?$"
-_MAX_OFFSET_MINUTES = 14 * 60
+#: A UTC offset tiyan reads: Z, or within ±14:00 with minutes below 60 (one regex, not an
+#: extraction and arithmetic: most exports give every timestamp an offset).
+_GOOD_OFFSET = r"(Z|[+-](0[0-9]|1[0-3])(:?[0-5][0-9])?|[+-]14(:?00)?)$"
+#: Any offset after a time of day (a bare date's ``-18`` is its day, not an offset).
+_ANY_OFFSET = r"[0-9]:[0-9][0-9](:[0-9][0-9](\.[0-9]*)?)? ?[+-][0-9][0-9](:?[0-9][0-9])?$"
 
 #: A rule as SQL: (condition that marks a row bad, the problem struct to report).
 Check = tuple[str, str]
@@ -161,15 +163,10 @@ def parse_expr(col: Column, source_type: str, tz: str) -> str:
         # TRY_CAST(... AS TIMESTAMP) would drop an offset, so text with one goes through
         # TIMESTAMPTZ (which takes any offset, +99:00 too: beyond ±14:00 is an error);
         # text without one is local time.
-        hours = f"TRY_CAST(regexp_extract({v}, {sql_str(_OFFSET)}, 1) AS INTEGER)"
-        minutes = f"coalesce(TRY_CAST(regexp_extract({v}, {sql_str(_OFFSET)}, 2) AS INTEGER), 0)"
-        valid = (
-            f"({hours} IS NULL OR ({minutes} < 60 "
-            f"AND {hours} * 60 + {minutes} <= {_MAX_OFFSET_MINUTES}))"
-        )
         return (
-            f"CASE WHEN {_has_offset(v)} "
-            f"THEN CASE WHEN {valid} THEN timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ)) END "
+            f"CASE WHEN regexp_matches({v}, {sql_str(_GOOD_OFFSET)}) "
+            f"THEN timezone('UTC', TRY_CAST({v} AS TIMESTAMPTZ)) "
+            f"WHEN regexp_matches({v}, {sql_str(_ANY_OFFSET)}) THEN NULL "
             f"ELSE {local_to_utc(f'TRY_CAST({v} AS TIMESTAMP)', tz)} END"
         )
     if col.type is ColumnType.BOOL:
@@ -254,7 +251,7 @@ def _present(col: Column, source_type: str) -> str:
     return f"({x} IS NOT NULL)"
 
 
-def _row_problems(table: Table, source_types: dict[str, str]) -> list[Check]:
+def _row_problems(table: Table, source_types: dict[str, str], nul_free: bool) -> list[Check]:
     """The row rules of ``table`` over columns ``p.<col>`` (parsed) and ``p.__present_<col>``."""
     checks: list[Check] = []
     for col in table.columns:
@@ -275,7 +272,7 @@ def _row_problems(table: Table, source_types: dict[str, str]) -> list[Check]:
                 " is not " + _TYPE_WORDS[col.type]
             )
             checks.append((f"{present} AND {c} IS NULL", _problem("bad_type", name, message)))
-        elif _is_text(source_types[name]):
+        elif _is_text(source_types[name]) and not nul_free:
             # DuckDB text holds U+0000, PostgreSQL's cannot: the row is refused on every engine
             message = f"{sql_str(name + ' ')} || {_show(raw)} || " + sql_str(
                 " holds a NUL byte (U+0000), which text cannot"
@@ -325,8 +322,11 @@ def _list(checks: list[Check]) -> str:
     )
 
 
-def parse_query(table: Table, raw: str, source_types: dict[str, str], tz: str) -> str:
-    """Typed canonical columns of staging table ``raw`` and each row's row-rule problems."""
+def parse_query(
+    table: Table, raw: str, source_types: dict[str, str], tz: str, *, nul_free: bool = False
+) -> str:
+    """Typed canonical columns of staging table ``raw`` and each row's row-rule problems
+    (``nul_free``: the source is known to hold no NUL, e.g. a file whose bytes were read)."""
     inner = ["r.__source", "r.__line"]
     for col in table.columns:
         if col.name in source_types:
@@ -340,7 +340,7 @@ def parse_query(table: Table, raw: str, source_types: dict[str, str], tz: str) -
     for i, (cond, _) in enumerate(warnings):
         inner.append(f"{cond} AS __warn_{i}")
     outer = ["p.__source", "p.__line"] + [f"p.{quote(c.name)}" for c in table.columns]
-    outer.append(f"{_list(_row_problems(table, source_types))} AS __problems")
+    outer.append(f"{_list(_row_problems(table, source_types, nul_free))} AS __problems")
     outer.append(
         _list([(f"p.__warn_{i}", problem) for i, (_, problem) in enumerate(warnings)])
         + " AS __warnings"
