@@ -125,8 +125,10 @@ def _drop(base: str, schema: str) -> None:
 
 
 def make_client(api: Market, **settings: object) -> TestClient:
+    # the client's own origin is the public URL the console's forms must come from
     options: dict[str, object] = {"db": api.url, "log_requests": False, "rate_limit": 10_000,
-                                  "rate_burst": 10_000}  # fmt: skip
+                                  "rate_burst": 10_000,
+                                  "public_url": "http://testserver"}  # fmt: skip
     options.update(settings)
     app = create_app(Settings(**options), clock=lambda: NOW)  # type: ignore[arg-type]
     return TestClient(app, raise_server_exceptions=False)

@@ -42,6 +42,8 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/appeals"): {"operator", OWN},
     ("GET", "/v1/appeals/{appeal_id}"): {"operator", OWN},
     ("POST", "/v1/appeals/{appeal_id}/decision"): {"operator"},
+    ("GET", "/v1/keys"): {"operator"},
+    ("POST", "/v1/keys/{key_id}/revoke"): {"operator"},
 }
 
 
@@ -87,9 +89,9 @@ class Ids:
     def params(self, missing: bool) -> dict[str, str]:
         if missing:
             return {"merchant_id": "M-NOBODY", "appeal_id": "appeal:nothing:1",
-                    "decision_id": "0" * 32}  # fmt: skip
+                    "decision_id": "0" * 32, "key_id": "tk_000000000000"}  # fmt: skip
         return {"merchant_id": self.merchant_b, "appeal_id": self.appeal_b,
-                "decision_id": self.decision_b}  # fmt: skip
+                "decision_id": self.decision_b, "key_id": "tk_000000000000"}  # fmt: skip
 
     def body(self, op: tuple[str, str], missing: bool) -> dict[str, Any] | None:
         merchant = "M-NOBODY" if missing else self.merchant_b

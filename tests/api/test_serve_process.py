@@ -123,3 +123,41 @@ def test_two_workers_start_together_on_a_new_postgres_schema(pg_url: str) -> Non
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=60)
     assert "Traceback" not in err, err
+
+
+def test_keys_revoke_while_serve_holds_the_duckdb_file(served: dict[str, Any]) -> None:
+    """`tiyan serve` holds the DuckDB file; `tiyan keys revoke` still revokes the key — it
+    asks the running server, through the owner-only channel file the server left beside the
+    store — and the key is refused from the next request (not after a restart)."""
+    db: Path = served["db"]
+    h = {"Authorization": f"Bearer {served['key']}"}
+    body = {"merchant_id": served["market"].merchant_a, "presale_days": 5}
+    with httpx.Client(base_url=served["base"], timeout=30) as client:  # one keep-alive link
+        assert client.post("/v1/decisions/presale", json=body, headers=h).status_code == 200
+        channel = db.with_name(db.name + ".serve")
+        assert channel.exists() and channel.stat().st_mode & 0o777 == 0o600
+        key_id = served["key"][len("tiyan_") :][:15]
+        done = subprocess.run([*TIYAN, "keys", "revoke", key_id, "--db", str(db)],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        said = " ".join(done.stdout.split())  # rich wraps long lines
+        assert f"revoked {key_id}" in said and "through the server" in said
+        r = client.post("/v1/decisions/presale", json=body, headers=h)
+        assert r.status_code == 401, r.text
+        # again: the server's 409 comes back as the CLI's error; an unknown key is not found
+        again = subprocess.run([*TIYAN, "keys", "revoke", key_id, "--db", str(db)],
+                               capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert again.returncode == 2 and "already revoked" in " ".join(again.stderr.split())
+        nobody = subprocess.run([*TIYAN, "keys", "revoke", "tk_000000000000", "--db", str(db)],
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert nobody.returncode == 2 and "no key 'tk_000000000000'" in nobody.stderr, nobody
+        # the channel token is no key for anything else
+        token = json.loads(channel.read_text())["token"]
+        r = client.get("/v1/merchants", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 403
+    served["proc"].send_signal(signal.SIGTERM)
+    served["proc"].wait(timeout=60)
+    assert not channel.exists()  # gone with the server
+    with open_store(str(db)) as store:
+        (revoked,) = store.query("SELECT revoked_at FROM api_keys WHERE key_id = ?", (key_id,))
+    assert revoked[0] is not None

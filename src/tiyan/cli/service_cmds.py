@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from tiyan.cli.main import DbOption, JsonOption, _fail, _store, app, err, out
-from tiyan.domain.errors import TiyanError
+from tiyan.domain.errors import StoreError, TiyanError
 from tiyan.store import DEFAULT_DB
 
 keys_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
@@ -32,18 +34,29 @@ def serve_cmd(
         float | None, typer.Option(help="Requests per second per key (sustained).")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="No log line per request.")] = False,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The URL browsers reach the console at (scheme://host[:port]); console forms "
+            "are accepted from that origin only. Default: http://HOST:PORT."
+        ),
+    ] = None,
 ) -> None:
     """Serve the API (/v1, docs at /docs) on DuckDB (one process) or PostgreSQL (--workers)."""
     import uvicorn
 
     from tiyan.service import Settings
+    from tiyan.service.control import loopback_url
     from tiyan.service.telemetry import configure_logging
+    from tiyan.store import is_postgres_url
 
     try:
         settings = Settings.from_env(
             db=db, policy=policy, workers=workers, rate_limit=rate_limit,
-            log_requests=not quiet,
+            log_requests=not quiet, public_url=public_url,
         )  # fmt: skip
+        if settings.public_url is None:  # a browser on this machine (a proxy: --public-url)
+            settings = Settings(**{**settings.model_dump(), "public_url": loopback_url(host, port)})
     except (TiyanError, ValueError) as exc:
         raise _fail(exc) from None
     configure_logging()
@@ -52,8 +65,10 @@ def serve_cmd(
     if workers == 1:
         from tiyan.service import create_app
 
+        # A DuckDB file is this process's alone: the app leaves the CLI a channel to it
+        control = None if is_postgres_url(settings.db) else loopback_url(host, port)
         try:
-            application = create_app(settings)
+            application = create_app(settings, control_url=control)
         except TiyanError as exc:
             raise _fail(exc) from None
         uvicorn.run(application, **common)  # type: ignore[arg-type]
@@ -122,12 +137,30 @@ def keys_revoke_cmd(
     key_id: Annotated[str, typer.Argument(help="The key id (tk_...).")],
     db: DbOption = DEFAULT_DB,
 ) -> None:
-    """Revoke a key: requests with it are refused from now on."""
+    """Revoke a key: requests with it are refused from now on — also by a `tiyan serve`
+    running on the store (on DuckDB, which it holds, the CLI asks that server to do it)."""
+    from tiyan.service.control import revoke_through_server
     from tiyan.service.keys import revoke_key
+    from tiyan.store import is_postgres_url, open_store
 
-    with _store(db) as store:
-        try:
-            info = revoke_key(store, key_id, now=datetime.now(UTC))
-        except TiyanError as exc:
+    try:
+        store = open_store(db)
+    except StoreError as exc:
+        if is_postgres_url(db) or not Path(db).exists():
             raise _fail(exc) from None
-    out.print(f"revoked {info.key_id} ({info.role}) at {info.revoked_at}")
+        try:  # the store is held by a server: it revokes the key itself
+            found = revoke_through_server(db, key_id)
+        except TiyanError as failed:
+            raise _fail(failed) from None
+        out.print(
+            f"revoked {escape(found['key_id'])} ({escape(found['role'])}) at "
+            f"{escape(str(found['revoked_at']))}, through the server running on {escape(db)}"
+        )
+        return
+    try:
+        info = revoke_key(store, key_id, now=datetime.now(UTC))
+    except TiyanError as exc:
+        raise _fail(exc) from None
+    finally:
+        store.close()
+    out.print(f"revoked {escape(info.key_id)} ({info.role}) at {info.revoked_at}")

@@ -7,6 +7,7 @@
     /v1/decisions/{express-refund,...}      service, operator      online decisions
     /v1/merchants[/{id}/...]                operator; merchant (own)   scorecards, records
     /v1/appeals[/{id}[/decision]]           merchant creates; operator decides
+    /v1/keys[/{key_id}/revoke]              operator (and the local CLI)   list, revoke keys
     /console/...                            operator, merchant     the web console (HTML)
 
 Example::
@@ -26,7 +27,7 @@ from fastapi import FastAPI
 from tiyan import __version__
 from tiyan.service import console, errors
 from tiyan.service.limits import BodyLimit
-from tiyan.service.routers import appeals, decisions, events, health, merchants
+from tiyan.service.routers import appeals, decisions, events, health, keys, merchants
 from tiyan.service.settings import Settings
 from tiyan.service.state import AppState, utc_now
 from tiyan.service.telemetry import Observe
@@ -40,11 +41,16 @@ Roles: **operator** (everything), **merchant** (its own data and appeals), **ser
 
 
 def create_app(
-    settings: Settings | None = None, *, clock: Callable[[], datetime] = utc_now
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    control_url: str | None = None,
 ) -> FastAPI:
-    """The app over ``settings.db``; ``clock`` (UTC) stamps events and decisions."""
+    """The app over ``settings.db``; ``clock`` (UTC) stamps events and decisions. With
+    ``control_url`` (the loopback URL it serves at; ``tiyan serve`` gives it on a DuckDB
+    store) it opens the local CLI's channel while it runs (:mod:`tiyan.service.control`)."""
     settings = settings or Settings()
-    state = AppState(settings, clock)
+    state = AppState(settings, clock, control_url=control_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,12 +71,13 @@ def create_app(
             {"name": "decisions", "description": "Express refund, presale, ship promise."},
             {"name": "merchants", "description": "Scorecards, metrics, violations, ledger."},
             {"name": "appeals", "description": "Merchants appeal; operators decide."},
+            {"name": "keys", "description": "API keys: list and revoke (operators)."},
             {"name": "operations", "description": "Health and Prometheus metrics."},
         ],
     )
     app.state.tiyan = state
     errors.install(app)
-    for module in (events, decisions, merchants, appeals, health):
+    for module in (events, decisions, merchants, appeals, keys, health):
         app.include_router(module.router)
     app.include_router(console.router)  # HTML pages, outside the OpenAPI schema
     # outermost first: observe everything, including the 413s of the body limit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from tiyan.domain.errors import AuthError, NotFoundError
 from tiyan.service.keys import Principal
-from tiyan.service.state import AppState
+from tiyan.service.state import LOCAL_ADMIN, AppState
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `tiyan keys create`.")
 
@@ -37,6 +38,10 @@ async def current_principal(
     # async: a key checked a moment ago costs a dict lookup, not a hop to a worker thread;
     # only a lookup in the store goes to one
     key = credentials.credentials if credentials else None
+    token = state.control_token
+    if key and token and hmac.compare_digest(key.encode(), token.encode()):
+        request.scope.setdefault("state", {})["key_id"] = LOCAL_ADMIN.key_id
+        return LOCAL_ADMIN  # the local CLI: only the keys routes accept its role
     principal = state.cached_principal(key)
     if principal is None:
         principal = await run_in_threadpool(state.authenticate, key)

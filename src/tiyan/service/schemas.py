@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -571,6 +571,36 @@ class DecisionOut(BaseModel):
     reasons: list[ReasonOut]
     policy_version: str
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+class KeyOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key_id": "tk_0123456789ab",
+                    "role": "merchant",
+                    "merchant_id": "M000042",
+                    "label": "shop 42's ERP",
+                    "created_at": "2024-06-01T08:00:00Z",
+                    "revoked_at": "2024-06-22T09:30:00Z",
+                }
+            ]
+        }
+    )
+
+    key_id: str
+    role: str
+    merchant_id: str | None
+    label: str | None
+    created_at: datetime = Field(description="When it was created (UTC).")
+    revoked_at: datetime | None = Field(description="When it was revoked (UTC; none: valid).")
+
+    @field_validator("created_at", "revoked_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # the store keeps naive UTC: say so, as an RFC 3339 date-time must
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class Health(BaseModel):

@@ -10,12 +10,31 @@ from __future__ import annotations
 
 import os
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tiyan.domain.errors import UsageError
 from tiyan.ingest.load import DEFAULT_TIMEZONE
 from tiyan.store import DEFAULT_DB, is_postgres_url
+
+
+def origin_of(url: str) -> str | None:
+    """The origin of ``url`` as a browser's ``Origin`` header writes it (scheme://host, the
+    port only when it is not the scheme's default); None for anything else."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
+        host = f"{host}:{port}"
+    return f"{parts.scheme}://{host}"
 
 
 class Settings(BaseModel):
@@ -51,9 +70,31 @@ class Settings(BaseModel):
         description="Decisions are logged in batches this often (0: each with its answer).",
     )
     log_requests: bool = Field(default=True, description="One JSON log line per request.")
+    public_url: str | None = Field(
+        default=None,
+        description="The URL browsers reach the console at (scheme://host[:port], e.g. "
+        "https://tiyan.example.com): a console form is accepted only from that origin, "
+        "whatever the Host header says. `tiyan serve` defaults it to http://HOST:PORT; unset, "
+        "every form that names an origin is refused. Required in production.",
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _origin(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        origin = origin_of(value.strip())
+        if origin is None:
+            raise ValueError(f"public_url {value!r} is not an http(s)://host[:port] URL")
+        return origin
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
+        if self.environment == "production" and self.public_url is None:
+            raise UsageError(
+                "production needs TIYAN_PUBLIC_URL (the URL browsers reach the console at): "
+                "console forms are accepted from that origin only"
+            )
         if self.workers > 1 and not is_postgres_url(self.db):
             raise UsageError(
                 "an embedded DuckDB store is opened by one process: use --workers 1, or a "

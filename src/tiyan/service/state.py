@@ -4,17 +4,28 @@ thread for reads), the policy in force, the rate limiter, the metrics and the cl
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from tiyan.domain.model import DECISIONS
 from tiyan.policy.files import load_policy
 from tiyan.policy.schema import Policy
-from tiyan.service.keys import Principal, authenticate
+from tiyan.service.control import remove_control, write_control
+from tiyan.service.keys import (
+    KeyInfo,
+    Principal,
+    authenticate,
+    end_session,
+    open_session,
+    revoke_key,
+    session_principal,
+)
 from tiyan.service.limits import RateLimiter
 from tiyan.service.settings import Settings
 from tiyan.service.telemetry import Metrics
@@ -83,10 +94,26 @@ class DecisionLog:
         self.flush()
 
 
+#: The principal of the ``tiyan keys`` CLI on this machine, calling with the control token
+#: (:mod:`tiyan.service.control`): it may manage keys, nothing else.
+LOCAL_ADMIN = Principal(key_id="local-cli", role="admin")
+
+
 class AppState:
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Callable[[], datetime] = utc_now,
+        *,
+        control_url: str | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        self.control_url = control_url
+        #: the secret the local CLI presents to revoke keys while this server holds the
+        #: store (None: no such channel; PostgreSQL needs none)
+        self.control_token = secrets.token_urlsafe(32) if control_url else None
+        self._control: Path | None = None
         self.metrics = Metrics()
         self.limiter = RateLimiter(settings.rate_limit, settings.rate_burst)
         self._store: Store | None = None
@@ -98,6 +125,7 @@ class AppState:
         self._readers: list[Store] = []
         self._policies: dict[date, Policy] = {}
         self._principals: dict[str, tuple[float, Principal]] = {}
+        self._sessions: dict[str, tuple[float, Principal]] = {}
         self.decision_log = DecisionLog(self, settings.decision_log_flush_ms / 1000)
         # Fail at start, not on the first request, when the policy does not validate.
         self.policy()
@@ -106,6 +134,9 @@ class AppState:
         with self._lock:
             self.open_unlocked()
         self.decision_log.start()
+        if self.control_url and self.control_token:  # the store is ours now: say where we are
+            self._control = write_control(self.settings.db, url=self.control_url,
+                                          token=self.control_token)  # fmt: skip
 
     def open_unlocked(self) -> None:
         if self._store is None:
@@ -126,6 +157,9 @@ class AppState:
         return self.decision_log.append if self.decision_log.interval > 0 else None
 
     def close(self) -> None:
+        if self._control is not None and self.control_token:
+            remove_control(self._control, self.control_token)
+            self._control = None
         self.decision_log.stop()
         with self._lock:
             for reader in self._readers:
@@ -184,6 +218,49 @@ class AppState:
                 self._principals.clear()
             self._principals[key] = (now, principal)
         return principal
+
+    def revoke(self, key_id: str) -> KeyInfo:
+        """Revoke a key in the store and forget it here at once (not after
+        ``auth_cache_seconds``): requests and console sessions with it are refused from the
+        next one on. Other workers forget it within ``auth_cache_seconds``."""
+        with self.store() as store:
+            info = revoke_key(store, key_id, now=self.clock())
+        self.forget(key_id)
+        return info
+
+    def forget(self, key_id: str) -> None:
+        """Drop the cached checks of ``key_id``'s key and of its console sessions."""
+        for cache in (self._principals, self._sessions):
+            for secret, (_, principal) in list(cache.items()):
+                if principal.key_id == key_id:
+                    cache.pop(secret, None)
+
+    def open_session(self, principal: Principal, seconds: int) -> str:
+        """A new console session for ``principal`` (its id, the cookie's value)."""
+        with self.store() as store:
+            return open_session(store, principal, now=self.clock(), seconds=seconds)
+
+    def session(self, session_id: str | None) -> Principal:
+        """The principal of a console session, looked up at most every
+        ``auth_cache_seconds`` (AuthError when it ended)."""
+        ttl = self.settings.auth_cache_seconds
+        hit = self._sessions.get(session_id) if session_id and ttl > 0 else None
+        if hit is not None and time.monotonic() - hit[0] < ttl:
+            return hit[1]
+        with self.reading() as store:
+            principal = session_principal(store, session_id, now=self.clock())
+        if session_id and ttl > 0:
+            if len(self._sessions) > 10_000:  # bounded: forget everything, re-check
+                self._sessions.clear()
+            self._sessions[session_id] = (time.monotonic(), principal)
+        return principal
+
+    def end_session(self, session_id: str) -> None:
+        """Logout: the session ends in the store and here (every worker refuses it within
+        ``auth_cache_seconds``; this one at once)."""
+        self._sessions.pop(session_id, None)
+        with self.store() as store:
+            end_session(store, session_id, now=self.clock())
 
     def policy(self, day: date | None = None) -> Policy:
         """The policy version in force on ``day`` (default: today, UTC), parsed once."""

@@ -56,10 +56,11 @@ from .session import (
     LoginRequired,
     SameOrigin,
     Viewer,
+    close_session,
     end_session,
     login_key,
     safe_next,
-    set_session,
+    start_session,
 )
 
 PAGE = 25
@@ -200,7 +201,8 @@ def login_page(
 ) -> Response:
     message = None
     if expired:
-        message = "Your session ended: the key is no longer valid. Log in again."
+        message = ("Your session ended: logged out, expired, or the key is no longer valid. "
+                   "Log in again.")  # fmt: skip
     elif out:
         message = "You are logged out."
     return render(request, "login.html", next=safe_next(next), notice=message)
@@ -223,12 +225,15 @@ async def login(
                             "service): log in with an operator or merchant key.")  # fmt: skip
     target = safe_next(next) or home(principal)
     response = RedirectResponse(target, status_code=303)
-    set_session(response, request, key.strip())
+    await close_session(request, state)  # a session this browser had before ends
+    await start_session(response, request, state, principal)
     return response
 
 
 @router.api_route("/logout", methods=["GET", "POST"], dependencies=[SameOrigin])
-def logout(request: Request) -> Response:
+async def logout(request: Request, state: State) -> Response:
+    """End the session in the store (the cookie, replayed, is refused) and drop it."""
+    await close_session(request, state)
     response = RedirectResponse(f"{LOGIN}?out=1", status_code=303)
     end_session(response, request)
     return response

@@ -1,18 +1,20 @@
-"""Who is at the console: the key in the session cookie, checked like an API key.
+"""Who is at the console: a server-side session, opened by logging in with a key.
 
-The cookie carries the key itself (HttpOnly, SameSite=Strict, Secure over https), so a
-revoked key stops working with the next request — within the same ``auth_cache_seconds`` as
-the API — and there is no second session store to keep in step with ``api_keys``.
+The cookie (HttpOnly, SameSite=Strict, Secure over https) holds a random session id, never
+the key: the store maps the id's SHA-256 to the key (``console_sessions``). The session ends
+at logout (in the store: the same cookie, replayed, is refused), after ``COOKIE_SECONDS``,
+and when the key is revoked — at once on the server that revoked it, within
+``auth_cache_seconds`` on the others.
 
 Forms are protected against cross-site posts twice: the browser does not send a
 SameSite=Strict cookie with a request started by another site, and a POST whose ``Origin``
-(or, without one, ``Referer``) names another host is refused.
+(or, without one, ``Referer``) is not the configured ``public_url`` is refused. The Host
+header is never trusted for it: an attacker's request can name any host.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -21,6 +23,7 @@ from starlette.responses import Response
 from tiyan.domain.errors import AuthError
 from tiyan.service.deps import RateLimitError, State
 from tiyan.service.keys import Principal
+from tiyan.service.settings import origin_of
 
 COOKIE = "tiyan_console"
 #: The session ends after 12 hours even when the key is still good.
@@ -37,11 +40,26 @@ class LoginRequired(Exception):  # noqa: N818 - a redirect, not an error of the 
         self.expired = expired
 
 
-def set_session(response: Response, request: Request, key: str) -> None:
+def _secure(request: Request, state: State) -> bool:
+    public = state.settings.public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
+
+
+async def start_session(response: Response, request: Request, state: State,
+                        principal: Principal) -> None:  # fmt: skip
+    """Open a session for ``principal`` and set its cookie on ``response``."""
+    session_id = await run_in_threadpool(state.open_session, principal, COOKIE_SECONDS)
     response.set_cookie(
-        COOKIE, key, max_age=COOKIE_SECONDS, path="/console", httponly=True,
-        samesite="strict", secure=request.url.scheme == "https",
+        COOKIE, session_id, max_age=COOKIE_SECONDS, path="/console", httponly=True,
+        samesite="strict", secure=_secure(request, state),
     )  # fmt: skip
+
+
+async def close_session(request: Request, state: State) -> None:
+    """Logout: end the request's session in the store (a replayed cookie is refused)."""
+    session_id = request.cookies.get(COOKIE)
+    if session_id:
+        await run_in_threadpool(state.end_session, session_id)
 
 
 def end_session(response: Response, request: Request) -> None:
@@ -61,16 +79,16 @@ async def login_key(state: State, key: str) -> Principal:
 
 
 async def console_principal(request: Request, state: State) -> Principal:
-    """The caller of a console page: the session's key, authenticated, rate limited, and
+    """The caller of a console page: the session's key, still valid, rate limited, and
     not a service key (those are for machines)."""
-    key = request.cookies.get(COOKIE)
-    if not key:
+    session_id = request.cookies.get(COOKIE)
+    if not session_id:
         raise LoginRequired()
     try:
-        principal = await login_key(state, key)
+        principal = await run_in_threadpool(state.session, session_id)
     except AuthError:
         raise LoginRequired(
-            "Your session ended: the key is no longer valid (revoked?). Log in again.",
+            "Your session ended (logged out, expired, or the key was revoked). Log in again.",
             expired=True,
         ) from None
     request.scope.setdefault("state", {})["key_id"] = principal.key_id
@@ -87,16 +105,18 @@ async def console_principal(request: Request, state: State) -> Principal:
 Viewer = Annotated[Principal, Depends(console_principal)]
 
 
-def same_origin(request: Request) -> None:
-    """403 for a POST that says it comes from another site (Origin, else Referer); one
-    that says nothing is let through (the SameSite=Strict cookie still protects it)."""
-    host = request.headers.get("host", "")
+def same_origin(request: Request, state: State) -> None:
+    """403 for a POST that says it comes from a site other than the configured
+    ``public_url`` (Origin, else Referer); one that says nothing is let through (the
+    SameSite=Strict cookie still protects it). Without a ``public_url`` every claim is
+    refused: nothing says which origin is ours (the Host header is the caller's to write)."""
     origin = request.headers.get("origin")
     referer = request.headers.get("referer")
     claimed = origin if origin is not None else referer
     if claimed is None:
         return
-    if claimed == "null" or urlsplit(claimed).netloc.lower() != host.lower():
+    ours = state.settings.public_url
+    if ours is None or claimed == "null" or origin_of(claimed) != ours:
         raise AuthError("a form posted from another site is refused", status=403)
 
 
