@@ -161,3 +161,30 @@ def test_keys_revoke_while_serve_holds_the_duckdb_file(served: dict[str, Any]) -
     with open_store(str(db)) as store:
         (revoked,) = store.query("SELECT revoked_at FROM api_keys WHERE key_id = ?", (key_id,))
     assert revoked[0] is not None
+
+
+def test_text_the_store_cannot_keep_is_one_item_s_answer_on_a_live_connection(
+    served: dict[str, Any],
+) -> None:
+    """A lone surrogate and a NUL among good items, sent to a real server: 200, those two
+    items rejected, the good ones stored; the next request on the same keep-alive connection
+    is answered."""
+    m: Market = served["market"]
+    good = {"merchant_id": m.merchant_a, "amount": "19.90", "status": "paid",
+            "paid_at": "2024-06-18T20:15:00+08:00"}  # fmt: skip
+    items = [
+        {"id": "ka0", "type": "order.paid", "data": {**good, "order_id": "OKA0"}},
+        {"id": "ka1", "type": "order.paid",
+         "data": {**good, "order_id": "OKA1", "channel": "\ud800"}},
+        {"id": "ka2", "type": "order.paid", "data": {**good, "order_id": "OKA2\u0000"}},
+        {"id": "ka3", "type": "order.paid", "data": {**good, "order_id": "OKA3"}},
+    ]  # fmt: skip
+    body = json.dumps({"items": items}).encode()  # ensure_ascii: "\ud800" as JSON writes it
+    headers = {"Authorization": f"Bearer {served['key']}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=served["base"], headers=headers, timeout=30) as client:
+        r = client.post("/v1/events", content=body)
+        assert r.status_code == 200, r.text
+        assert [i["status"] for i in r.json()["items"]] == ["accepted", "rejected", "rejected",
+                                                            "accepted"]  # fmt: skip
+        assert client.post("/v1/events", content=body).json()["duplicate"] == 2
+        assert client.get("/healthz").status_code == 200

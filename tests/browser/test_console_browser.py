@@ -142,3 +142,25 @@ def test_a_merchant_sees_only_its_own_data_and_files_an_appeal(
     assert violation in page.locator("#appeals").inner_text()
     filed = [a for a in _api(served, "/v1/appeals") if a["violation_id"] == violation]
     assert [(a["merchant_id"], a["status"]) for a in filed] == [(served.merchant_b, "open")]
+
+
+def test_logging_out_ends_the_session_on_the_server(
+    page: Any, browser: Any, served: Served
+) -> None:
+    """The cookie is a session id, not the key; after *Log out* the same cookie, put back
+    into a fresh browser, gets the login page: the server ended the session."""
+    _log_in(page, served.operator)
+    page.wait_for_url("**/console/dashboard")
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "tiyan_console"]
+    assert cookie["value"] not in served.operator and served.operator not in cookie["value"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url("**/console/login?out=1")
+    replay = browser.new_context(base_url=served.base)
+    try:
+        replay.add_cookies([{k: cookie[k] for k in ("name", "value", "domain", "path")}])
+        again = replay.new_page()
+        again.goto("/console/dashboard")
+        assert "/console/login" in again.url
+    finally:
+        replay.close()
