@@ -188,3 +188,16 @@ def test_text_the_store_cannot_keep_is_one_item_s_answer_on_a_live_connection(
                                                             "accepted"]  # fmt: skip
         assert client.post("/v1/events", content=body).json()["duplicate"] == 2
         assert client.get("/healthz").status_code == 200
+
+
+def test_keys_list_shows_stored_markup_and_escape_codes_as_text(
+    tmp_path: Path, duckdb_market: Market
+) -> None:
+    """A label holding rich markup (``[/]``) and a terminal escape code is printed as text."""
+    db = tmp_path / "tiyan.duckdb"
+    shutil.copy(duckdb_market.url, db)
+    label = "ops [/] team \x1b[31mred"
+    tiyan_cli("keys", "create", "--role", "operator", "--label", label, "--db", str(db))
+    listed = tiyan_cli("keys", "list", "--db", str(db))
+    assert "\x1b" not in listed
+    assert "[/]" in listed and "\\x1b[31mred" in " ".join(listed.split())

@@ -15,6 +15,14 @@ from tiyan.cli.main import DbOption, JsonOption, _fail, _store, app, err, out
 from tiyan.domain.errors import StoreError, TiyanError
 from tiyan.store import DEFAULT_DB
 
+
+def _shown(value: str | None) -> str:
+    """Stored text as the terminal may show it: rich markup escaped (a label holding ``[/]``
+    is text, not a closing tag), control characters (terminal escape codes) written out."""
+    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in (value or ""))
+    return escape(text)
+
+
 keys_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
@@ -126,7 +134,7 @@ def keys_list_cmd(db: DbOption = DEFAULT_DB, as_json: JsonOption = False) -> Non
     table = RichTable("key id", "role", "merchant", "label", "created", "revoked")
     for k in keys:
         table.add_row(
-            k.key_id, k.role, k.merchant_id or "", k.label or "", str(k.created_at),
+            *(_shown(v) for v in (k.key_id, k.role, k.merchant_id, k.label)), str(k.created_at),
             str(k.revoked_at or ""),
         )  # fmt: skip
     out.print(table)
