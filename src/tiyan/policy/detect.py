@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time, timedelta
+from functools import cached_property
 from typing import Any
 
 import ibis
@@ -30,6 +31,7 @@ from tiyan.domain.metrics import CatalogConfig
 from tiyan.metrics.facts import (
     Facts,
     evidence_complete,
+    flag,
     left_unshipped,
     seconds_between,
     ship_due,
@@ -73,11 +75,19 @@ class Window:
 class Detectors:
     """The detectors over one store's tables (see the module docstring)."""
 
-    def __init__(self, tables: Mapping[str, Any], rules: Rules, config: CatalogConfig) -> None:
+    def __init__(
+        self,
+        tables: Mapping[str, Any],
+        rules: Rules,
+        config: CatalogConfig,
+        *,
+        share: Callable[[Any], Any] | None = None,
+    ) -> None:
         self.tables = tables
         self.rules = rules
         self.config = config
         self.facts = Facts(tables, config)
+        self.share = share or (lambda rel: rel)
 
     def _local(self, ts: Any) -> Any:
         return self.facts.local(ts)
@@ -86,17 +96,20 @@ class Detectors:
         """Local midnight of ``day`` (a date) as naive UTC."""
         return day.cast("timestamp") - ibis.interval(minutes=self.config.utc_offset_minutes)
 
-    def _orders(self) -> Any:
+    @cached_property
+    def orders(self) -> Any:
+        """``Facts.orders`` with each order's amount and consumer: what the order-level rules
+        read, built once per run (``share`` may materialise it for all of them)."""
         o = self.facts.orders
         raw = self.tables["orders"].select(
             ro_id=_.order_id, amount=_.amount.cast("float64"), consumer_id=_.consumer_id
         )
-        return o.join(raw, o.order_id == raw.ro_id).drop("ro_id")
+        return self.share(o.join(raw, o.order_id == raw.ro_id).drop("ro_id"))
 
     # -- order-level rules -------------------------------------------------------------------
 
     def ship_timeout(self, w: Window, rule: ShipTimeout) -> Any:
-        o = self._orders()
+        o = self.orders
         late = o.filter(~o.presale, ship_due(o), ship_late(o))
         late = w.decided(late, late.promised_ship_by)
         return late.select(
@@ -111,7 +124,7 @@ class Detectors:
         )
 
     def presale_overrun(self, w: Window, rule: PresaleOverrun) -> Any:
-        o = self._orders().filter(_.presale, _.promised_ship_by.notnull())
+        o = self.orders.filter(_.presale, _.promised_ship_by.notnull())
         p = self.tables["products"].select(p_id=_.product_id, category=_.category)
         raw = self.tables["orders"].select(r_id=_.order_id, product_id=_.product_id)
         o = o.join(raw, o.order_id == raw.r_id).drop("r_id")
@@ -144,7 +157,7 @@ class Detectors:
         )
 
     def fake_shipment(self, w: Window, rule: FakeShipment) -> Any:
-        o = self._orders()
+        o = self.orders
         s = self.tables["shipments"]
         ev = self.tables["tracking_events"]
         # A violation decided in the window comes from an upload at most the longest wait
@@ -176,17 +189,27 @@ class Detectors:
             _.destination_region != _.signed_region,
         )
         away = away.group_by("order_id").aggregate(away_region=away.signed_region.min())
-        ranked = ev.mutate(
-            k=ibis.row_number().over(group_by=ev.tracking_no, order_by=[ev.event_at, ev.status])
+        # Each number's first scan and the next one (the second smallest scan time: the
+        # first again when two scans share it), as two aggregations rather than a ranking.
+        # Only an order nobody signed for can stall: its parcels' numbers are the only ones
+        # whose scans are ranked (the order's own sign-off and completion, and each parcel's,
+        # are null; the order-level test below stays the authority).
+        open_orders = self.tables["orders"].filter(_.signed_at.isnull(), _.completed_at.isnull())
+        unsigned = s.filter(s.signed_at.isnull(), s.order_id.isin(open_orders.order_id))
+        scans = ev.filter(ev.tracking_no.isin(unsigned.tracking_no))
+        times = scans.select("tracking_no", t=scans.event_at.truncate("s"))
+        firsts = times.group_by("tracking_no").aggregate(
+            first_event=times.t.min(), events=times.t.count()
         )
-        first_two = (
-            ranked.filter(ranked.k < 2)
-            .group_by("tracking_no")
-            .aggregate(
-                first_event=ranked.event_at.truncate("s").min(),
-                second_event=ranked.event_at.truncate("s").max(),
-                events=ranked.k.count(),
-            )
+        after = times.join(firsts, "tracking_no")
+        first_two = after.group_by("tracking_no").aggregate(
+            first_event=after.first_event.min(),
+            events=after.events.min(),
+            ties=flag(after.t == after.first_event).sum(),
+            later=after.t.min(where=after.t > after.first_event),
+        )
+        first_two = first_two.mutate(
+            second_event=ibis.ifelse(first_two.ties > 1, first_two.first_event, first_two.later)
         )
         stall = parcels.join(first_two, "tracking_no")
         stall = stall.group_by("order_id").aggregate(
@@ -234,20 +257,21 @@ class Detectors:
         # orders of the merchant (carriers are late for everyone now and then): count them
         # over the span ending at each order, then confirm every order a qualifying span
         # covers (the best count among the spans ending in the days after it).
+        # (Both windows run over every candidate, the orders without timing evidence
+        # counting 0 and confirming nothing, so the candidates are computed once.)
         span = ibis.interval(days=rule.timing_window_days)
-        timed = cand.filter(cand.timing)
         trailing = ibis.range_window(
-            preceding=span, following=0, group_by=timed.merchant_id, order_by=timed.at
+            preceding=span, following=0, group_by=cand.merchant_id, order_by=cand.at
         )
-        timed = timed.mutate(trailing_count=timed.order_id.count().over(trailing))
+        cand = cand.mutate(trailing_count=flag(cand.timing).sum().over(trailing))
         ahead = ibis.range_window(
-            preceding=0, following=span, group_by=timed.merchant_id, order_by=timed.at
+            preceding=0, following=span, group_by=cand.merchant_id, order_by=cand.at
         )
-        timed = timed.select(
-            t_id=timed.order_id, timing_orders=timed.trailing_count.max().over(ahead)
+        best = ibis.ifelse(cand.timing, cand.trailing_count, ibis.null().cast("int64"))
+        cand = cand.mutate(timing_orders=best.max().over(ahead))
+        cand = cand.mutate(
+            timing_orders=ibis.ifelse(cand.timing, cand.timing_orders, 0).cast("int64")
         )
-        cand = cand.left_join(timed, cand.order_id == timed.t_id).drop("t_id")
-        cand = cand.mutate(timing_orders=cand.timing_orders.fill_null(0))
         found = cand.filter(cand.strong | (cand.timing_orders >= rule.timing_min_orders))
         found = w.decided(found, found.at)
         return found.select(
@@ -390,7 +414,7 @@ class Detectors:
         )
 
     def _non_shipped(self, rule: MaliciousNonShipment) -> Any:
-        o = self._orders()
+        o = self.orders
         by_merchant = (o.cancelled_by == "merchant") & ~o.cancel_reason.isin(
             _OUT_OF_STOCK
         ).fill_null(False)
@@ -422,7 +446,7 @@ class Detectors:
         return ibis.union(day, week, distinct=False)
 
     def fake_inventory(self, w: Window, rule: FakeInventory) -> Any:
-        o = self._orders()
+        o = self.orders
         events = o.filter(
             o.cancelled_at.notnull(), o.cancel_reason.isin(_OUT_OF_STOCK).fill_null(False)
         ).select("merchant_id", "order_id", at=_.cancelled_at)
@@ -457,7 +481,7 @@ class Detectors:
         # The quantile is over the pickups on record: a span holding an order whose records
         # are incomplete (a rejected parcel, a delivery without a pickup) is not judged, as
         # the missing pickup may be any. Those orders count at their pickup, else payment.
-        o = self._orders().filter(~_.presale, _.promised_ship_by.notnull())
+        o = self.orders.filter(~_.presale, _.promised_ship_by.notnull())
         counted = o.first_pickup_at.notnull() & evidence_complete(o)
         o = o.mutate(
             at=ibis.coalesce(o.first_pickup_at, o.paid_at),
@@ -472,6 +496,8 @@ class Detectors:
         # Each week end looks back over window_days of pickups.
         shown = o.filter(o.counted)
         weeks = shown.select("merchant_id", end=self._week_end(shown.at)).distinct()
+        # (only the weeks a run for as_of decides: the others would be dropped below)
+        weeks = w.decided(weeks, weeks.end - ibis.interval(seconds=1))
         span = ibis.interval(days=rule.window_days)
         picks = o.select(m=_.merchant_id, at=_.at, hours=_.hours, promise=_.promise, gap=_.gap)
         joined = weeks.join(
@@ -532,10 +558,19 @@ _check_table()
 
 
 def detect(
-    tables: Mapping[str, Any], rules: Rules, config: CatalogConfig, *, as_of: date
+    tables: Mapping[str, Any],
+    rules: Rules,
+    config: CatalogConfig,
+    *,
+    as_of: date,
+    share: Callable[[Any], Any] | None = None,
 ) -> dict[str, Any]:
-    """Rule id -> the Ibis expression of its violations decided by a run for ``as_of``."""
-    detectors = Detectors(tables, rules, config)
+    """Rule id -> the Ibis expression of its violations decided by a run for ``as_of``.
+
+    ``share`` receives the relation every order-level rule reads (one row per order, the
+    costliest part of each) and returns what they read instead: the caller may materialise
+    it once in its engine (e.g. ``Table.cache``) rather than have each rule recompute it."""
+    detectors = Detectors(tables, rules, config, share=share)
     window = Window(as_of, rules.lookback_days, config)
     return {
         rule_id: DETECTORS[rule_id][1](detectors, window, rule)

@@ -11,6 +11,7 @@ Example::
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -285,9 +286,28 @@ def load_detections(
     say = progress or (lambda _msg: None)
     config = policy.population.catalog_config()
     found: dict[str, list[dict[str, Any]]] = {}
-    for rule_id, expr in detect(store_tables(store), policy.rules, config, as_of=as_of).items():
-        say(f"detecting {rule_id}")
-        found[rule_id] = expr.to_pyarrow().to_pylist()
+    shared: list[tuple[Any, str]] = []
+
+    def share(rel: Any) -> Any:
+        # The one-row-per-order relation the order-level rules share, built once in the
+        # engine (a temporary table) rather than by each rule's query.
+        import ibis
+
+        say("gathering each order's parcels, sign-off and evidence")
+        backend = ibis.get_backend(rel)
+        name = f"tiyan_detect_orders_{uuid.uuid4().hex[:12]}"
+        table = backend.create_table(name, rel, temp=True)
+        shared.append((backend, name))
+        return table
+
+    try:
+        exprs = detect(store_tables(store), policy.rules, config, as_of=as_of, share=share)
+        for rule_id, expr in exprs.items():
+            say(f"detecting {rule_id}")
+            found[rule_id] = expr.to_pyarrow().to_pylist()
+    finally:
+        for backend, name in shared:
+            backend.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
     return found
 
 
