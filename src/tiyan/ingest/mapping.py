@@ -5,6 +5,7 @@ A mapping is a small YAML file::
     name: olist
     description: Olist Brazilian e-commerce public data set
     timezone: America/Sao_Paulo      # naive timestamps of these sources are local to this zone
+    currency: BRL                    # ISO 4217 code of the amounts (the report prints R$)
     sources:                         # view name -> file name (a glob) in the source directory
       orders: olist_orders_dataset.csv
       items: olist_order_items_dataset.csv
@@ -17,6 +18,10 @@ never stops the read); the queries cast where they compute and otherwise leave p
 validation, which quarantines what does not fit. Each query's result is validated exactly
 like a canonical file; its "line" in the quarantine is the row number of the query result.
 
+``timezone`` and ``currency`` describe the platform the data comes from: a load through the
+mapping records them in the store (:mod:`tiyan.store.platform`), whose local days, report and
+scorecards then follow them.
+
 Mappings shipped with tiyan live in ``tiyan/ingest/mappings/<name>.yaml``; ``--mapping``
 takes such a name or a path to a file.
 """
@@ -24,9 +29,11 @@ takes such a name or a path to a file.
 from __future__ import annotations
 
 import glob
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -53,9 +60,29 @@ class Mapping(BaseModel):
     name: NonEmpty
     description: str = ""
     timezone: str | None = None
+    currency: str | None = None
     sources: dict[NonEmpty, NonEmpty] = Field(min_length=1)
     tables: dict[NonEmpty, NonEmpty] = Field(min_length=1)
     path: str = ""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str | None) -> str | None:
+        if zone is not None:
+            try:
+                ZoneInfo(zone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(
+                    f"unknown time zone {zone!r} (an IANA name like America/Sao_Paulo)"
+                ) from None
+        return zone
+
+    @field_validator("currency")
+    @classmethod
+    def _currency_code(cls, code: str | None) -> str | None:
+        if code is not None and not re.fullmatch(r"[A-Z]{3}", code):
+            raise ValueError(f"expected an ISO 4217 currency code like BRL or CNY, not {code!r}")
+        return code
 
     @field_validator("tables")
     @classmethod
