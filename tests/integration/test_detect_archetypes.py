@@ -150,3 +150,31 @@ def test_rectification_tracks_the_targeted_metric_of_each_penalty(
         # rewriting gives the same table
         assert record_rectification(store, as_of=AS_OF, days=14) == rows
         assert store.count("rectification") == len(rows)
+
+
+def test_the_shared_order_relation_changes_no_record(archetype_store: Path) -> None:
+    """The store materialises the relation the order-level rules share once per run
+    (``load_detections``): every rule finds exactly the records its stand-alone expression
+    finds, and the temporary table is gone afterwards."""
+    from tiyan.metrics.runner import store_tables
+    from tiyan.policy.detect import detect
+    from tiyan.store.governance import load_detections
+
+    policy = load_policy()
+    config = policy.population.catalog_config()
+
+    def key(record: dict[str, Any]) -> str:
+        return repr(sorted(record.items()))
+
+    with open_store(str(archetype_store)) as store:
+        shared = load_detections(store, policy, as_of=AS_OF)
+        alone = {
+            rule: expr.to_pyarrow().to_pylist()
+            for rule, expr in detect(store_tables(store), policy.rules, config, as_of=AS_OF).items()
+        }
+        left = [n for (n,) in store.query("SELECT table_name FROM duckdb_tables()")]
+    assert set(shared) == set(alone) == set(policy.rules.enabled())
+    assert sum(len(r) for r in shared.values()) > 1000
+    for rule in alone:
+        assert sorted(map(key, shared[rule])) == sorted(map(key, alone[rule])), rule
+    assert not [n for n in left if n.startswith("tiyan_detect_orders_")]
