@@ -44,6 +44,12 @@ Conventions:
   a changed row updated, an identical row left alone. PostgreSQL enforces keys with
   constraints; the embedded DuckDB store enforces them in the load (its key index would make
   bulk loads ~3× slower), so write to a DuckDB store only through tiyan.
+- **Enumerations**: a column whose values a metric, rule or decision tests (channel, status,
+  cancelled_by, the after-sales type and reason, ...) is *closed*: a value outside its list
+  is rejected. A *descriptive* one (store type, risk tier, cancel reason, contact topic) lists
+  tiyan's codes, and any other value is kept as given, with an `unlisted_value` warning in
+  the load report; the rules test it for their codes only. A mapping's `values:` table maps
+  a source's own values to the codes (see mappings.md).
 - **References** (→) must name a row loaded in the same load or already in the store.
 - **Time order** rules reject impossible sequences (a parcel signed before it was picked up);
   sequences that are misconduct rather than bad data (a tracking number uploaded before
@@ -56,7 +62,10 @@ Type names: `string` = VARCHAR/TEXT, `int` = BIGINT, `money` = DECIMAL(18,2)/NUM
 
 def _rules(col: Column) -> str:
     parts = []
-    if col.allowed:
+    if col.allowed and col.descriptive:
+        codes = ", ".join(f"`{a}`" for a in col.allowed)
+        parts.append(f"descriptive: codes {codes}; any other value kept as given (a warning)")
+    elif col.allowed:
         parts.append("one of " + ", ".join(f"`{a}`" for a in col.allowed))
     if col.minimum is not None:
         parts.append(f"≥ {col.minimum:g}")

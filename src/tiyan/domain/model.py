@@ -10,6 +10,13 @@ Conventions:
   a naive input timestamp is read in the platform time zone (default Asia/Shanghai).
 * Money is ``DECIMAL(18,2)`` in the platform currency (yuan, ¥).
 * No personal data in plaintext: consumers are pseudonymous ids with a region and a risk tier.
+* Enumerations are of two kinds. A **closed** column (channel, status, cancelled_by, the
+  after-sales type and reason, ...) holds only tiyan's codes, because a metric, rule or
+  decision tests its values: anything else is rejected. A **descriptive** column
+  (``Column.descriptive``: store type, risk tier, cancel reason, contact topic) is a label
+  that real exports spell their own way: ``allowed`` lists tiyan's codes, and any other
+  value is kept as given, with an ``unlisted_value`` warning. Whatever tests such a column
+  tests it for a code by equality, so a source's own label never counts as a code.
 
 Example::
 
@@ -56,6 +63,9 @@ class Column:
     zh: str = ""
     required: bool = False
     allowed: tuple[str, ...] | None = None
+    #: ``allowed`` lists tiyan's codes of a descriptive label: a value outside them is kept as
+    #: given, with a warning, instead of rejecting the row (module docstring).
+    descriptive: bool = False
     minimum: float | None = None
     maximum: float | None = None
     references: Reference | None = None
@@ -179,7 +189,15 @@ MERCHANTS = Table(
             "主营类目",
             required=True,
         ),
-        Column("store_type", S, "Store type.", "店铺类型", allowed=STORE_TYPES),
+        Column(
+            "store_type",
+            S,
+            "Store type; the policy's provisional score of a new merchant is looked up by it "
+            "(a type it does not name gets the default).",
+            "店铺类型",
+            allowed=STORE_TYPES,
+            descriptive=True,
+        ),
         Column("region", S, "Province the merchant ships from.", "发货地区"),
         Column("opened_at", T, "When the shop opened.", "开店时间"),
     ),
@@ -233,9 +251,11 @@ CONSUMERS = Table(
         Column(
             "risk_tier",
             S,
-            "Risk tier, which bounds express refunds.",
+            "Risk tier, which bounds express refunds (only the tiers the policy's "
+            "`tier_limits` name get one).",
             "风险等级",
             allowed=RISK_TIERS,
+            descriptive=True,
         ),
         Column("registered_at", T, "Registration time.", "注册时间"),
     ),
@@ -280,9 +300,11 @@ ORDERS = Table(
         Column(
             "cancel_reason",
             S,
-            "Why (out_of_stock marks fake inventory).",
+            "Why: a code (out_of_stock marks fake inventory, unable_to_ship a merchant's "
+            "refusal to ship) or the source's own words, which count as no code.",
             "取消原因",
             allowed=CANCEL_REASONS,
+            descriptive=True,
         ),
         Column("signed_at", T, "Signed for by the consumer.", "签收时间"),
         Column("completed_at", T, "Completed (confirmed receipt).", "确认收货时间"),
@@ -503,7 +525,15 @@ PLATFORM_CONTACTS = Table(
         Column("consumer_id", S, "Consumer.", "用户ID", references=_CONSUMER),
         Column("order_id", S, "Order, if any.", "订单号", references=_ORDER),
         Column("merchant_id", S, "Merchant, if any.", "商家ID", references=_MERCHANT),
-        Column("topic", S, "Topic.", "进线原因", required=True, allowed=CONTACT_TOPICS),
+        Column(
+            "topic",
+            S,
+            "Topic.",
+            "进线原因",
+            required=True,
+            allowed=CONTACT_TOPICS,
+            descriptive=True,
+        ),
         Column("created_at", T, "When.", "进线时间", required=True),
     ),
 )

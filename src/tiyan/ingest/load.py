@@ -31,7 +31,14 @@ from tiyan.domain.errors import UsageError
 from tiyan.domain.model import INGEST_LOG, QUARANTINE, TABLES, Column, Table
 from tiyan.ingest.mapping import Mapping, create_source_views, load_mapping
 from tiyan.ingest.sources import Source, discover, read_source, sha256_of
-from tiyan.ingest.validate import Lookup, batch_query, parse_query, sql_str, warning_checks
+from tiyan.ingest.validate import (
+    Lookup,
+    batch_query,
+    parse_query,
+    sql_str,
+    unlisted_checks,
+    warning_checks,
+)
 from tiyan.store.base import Store, WritePlan
 from tiyan.store.schema import quote
 
@@ -52,7 +59,8 @@ class TableReport:
     unchanged: int = 0
     quarantined: int = 0
     reasons: list[dict[str, Any]] = field(default_factory=list)
-    #: Accepted rows that carry a warning (e.g. ``ambiguous_time``): code, rows, an example.
+    #: Accepted rows that carry a warning (``ambiguous_time``, ``unlisted_value``): code,
+    #: column, rows and an example, by code and column.
     warnings: list[dict[str, Any]] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     ignored_columns: dict[str, list[str]] = field(default_factory=dict)
@@ -211,6 +219,8 @@ class _Load:
         self.collect = collect
         self.problems: dict[str, dict[int, list[dict[str, Any]]]] = {}
         self.new_rows: dict[str, str] = {}  # table -> staging relation of its new rows
+        # table -> column -> a mapping's values: table (source value -> tiyan's code)
+        self.values: dict[str, dict[str, dict[str, str | None]]] = {}
 
     # -- orchestration --------------------------------------------------------------------
     def run(
@@ -220,6 +230,7 @@ class _Load:
         mapping_label: str | None = None
         if mapping is not None:
             sources, mapping_label = self._mapping_sources(paths, mapping)
+            self.values = mapping.values_tables()
         else:
             sources, skipped = discover(paths)
         return self.run_sources(sources, skipped, mapping_label, max_reject_rate, None)
@@ -274,8 +285,13 @@ class _Load:
             for file in files[view]:
                 digest.update(sha256_of(Path(file)).encode())
         sources = []
+        values = mapping.values_tables()
         for table, query in mapping.tables.items():
-            check = hashlib.sha256(digest.digest() + query.encode()).hexdigest()
+            # what the source is: the files, the query and the values tables it applies
+            spec = query.encode()
+            if table in values:
+                spec += json.dumps(values[table], sort_keys=True, ensure_ascii=False).encode()
+            check = hashlib.sha256(digest.digest() + spec).hexdigest()
             sources.append(
                 Source(
                     table=table,
@@ -305,10 +321,16 @@ class _Load:
             if extra:
                 report.ignored_columns[src.name] = extra
             known = {k: v for k, v in types.items() if k in table.column_names}
-            warned = warned or bool(warning_checks(table, known, self.tz))
+            warned = (
+                warned
+                or bool(warning_checks(table, known, self.tz))
+                or bool(unlisted_checks(table, known))
+            )
             self.con.execute(
                 f"CREATE OR REPLACE TEMP TABLE parsed_{t}_{i} AS "
-                + parse_query(table, raw, known, self.tz, nul_free=src.nul_free)
+                + parse_query(
+                    table, raw, known, self.tz, nul_free=src.nul_free, values=self.values.get(t)
+                )
             )
             parsed.append(f"SELECT * FROM parsed_{t}_{i}")
         # One source (the usual case) needs no copy: the batch is a view of it.
@@ -331,10 +353,11 @@ class _Load:
         self._count(table, sources, report)
         if warned:
             report.warnings = [
-                {"code": code, "rows": int(n), "example": example}
-                for code, n, example in self.con.execute(
-                    "SELECT w.code, count(*), min(w.message) FROM (SELECT unnest(__warnings) "
-                    f"AS w FROM accepted_{t}) GROUP BY 1 ORDER BY 2 DESC, 1"
+                {"code": code, "column": column, "rows": int(n), "example": example}
+                for code, column, n, example in self.con.execute(
+                    'SELECT w.code, w."column", count(*), min(w.message) FROM (SELECT '
+                    f"unnest(__warnings) AS w FROM accepted_{t} WHERE len(__warnings) > 0) "
+                    "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2"
                 ).fetchall()
             ]
         return report

@@ -12,11 +12,16 @@ A mapping is a small YAML file::
     tables:                          # canonical table -> one DuckDB SQL query over the views
       merchants: |
         SELECT seller_id AS merchant_id, ... FROM sellers
+    columns:                         # optional: a values table per column (source -> code)
+      orders:
+        status: {values: {"已签收": signed, "已取消": cancelled}}
 
 Every source file is exposed as a DuckDB view whose columns are all VARCHAR (so a stray value
 never stops the read); the queries cast where they compute and otherwise leave parsing to
 validation, which quarantines what does not fit. Each query's result is validated exactly
 like a canonical file; its "line" in the quarantine is the row number of the query result.
+A column's ``values:`` table turns the source's own values into tiyan's codes before
+validation (a value it does not name passes through, for validation to judge).
 
 ``timezone`` and ``currency`` describe the platform the data comes from: a load through the
 mapping records them in the store (:mod:`tiyan.store.platform`), whose local days, report and
@@ -42,14 +47,42 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
 from tiyan.domain.errors import SourceError, UnknownNameError
-from tiyan.domain.model import TABLES
+from tiyan.domain.model import TABLES, ColumnType
 from tiyan.ingest.lines import header_of, scan_text
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class ColumnSpec(BaseModel):
+    """What a mapping says of one canonical column: its ``values:`` table, each source value
+    (as text, surrounding spaces ignored) -> tiyan's code, or null for no value."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    values: dict[NonEmpty, str | None] = Field(min_length=1)
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _as_text(cls, values: Any) -> Any:
+        # YAML reads an unquoted 1 as a number and true as a boolean: a status code 1 means the
+        # text "1"; a key YAML turned into a boolean (yes, no, on, off) must be quoted.
+        if not isinstance(values, dict):
+            return values
+        out: dict[str, Any] = {}
+        for key, code in values.items():
+            if isinstance(key, bool) or not isinstance(key, str | int):
+                raise ValueError(f"source value {key!r} is not text: quote it")
+            if isinstance(code, bool):
+                code = "true" if code else "false"
+            elif isinstance(code, int | float):
+                code = str(code)
+            out[str(key)] = code
+        return out
 
 
 class Mapping(BaseModel):
@@ -63,6 +96,8 @@ class Mapping(BaseModel):
     currency: str | None = None
     sources: dict[NonEmpty, NonEmpty] = Field(min_length=1)
     tables: dict[NonEmpty, NonEmpty] = Field(min_length=1)
+    #: table -> column -> what the mapping says of it (its ``values:`` table)
+    columns: dict[NonEmpty, dict[NonEmpty, ColumnSpec]] = Field(default_factory=dict)
     path: str = ""
 
     @field_validator("timezone")
@@ -91,6 +126,45 @@ class Mapping(BaseModel):
             if table not in TABLES:
                 raise ValueError(str(UnknownNameError("canonical table", table, TABLES)))
         return tables
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(
+        cls, columns: dict[str, dict[str, ColumnSpec]], info: ValidationInfo
+    ) -> dict[str, dict[str, ColumnSpec]]:
+        produced = info.data.get("tables") or {}
+        for name, specs in columns.items():
+            if name not in TABLES:
+                raise ValueError(str(UnknownNameError("canonical table", name, TABLES)))
+            if produced and name not in produced:
+                raise ValueError(f"{name}: the mapping's tables produce no {name}")
+            table = TABLES[name]
+            for col_name, spec in specs.items():
+                if col_name not in table.column_names:
+                    raise ValueError(
+                        str(UnknownNameError(f"column of {name}", col_name, table.column_names))
+                    )
+                col = table.column(col_name)
+                where = f"{name}.{col_name}.values"
+                if col.type not in (ColumnType.STRING, ColumnType.BOOL):
+                    raise ValueError(
+                        f"{where}: values tables map text and booleans, and {col_name} is a "
+                        f"{col.type.value} column"
+                    )
+                for source, code in spec.values.items():
+                    if col.allowed is not None and code is not None and code not in col.allowed:
+                        raise ValueError(
+                            f"{where}[{source!r}]: {code!r} is not one of {col_name}'s codes: "
+                            + ", ".join(col.allowed)
+                        )
+        return columns
+
+    def values_tables(self) -> dict[str, dict[str, dict[str, str | None]]]:
+        """Each column's ``values:`` table, by table and column."""
+        return {
+            table: {col: dict(spec.values) for col, spec in specs.items()}
+            for table, specs in self.columns.items()
+        }
 
 
 def shipped_mappings() -> list[str]:

@@ -17,7 +17,8 @@ bad_type           a value that cannot be read as the column's type: a number no
                    forward)
 bad_text           text holding a NUL byte (U+0000), which PostgreSQL cannot store (the same
                    code as the events API's)
-not_allowed        a value outside the column's enumeration
+not_allowed        a value outside a closed column's enumeration (one a metric or rule tests);
+                   the message names the codes and the mapping's ``values:`` table
 out_of_range       a number outside [minimum, maximum]; a timestamp outside 2000–2100
 time_order         a time earlier than the time it must follow (same row)
 =================  ==========================================================================
@@ -35,7 +36,12 @@ Malformed lines (``malformed_line``) are found while reading (:mod:`tiyan.ingest
 
 Warnings (:func:`warning_checks`) mark an accepted row without rejecting it, and are counted
 in the load report: ``ambiguous_time``, a local time that occurs twice (the hour repeated
-when clocks go back), read as the later of the two instants (standard time).
+when clocks go back), read as the later of the two instants (standard time);
+``unlisted_value``, a value of a descriptive column (``Column.descriptive``: store type, risk
+tier, cancel reason, contact topic) that is none of tiyan's codes, kept as given.
+
+A mapping's ``values:`` tables (:func:`mapped_values`) turn a source's own values into
+tiyan's codes before any rule runs.
 """
 
 from __future__ import annotations
@@ -244,6 +250,44 @@ def warning_checks(table: Table, source_types: dict[str, str], tz: str) -> list[
     return checks
 
 
+def _codes(col: Column) -> str:
+    assert col.allowed is not None
+    return ", ".join(sql_str(a) for a in col.allowed)
+
+
+def unlisted_checks(table: Table, source_types: dict[str, str]) -> list[Check]:
+    """The warnings of descriptive columns: a value that is none of tiyan's codes is kept as
+    given (a label a rule tests for a code by equality never takes it for one)."""
+    checks: list[Check] = []
+    for col in table.columns:
+        st = source_types.get(col.name, "")
+        if not (col.descriptive and col.allowed and st):
+            continue
+        value = f"NULLIF(CAST(r.{quote(col.name)} AS VARCHAR), '')"  # as parse_expr reads it
+        cond = f"coalesce({value} NOT IN ({_codes(col)}), false)"
+        message = f"{sql_str(col.name + ' ')} || {_show('p.' + quote(col.name))} || " + sql_str(
+            " is none of tiyan's codes (" + ", ".join(col.allowed) + "): kept as given "
+            "(a mapping's values: table can map it to one)"
+        )
+        checks.append((cond, _problem("unlisted_value", col.name, message)))
+    return checks
+
+
+def mapped_values(expr: str, values: dict[str, str | None]) -> str:
+    """SQL: ``expr`` as text, with a mapping's ``values:`` table applied — a source value
+    (surrounding spaces trimmed) the table names becomes its code (or NULL); any other value
+    passes through unchanged, for validation to judge.
+
+    >>> print(mapped_values("s", {"已签收": "signed"}))
+    CASE trim(CAST(s AS VARCHAR)) WHEN '已签收' THEN 'signed' ELSE CAST(s AS VARCHAR) END
+    """
+    text = f"CAST({expr} AS VARCHAR)"
+    whens = " ".join(
+        f"WHEN {sql_str(k)} THEN {'NULL' if v is None else sql_str(v)}" for k, v in values.items()
+    )
+    return f"CASE trim({text}) {whens} ELSE {text} END" if values else text
+
+
 def _present(col: Column, source_type: str) -> str:
     x = f"r.{quote(col.name)}"
     if source_type.upper() in {"VARCHAR", "JSON"}:
@@ -278,12 +322,12 @@ def _row_problems(table: Table, source_types: dict[str, str], nul_free: bool) ->
                 " holds a NUL byte (U+0000), which text cannot"
             )
             checks.append((f"contains({c}, chr(0))", _problem("bad_text", name, message)))
-        if col.allowed:
-            allowed = ", ".join(sql_str(a) for a in col.allowed)
+        if col.allowed and not col.descriptive:
             message = f"{sql_str(name + ' ')} || {_show(c)} || " + sql_str(
-                " is not one of: " + ", ".join(col.allowed)
+                " is not one of: " + ", ".join(col.allowed) + " (a mapping's values: table "
+                "can map a source's own values to these, see docs/mappings.md)"
             )
-            checks.append((f"{c} NOT IN ({allowed})", _problem("not_allowed", name, message)))
+            checks.append((f"{c} NOT IN ({_codes(col)})", _problem("not_allowed", name, message)))
         bounds: list[tuple[str, str, str]] = []
         if col.minimum is not None:
             bounds.append(("<", repr(col.minimum), f"below the minimum {col.minimum:g}"))
@@ -323,10 +367,24 @@ def _list(checks: list[Check]) -> str:
 
 
 def parse_query(
-    table: Table, raw: str, source_types: dict[str, str], tz: str, *, nul_free: bool = False
+    table: Table,
+    raw: str,
+    source_types: dict[str, str],
+    tz: str,
+    *,
+    nul_free: bool = False,
+    values: dict[str, dict[str, str | None]] | None = None,
 ) -> str:
     """Typed canonical columns of staging table ``raw`` and each row's row-rule problems
-    (``nul_free``: the source is known to hold no NUL, e.g. a file whose bytes were read)."""
+    (``nul_free``: the source is known to hold no NUL, e.g. a file whose bytes were read;
+    ``values``: a mapping's ``values:`` tables by column, applied before every rule)."""
+    mapped = {c: v for c, v in (values or {}).items() if c in source_types}
+    if mapped:
+        replaced = ", ".join(
+            f"{mapped_values(quote(c), v)} AS {quote(c)}" for c, v in mapped.items()
+        )
+        raw = f"(SELECT * REPLACE ({replaced}) FROM {raw})"
+        source_types = {**source_types, **dict.fromkeys(mapped, "VARCHAR")}
     inner = ["r.__source", "r.__line"]
     for col in table.columns:
         if col.name in source_types:
@@ -336,7 +394,7 @@ def parse_query(
             inner.append(f"r.{quote(col.name)} AS {quote('__raw_' + col.name)}")
         else:
             inner.append(f"CAST(NULL AS {duck_type(col)}) AS {quote(col.name)}")
-    warnings = warning_checks(table, source_types, tz)
+    warnings = warning_checks(table, source_types, tz) + unlisted_checks(table, source_types)
     for i, (cond, _) in enumerate(warnings):
         inner.append(f"{cond} AS __warn_{i}")
     outer = ["p.__source", "p.__line"] + [f"p.{quote(c.name)}" for c in table.columns]
