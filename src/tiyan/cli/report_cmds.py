@@ -9,6 +9,7 @@ import typer
 
 from tiyan.cli.main import DbOption, _fail, _store, app, err, out
 from tiyan.cli.scoring_cmds import PolicyOption
+from tiyan.cli.terminal import shown
 from tiyan.domain.errors import TiyanError
 from tiyan.policy.files import load_policy
 from tiyan.reports.kpis import choose_periods
@@ -36,12 +37,12 @@ def write_report(
     with _store(db, read_only=True) as store:
         if merchant is not None:
             policy = load_policy(policy_file) if policy_file else None
-            with err.status(f"drawing the scorecard of {merchant}"):
+            with err.status(f"drawing the scorecard of {shown(merchant)}"):
                 html = render_scorecard(store, merchant, lang=lang, policy=policy)
         else:
             chosen, before = choose_periods(store, period, compare)
             policy = load_policy(policy_file, as_of=chosen.end)
-            with err.status(f"computing the report for {chosen.label}"):
+            with err.status(f"computing the report for {shown(chosen.label)}"):
                 html = render_report(store, period=chosen, compare=before, lang=lang, policy=policy)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # Both files are written beside their names and renamed at the end: a failure (no Pango
@@ -111,4 +112,4 @@ def report_cmd(
     except (TiyanError, ValueError, OSError) as exc:
         raise _fail(exc) from None
     for path in written:
-        out.print(f"wrote {path} (open file://{path.resolve()})", highlight=False)
+        out.print(f"wrote {shown(path)} (open file://{shown(path.resolve())})", highlight=False)

@@ -8,20 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table as RichTable
 
 from tiyan.cli.main import DbOption, JsonOption, _fail, _store, app, err, out
+from tiyan.cli.terminal import shown
 from tiyan.domain.errors import StoreError, TiyanError
 from tiyan.store import DEFAULT_DB
-
-
-def _shown(value: str | None) -> str:
-    """Stored text as the terminal may show it: rich markup escaped (a label holding ``[/]``
-    is text, not a closing tag), control characters (terminal escape codes) written out."""
-    text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in (value or ""))
-    return escape(text)
-
 
 keys_app = typer.Typer(help="API keys of the HTTP service.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -68,7 +60,9 @@ def serve_cmd(
     except (TiyanError, ValueError) as exc:
         raise _fail(exc) from None
     configure_logging()
-    err.print(f"tiyan serving {settings.db} on http://{host}:{port} (API docs: /docs)")
+    err.print(
+        f"tiyan serving {shown(settings.db)} on http://{shown(host)}:{port} (API docs: /docs)"
+    )
     common = {"host": host, "port": port, "timeout_graceful_shutdown": 30, "log_level": "warning"}
     if workers == 1:
         from tiyan.service import create_app
@@ -115,7 +109,8 @@ def keys_create_cmd(
         out.print_json(json.dumps(info, default=str))
         return
     out.print(
-        f"created {key.info.role} key {key.key_id}" + (f" for {merchant}" if merchant else "")
+        f"created {key.info.role} key {key.key_id}"
+        + (f" for {shown(merchant)}" if merchant else "")
     )
     out.print("the key (shown this once; send it as `Authorization: Bearer <key>`):")
     print(key.secret)
@@ -134,7 +129,7 @@ def keys_list_cmd(db: DbOption = DEFAULT_DB, as_json: JsonOption = False) -> Non
     table = RichTable("key id", "role", "merchant", "label", "created", "revoked")
     for k in keys:
         table.add_row(
-            *(_shown(v) for v in (k.key_id, k.role, k.merchant_id, k.label)), str(k.created_at),
+            *(shown(v) for v in (k.key_id, k.role, k.merchant_id, k.label)), str(k.created_at),
             str(k.revoked_at or ""),
         )  # fmt: skip
     out.print(table)
@@ -161,8 +156,8 @@ def keys_revoke_cmd(
         except TiyanError as failed:
             raise _fail(failed) from None
         out.print(
-            f"revoked {escape(found['key_id'])} ({escape(found['role'])}) at "
-            f"{escape(str(found['revoked_at']))}, through the server running on {escape(db)}"
+            f"revoked {shown(found['key_id'])} ({shown(found['role'])}) at "
+            f"{shown(found['revoked_at'])}, through the server running on {shown(db)}"
         )
         return
     try:
@@ -171,4 +166,4 @@ def keys_revoke_cmd(
         raise _fail(exc) from None
     finally:
         store.close()
-    out.print(f"revoked {escape(info.key_id)} ({info.role}) at {info.revoked_at}")
+    out.print(f"revoked {shown(info.key_id)} ({info.role}) at {info.revoked_at}")
