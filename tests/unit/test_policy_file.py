@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tiyan.domain.errors import PolicyError
+from tiyan.domain.errors import PolicyError, UnknownNameError, UsageError
 from tiyan.metrics.catalog import DEFINITIONS
-from tiyan.policy.files import load_policy, parse_policy
+from tiyan.policy.files import load_policy, parse_policy, policy_in_force, policy_text
 
 DEFAULT = (resources.files("tiyan") / "policies" / "default.yaml").read_text(encoding="utf-8")
 
@@ -166,7 +166,7 @@ def test_a_missing_policy_file(tmp_path: object) -> None:
 
 def _version(folder: Path, name: str, version: str, effective: str) -> None:
     text = DEFAULT.replace('version: "2026.12-1"', f'version: "{version}"').replace(
-        "effective_from: 2020-01-01", f"effective_from: {effective}"
+        "effective_from: 1970-01-01", f"effective_from: {effective}"
     )
     (folder / name).write_text(text, encoding="utf-8")
 
@@ -182,6 +182,33 @@ def test_a_folder_of_versions_applies_the_one_in_force(tmp_path: Path) -> None:
     _version(tmp_path, "c.yaml", "v3", "2024-07-01")
     with pytest.raises(PolicyError, match=r"also the effective date of b\.yaml"):
         load_policy(tmp_path, as_of=date(2024, 8, 1))
+
+
+def test_the_shipped_policy_applies_to_any_date() -> None:
+    # history before the policy was written (Olist's 2016-2018 orders) scores with it
+    for day in (date(2000, 1, 1), date(2016, 9, 4), date(2018, 10, 18)):
+        assert policy_in_force(as_of=day).version == load_policy().version
+        assert policy_text(as_of=day).text == DEFAULT
+    shipped = policy_text()
+    assert shipped.where == "<tiyan>/policies/default.yaml" and shipped.text == DEFAULT
+    assert policy_text(version=shipped.policy.version).text == DEFAULT
+    with pytest.raises(UnknownNameError, match="unknown policy version"):
+        policy_text(version="2019.01-1")
+
+
+def test_a_policy_of_yours_is_refused_before_its_date_with_the_fix(tmp_path: Path) -> None:
+    _version(tmp_path, "late.yaml", "v9", "2030-01-01")
+    late = tmp_path / "late.yaml"
+    assert load_policy(late, as_of=date(2024, 7, 1)).version == "v9"  # a candidate may be
+    with pytest.raises(UsageError, match="takes effect on 2030-01-01, after 2024-07-01: ") as e:
+        policy_in_force(late, as_of=date(2024, 7, 1))
+    assert "--policy FILE" in str(e.value) and "earlier version" in str(e.value)
+    assert policy_in_force(late, as_of=date(2030, 1, 1)).version == "v9"
+    # a folder names the version asked for, and the fix when none is in force yet
+    assert policy_text(tmp_path, version="v9").where == str(late)
+    with pytest.raises(PolicyError, match="no policy in force on 2024-07-01") as e:
+        policy_in_force(tmp_path, as_of=date(2024, 7, 1))
+    assert "--policy FILE" in str(e.value)
 
 
 def test_a_bad_version_in_a_folder_is_reported_with_its_file(tmp_path: Path) -> None:

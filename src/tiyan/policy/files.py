@@ -6,11 +6,15 @@ Example::
     >>> policy = load_policy()            # the default policy shipped with tiyan
     >>> policy.scoring.dimensions["product"].weight
     50.0
+    >>> shown = policy_text(as_of=date(2018, 10, 18))   # the version in force, as written
+    >>> shown.policy.version == policy.version and shown.text.startswith("# tiyan")
+    True
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -19,12 +23,28 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from tiyan.domain.errors import PolicyError
+from tiyan.domain.errors import PolicyError, UnknownNameError, UsageError
 from tiyan.policy.schema import Policy
 
 Path_ = tuple[str | int, ...]
 
 DEFAULT_POLICY = "<tiyan>/policies/default.yaml"
+
+#: How to get a policy for a date no version covers (said with every such error).
+_EARLIER = (
+    "give a policy in force on that date: `--policy FILE` (a copy of `tiyan policy show` "
+    "with an earlier effective_from), or a folder holding an earlier version"
+)
+
+
+@dataclass(frozen=True)
+class PolicyText:
+    """A validated policy version and the YAML it was read from, unchanged."""
+
+    policy: Policy
+    text: str
+    #: The file it was read from (``<tiyan>/policies/...`` for a shipped version).
+    where: str
 
 
 def _parse(text: str, where: str) -> tuple[Any, dict[Path_, int]]:
@@ -115,41 +135,92 @@ def parse_policy(text: str, where: str) -> Policy:
 
 
 def load_policy(path: str | Path | None = None, *, as_of: date | None = None) -> Policy:
-    """Load and validate a policy; without ``path``, the default policy.
+    """Load and validate a policy; without ``path``, the policy shipped with tiyan.
 
     ``path`` is a policy file, or a folder of them (``*.yaml``, ``*.yml``): several versions
     can coexist, and the one in force on ``as_of`` — the latest ``effective_from`` not after
     it — applies (without ``as_of``, the latest). Every file of a folder is validated, and
-    two versions effective the same day are an error.
+    two versions effective the same day are an error. The shipped versions are chosen the
+    same way; the first of them applies to any earlier date (its ``effective_from`` is set
+    before any data, docs/scoring.md).
     """
+    return policy_text(path, as_of=as_of).policy
+
+
+def policy_text(
+    path: str | Path | None = None, *, as_of: date | None = None, version: str | None = None
+) -> PolicyText:
+    """The policy :func:`load_policy` would apply, with the YAML it was read from (for
+    ``tiyan policy show``: a copy to edit); with ``version``, the version of that name
+    instead of the one in force."""
     if path is None:
-        text = (resources.files("tiyan") / "policies" / "default.yaml").read_text(encoding="utf-8")
-        return parse_policy(text, DEFAULT_POLICY)
+        folder = resources.files("tiyan") / "policies"
+        texts = [
+            (f"<tiyan>/policies/{f.name}", f.read_text(encoding="utf-8"))
+            for f in sorted(folder.iterdir(), key=lambda f: f.name)
+            if f.name.endswith((".yaml", ".yml"))
+        ]
+        return _choose(texts, "<tiyan>/policies", as_of, version)
     where = Path(path)
     if where.is_dir():
-        return _in_force(where, as_of)
+        files = sorted([*where.glob("*.yaml"), *where.glob("*.yml")])
+        if not files:
+            raise PolicyError(str(where), [(None, "", "no policy files (*.yaml) in this folder")])
+        texts = [(str(f), f.read_text(encoding="utf-8")) for f in files]
+        return _choose(texts, str(where), as_of, version)
     if not where.is_file():
         raise PolicyError(str(where), [(None, "", "no such policy file or folder")])
-    return parse_policy(where.read_text(encoding="utf-8"), str(where))
+    # One file is the policy asked for, whatever its date: policy_in_force (and every job)
+    # refuses it for a date before its effective_from.
+    return _choose([(str(where), where.read_text(encoding="utf-8"))], str(where), None, version)
 
 
-def _in_force(folder: Path, as_of: date | None) -> Policy:
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-    if not files:
-        raise PolicyError(str(folder), [(None, "", "no policy files (*.yaml) in this folder")])
-    versions = [(parse_policy(f.read_text(encoding="utf-8"), str(f)), f) for f in files]
-    by_day: dict[date, Path] = {}
-    for policy, f in versions:
-        if policy.effective_from in by_day:
+def _choose(
+    texts: list[tuple[str, str]], folder: str, as_of: date | None, version: str | None
+) -> PolicyText:
+    """Of the versions in ``texts`` (file, YAML), the one named ``version``, else the one in
+    force on ``as_of`` (the latest ``effective_from`` not after it; without ``as_of``, the
+    latest)."""
+    versions = [PolicyText(parse_policy(text, f), text, f) for f, text in texts]
+    by_day: dict[date, str] = {}
+    for v in versions:
+        if v.policy.effective_from in by_day:
             raise PolicyError(
-                str(f),
-                [(None, "effective_from", f"{policy.effective_from} is also the effective "
-                  f"date of {by_day[policy.effective_from].name}: which one applies?")],
+                v.where,
+                [(None, "effective_from", f"{v.policy.effective_from} is also the effective "
+                  f"date of {Path(by_day[v.policy.effective_from]).name}: which one applies?")],
             )  # fmt: skip
-        by_day[policy.effective_from] = f
-    eligible = [(p, f) for p, f in versions if as_of is None or p.effective_from <= as_of]
+        by_day[v.policy.effective_from] = v.where
+    if version is not None:
+        named = [v for v in versions if v.policy.version == version]
+        if not named:
+            raise UnknownNameError(
+                f"policy version (in {folder})", version, [v.policy.version for v in versions]
+            )
+        return named[0]
+    eligible = [v for v in versions if as_of is None or v.policy.effective_from <= as_of]
     if not eligible:
-        first = min(p.effective_from for p, _ in versions)
-        message = f"no policy in force on {as_of}: the first takes effect {first}"
-        raise PolicyError(str(folder), [(None, "", message)])
-    return max(eligible, key=lambda pf: pf[0].effective_from)[0]
+        first = min(v.policy.effective_from for v in versions)
+        message = f"no policy in force on {as_of}: the first takes effect {first}; {_EARLIER}"
+        raise PolicyError(folder, [(None, "", message)])
+    return max(eligible, key=lambda v: v.policy.effective_from)
+
+
+def policy_in_force(path: str | Path | None = None, *, as_of: date) -> Policy:
+    """:func:`load_policy` for a run on ``as_of``, refused — with the fix — when the policy
+    takes effect later (a file of yours dated after ``as_of``)."""
+    policy = load_policy(path, as_of=as_of)
+    if (refused := not_in_force(policy, as_of)) is not None:
+        raise UsageError(refused)
+    return policy
+
+
+def not_in_force(policy: Policy, as_of: date) -> str | None:
+    """Why ``policy`` cannot be applied on ``as_of`` (it takes effect later), with the fix;
+    None when it can."""
+    if policy.effective_from <= as_of:
+        return None
+    return (
+        f"policy {policy.version} takes effect on {policy.effective_from}, after {as_of}: "
+        f"{_EARLIER}"
+    )
