@@ -13,9 +13,10 @@ from rich.table import Table as RichTable
 
 from tiyan.cli.main import DbOption, JsonOption, MemoryOption, _fail, _store, app, out
 from tiyan.cli.scoring_cmds import AsOfOption, PolicyOption, _date, _say, policy_app
+from tiyan.cli.terminal import shown
 from tiyan.domain.errors import TiyanError
 from tiyan.jobs.enforce import EnforcementSummary, run_enforcement
-from tiyan.policy.files import load_policy
+from tiyan.policy.files import load_policy, policy_in_force
 from tiyan.policy.rules import RULE_ZH
 from tiyan.store import DEFAULT_DB
 from tiyan.store.listing import action_totals, list_actions, list_violations
@@ -32,7 +33,7 @@ def enforce_and_print(
     day = _date(as_of)
     with _store(db, memory_limit=memory_limit) as store:
         try:
-            live = load_policy(policy_file, as_of=day)
+            live = policy_in_force(policy_file, as_of=day)
             summary = run_enforcement(store, as_of=day, policy=live, progress=_say)
             if shadow is not None:
                 from tiyan.jobs.backtest import record_shadow
@@ -44,7 +45,7 @@ def enforce_and_print(
     if shadow is not None and not as_json:
         s = shadowed.summary
         out.print(
-            f"shadow {shadowed.candidate_version}: {s['violations']['candidate']:,.0f} "
+            f"shadow {shown(shadowed.candidate_version)}: {s['violations']['candidate']:,.0f} "
             f"violations (live {s['violations']['current']:,.0f}), "
             f"{len(s['newly_penalised'])} more merchant(s) penalised, {len(s['spared'])} spared; "
             "per merchant in shadow_outcomes"
@@ -56,7 +57,7 @@ def enforce_and_print(
         out.print_json(json.dumps(data, default=str))
         return summary
     out.print(
-        f"as of {summary.as_of}, policy {summary.policy_version}: {summary.new:,} new "
+        f"as of {summary.as_of}, policy {shown(summary.policy_version)}: {summary.new:,} new "
         f"violation(s); {summary.merchants_with_new_b:,} merchant(s) with a new B-class one"
     )
     table = RichTable("rule", "found in lookback", "new", title="Violations")
@@ -116,8 +117,8 @@ def violations_cmd(
     for r in records:
         evidence = ", ".join(f"{k}={v}" for k, v in r["evidence"].items())
         table.add_row(
-            str(r["occurred_at"]), r["rule_id"], r["ledger"], r["merchant_id"],
-            r["violation_id"].split(":", 2)[2], evidence[:120],
+            str(r["occurred_at"]), *map(shown, (r["rule_id"], r["ledger"], r["merchant_id"],
+            r["violation_id"].split(":", 2)[2], evidence[:120])),
         )  # fmt: skip
     out.print(table)
     out.print(f"{len(records)} violation(s) shown")
@@ -146,13 +147,13 @@ def actions_cmd(
     table = RichTable("day", "kind", "merchant", "rule", "class", "points", "¥", "measure")
     for r in records:
         table.add_row(
-            str(r["day"]), r["kind"], r["merchant_id"], r["rule_id"] or "", r["ledger"] or "",
+            str(r["day"]), *map(shown, (r["kind"], r["merchant_id"], r["rule_id"], r["ledger"])),
             "" if r["points"] is None else f"{r['points']:g}",
-            "" if r["amount"] is None else f"{r['amount']:,.2f}", r["measure"] or "",
+            "" if r["amount"] is None else f"{r['amount']:,.2f}", shown(r["measure"]),
         )  # fmt: skip
     out.print(table)
     for kind_, ledger, count, pts, amount in totals:
-        what = f"{kind_}{' ' + ledger if ledger else ''}: {count:,}"
+        what = shown(f"{kind_}{' ' + ledger if ledger else ''}") + f": {count:,}"
         if kind_ == "points":
             what += f" ({pts:g} points)"
         if kind_ == "compensation":
@@ -193,7 +194,9 @@ def appeal_create_cmd(
     if as_json:
         out.print_json(_appeal_json(appeal))
         return
-    out.print(f"appeal {appeal.appeal_id} filed; an operator decides it with `tiyan appeal decide`")
+    out.print(
+        f"appeal {shown(appeal.appeal_id)} filed; an operator decides it with `tiyan appeal decide`"
+    )
 
 
 @appeal_app.command("decide")
@@ -225,9 +228,11 @@ def appeal_decide_cmd(
         out.print_json(json.dumps({"appeal": asdict(appeal), "reversals": reversals},
                                   default=str, ensure_ascii=False))  # fmt: skip
         return
-    out.print(f"appeal {appeal_id} {appeal.status}; {len(reversals)} reversal(s) recorded")
+    out.print(
+        f"appeal {shown(appeal_id)} {shown(appeal.status)}; {len(reversals)} reversal(s) recorded"
+    )
     for r in reversals:
-        out.print(f"  {r['action_id']}")
+        out.print(f"  {shown(r['action_id'])}")
 
 
 @appeal_app.command("list")
@@ -248,8 +253,8 @@ def appeal_list_cmd(
     table = RichTable("appeal", "merchant", "status", "filed", "statement", "decision")
     for a in appeals:
         decision = f"{a.decided_by}: {a.reason}" if a.decided_at else ""
-        table.add_row(a.appeal_id, a.merchant_id, a.status, str(a.created_at), a.statement,
-                      decision)  # fmt: skip
+        table.add_row(*map(shown, (a.appeal_id, a.merchant_id, a.status, a.created_at,
+                                   a.statement, decision)))  # fmt: skip
     out.print(table)
 
 
@@ -294,7 +299,8 @@ def policy_backtest_cmd(
         return
     s = result.summary
     table = RichTable(
-        "", f"current ({result.current_version})", f"candidate ({result.candidate_version})",
+        "", f"current ({shown(result.current_version)})",
+        f"candidate ({shown(result.candidate_version)})",
         title=f"Backtest {first} .. {last}",
     )  # fmt: skip
     for key, label in (
@@ -310,7 +316,7 @@ def policy_backtest_cmd(
     out.print(table)
     out.print(f"newly penalised: {len(s['newly_penalised'])}; spared: {len(s['spared'])}")
     if out_file is not None:
-        out.print(f"per-merchant comparison written to {out_file}")
+        out.print(f"per-merchant comparison written to {shown(out_file)}")
 
 
 @app.command("standing")
@@ -328,7 +334,7 @@ def standing_cmd(
     day = _date(as_of)
     with _store(db, read_only=not db.startswith("postgres")) as store:
         try:
-            live = load_policy(policy, as_of=day)
+            live = policy_in_force(policy, as_of=day)
             found = load_standings(
                 store, as_of=day, config=live.standing, window=live.scoring.window_days,
                 merchant_id=merchant,
@@ -345,10 +351,10 @@ def standing_cmd(
                       "privileges", "measures", title=f"Standing on {day}")  # fmt: skip
     for s in standings:
         table.add_row(
-            s["merchant_id"], s["status"], s["until"] or "",
-            "" if s["score"] is None else f"{s['score']:.1f}", s["level"] or "",
-            f"{s['points']['A']:g} / {s['points']['B']:g}", s["node"] or "",
-            ", ".join(s["privileges"]), ", ".join(s["measures"]),
+            *map(shown, (s["merchant_id"], s["status"], s["until"])),
+            "" if s["score"] is None else f"{s['score']:.1f}", shown(s["level"]),
+            f"{s['points']['A']:g} / {s['points']['B']:g}", shown(s["node"]),
+            shown(", ".join(s["privileges"])), shown(", ".join(s["measures"])),
         )  # fmt: skip
     out.print(table)
 
@@ -364,11 +370,11 @@ def print_outcome(
     from tiyan.jobs.replay import evaluate_candidate, store_outcome
 
     try:
-        live = load_policy(policy_file, as_of=as_of)
+        live = policy_in_force(policy_file, as_of=as_of)
         if candidate_file is None:
             with _store(db, read_only=not db.startswith("postgres")) as store:
                 outcomes = [store_outcome(store, live, as_of=as_of)]
-            title = f"Outcome on {as_of}, policy {live.version}"
+            title = f"Outcome on {as_of}, policy {shown(live.version)}"
         else:
             candidate = load_policy(candidate_file)
             with tempfile.TemporaryDirectory(prefix="tiyan-replay-") as work:
@@ -377,7 +383,10 @@ def print_outcome(
                         db, live, candidate, as_of=as_of, workdir=Path(work), progress=_say
                     )
                 )
-            title = f"Outcome on {as_of}: policy {live.version} → candidate {candidate.version}"
+            title = (
+                f"Outcome on {as_of}: policy {shown(live.version)} → candidate "
+                f"{shown(candidate.version)}"
+            )
     except TiyanError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -403,7 +412,7 @@ def print_outcome(
             return o.archetypes[i]
 
         table.add_row(
-            a.archetype, f"{a.merchants:,}", joined(cells(lambda o: at(o).scored, "{:,}")),
+            shown(a.archetype), f"{a.merchants:,}", joined(cells(lambda o: at(o).scored, "{:,}")),
             joined(cells(lambda o: at(o).levels["excellent"])),
             joined(cells(lambda o: at(o).levels["good"])),
             joined(cells(lambda o: sum(at(o).levels[lv] for lv in ("fair", "poor", "critical")))),
@@ -424,7 +433,7 @@ def print_outcome(
     for i, r in enumerate(outcomes[0].rules):
         these = [o.rules[i] for o in outcomes]
         rules.add_row(
-            r.rule_id, r.archetype, joined([f"{x.flagged:,}" for x in these]),
+            shown(r.rule_id), shown(r.archetype), joined([f"{x.flagged:,}" for x in these]),
             joined([opt(x.precision) for x in these]), joined([opt(x.recall) for x in these]),
         )  # fmt: skip
     out.print(rules)

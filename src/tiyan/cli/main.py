@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,8 +19,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from tiyan.domain.errors import TiyanError
+from tiyan.cli.terminal import shown
+from tiyan.domain.errors import TiyanError, UnknownNameError
 from tiyan.ingest.load import DEFAULT_TIMEZONE, LoadReport, ingest
+from tiyan.ingest.mapping import shipped_mappings
 from tiyan.ingest.quarantine import list_quarantine
 from tiyan.store import DEFAULT_DB, Store, open_store
 from tiyan.store.status import store_status
@@ -58,7 +62,7 @@ def _store(db: str, *, read_only: bool = False, memory_limit: str | None = None)
     try:
         store = open_store(db, read_only=read_only, memory_limit=memory_limit)
     except TiyanError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {shown(exc, lines=True)}")
         raise typer.Exit(2) from None
     try:
         yield store
@@ -67,7 +71,8 @@ def _store(db: str, *, read_only: bool = False, memory_limit: str | None = None)
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]error:[/red] {exc}")
+    """Print ``exc`` (its message may quote the input: escaped) and exit 2."""
+    err.print(f"[red]error:[/red] {shown(exc, lines=True)}")
     return typer.Exit(2)
 
 
@@ -83,29 +88,53 @@ def _progress(disable: bool) -> Progress:
     )
 
 
+def _warning(w: dict[str, Any]) -> str:
+    """A load warning's code, and its column when it has one (``unlisted_value store_type``)."""
+    return shown(w["code"] if not w.get("column") else f"{w['code']} {w['column']}")
+
+
 def _print_load(report: LoadReport) -> None:
-    table = RichTable(title=f"load {report.load_id[:12]} → {report.store}", title_justify="left")
+    """The load report as a table, then an example of each top reason and warning (the
+    data's own text, escaped: a quarantined value may hold markup or escape codes)."""
+    table = RichTable(
+        title=f"load {report.load_id[:12]} → {shown(report.store)}", title_justify="left"
+    )
     for col in ("table", "read", "inserted", "updated", "unchanged", "quarantined"):
         table.add_column(col, justify="left" if col == "table" else "right")
     table.add_column("top reasons")
+    warned = any(t.warnings for t in report.tables.values())
+    if warned:  # rows kept with a warning (an ambiguous local time, an unlisted label)
+        table.add_column("warnings (rows kept)")
     for t in report.tables.values():
-        reasons = "; ".join(f"{r['code']} ×{r['rows']}" for r in t.reasons[:3])
+        reasons = "; ".join(f"{shown(r['code'])} ×{r['rows']:,}" for r in t.reasons[:3])
+        warnings = "; ".join(f"{_warning(w)} ×{w['rows']:,}" for w in t.warnings[:3])
         table.add_row(
-            t.table,
+            shown(t.table),
             *(
                 f"{getattr(t, k):,}"
                 for k in ("read", "inserted", "updated", "unchanged", "quarantined")
             ),
             reasons,
+            *([warnings] if warned else []),
         )
     out.print(table)
     for t in report.tables.values():
         for r in t.reasons[:3]:
-            out.print(f"  [dim]{t.table}[/dim] {r['code']}: e.g. {r['example']}")
+            out.print(
+                f"  [dim]{shown(t.table)}[/dim] {shown(r['code'])}: e.g. {shown(r['example'])}"
+            )
+        for w in t.warnings[:3]:
+            out.print(
+                f"  [dim]{shown(t.table)}[/dim] [yellow]warning[/yellow] {_warning(w)} "
+                f"(row kept): e.g. {shown(w['example'])}"
+            )
         for source, cols in t.ignored_columns.items():
-            out.print(f"  [yellow]ignored columns[/yellow] in {source}: {', '.join(cols)}")
+            out.print(
+                f"  [yellow]ignored columns[/yellow] in {shown(source)}: "
+                + ", ".join(shown(c) for c in cols)
+            )
     for skipped in report.skipped_files:
-        out.print(f"  [yellow]skipped[/yellow] {skipped} (not a data file)")
+        out.print(f"  [yellow]skipped[/yellow] {shown(skipped)} (not a data file)")
     if report.status == "rejected":
         err.print(
             f"[red]rejected:[/red] {report.reject_rate:.2%} of rows failed validation, above "
@@ -119,6 +148,23 @@ def _print_load(report: LoadReport) -> None:
         )
 
 
+def _mapping_arg(value: str | None) -> Path | None:
+    """The file ``--mapping`` names (docs/mappings.md): a value holding a path separator or
+    ending in ``.yaml``/``.yml`` is a file; any other is the name of a shipped mapping, never
+    looked up on disk (a folder ``olist/`` beside you holding the data does not shadow it)."""
+    if value is None:
+        return None
+    separators = [s for s in ("/", os.sep, os.altsep) if s]
+    if any(s in value for s in separators) or value.lower().endswith((".yaml", ".yml")):
+        return Path(value)
+    names = shipped_mappings()
+    if value not in names:
+        unknown = UnknownNameError("mapping", value, names)
+        hint = f" (a mapping file: give its path, ./{value})" if Path(value).is_file() else ""
+        raise _fail(TiyanError(f"{unknown}{hint}"))
+    return Path(str(resources.files("tiyan.ingest") / "mappings" / f"{value}.yaml"))
+
+
 def _run_ingest(
     db: str,
     sources: list[Path],
@@ -128,22 +174,23 @@ def _run_ingest(
     quiet: bool,
     memory_limit: str | None = None,
 ) -> LoadReport:
+    mapping_file = _mapping_arg(mapping)  # before the store: a typo creates no store
     with _store(db, memory_limit=memory_limit) as store, _progress(quiet) as bar:
         task = bar.add_task("loading", total=None)
 
         plain = not err.is_terminal  # a log line per step when nobody sees the bar
 
         def progress(step: str, done: int, total: int) -> None:
-            bar.update(task, description=step, completed=done, total=total)
+            bar.update(task, description=shown(step), completed=done, total=total)
             if plain and not quiet:
-                err.print(f"tiyan: {step} ({done}/{total})", highlight=False)
+                err.print(f"tiyan: {shown(step)} ({done}/{total})", highlight=False)
 
         try:
             return ingest(
                 store,
                 sources,
                 now=datetime.now(UTC),
-                mapping=mapping,
+                mapping=mapping_file,
                 timezone=timezone,
                 max_reject_rate=max_reject_rate,
                 progress=progress,
@@ -161,7 +208,10 @@ def ingest_cmd(
     db: DbOption = DEFAULT_DB,
     mapping: Annotated[
         str | None,
-        typer.Option(help="Mapping name (e.g. olist) or mapping file for your own layout."),
+        typer.Option(
+            help="A shipped mapping's name (e.g. olist), or the path of a mapping file for "
+            "your own layout (a path holds a / or ends in .yaml)."
+        ),
     ] = None,
     timezone: Annotated[
         str, typer.Option(help="Time zone of timestamps that carry no offset.")
@@ -204,13 +254,14 @@ def quarantine_cmd(
     out.print(f"{result['total']:,} rows in quarantine")
     summary = RichTable("table", "reason", "rows", title="by reason", title_justify="left")
     for r in result["by_reason"]:
-        summary.add_row(r["table_name"], r["reason_code"], f"{r['rows']:,}")
+        summary.add_row(shown(r["table_name"]), shown(r["reason_code"]), f"{r['rows']:,}")
     out.print(summary)
     rows = RichTable("table", "source:line", "column", "reason", title="rows", title_justify="left")
     for r in result["rows"]:
         rows.add_row(
-            r["table_name"], f"{r['source']}:{r['line']}", r["column_name"] or "", r["reason"]
-        )
+            shown(r["table_name"]), shown(f"{r['source']}:{r['line']}"), shown(r["column_name"]),
+            shown(r["reason"]),
+        )  # fmt: skip
     out.print(rows)
 
 
@@ -227,12 +278,12 @@ def status_cmd(db: DbOption = DEFAULT_DB, as_json: JsonOption = False) -> None:
 
 def _print_status(result: dict[str, Any]) -> None:
     out.print(
-        f"store [bold]{result['store']}[/bold] ({result['engine']}, schema "
+        f"store [bold]{shown(result['store'])}[/bold] ({result['engine']}, schema "
         f"v{result['schema_version']}), {result['quarantined']:,} rows in quarantine"
     )
     tables = RichTable("table", "rows", "from (UTC)", "to (UTC)")
     for name, t in result["tables"].items():
-        tables.add_row(name, f"{t['rows']:,}", t["from"] or "", t["to"] or "")
+        tables.add_row(shown(name), f"{t['rows']:,}", shown(t["from"]), shown(t["to"]))
     out.print(tables)
     loads = RichTable(
         "load",
@@ -248,9 +299,9 @@ def _print_status(result: dict[str, Any]) -> None:
     )
     for load in result["recent_loads"]:
         loads.add_row(
-            load["load_id"][:12],
-            load["finished_at"],
-            load["status"],
+            shown(load["load_id"][:12]),
+            shown(load["finished_at"]),
+            shown(load["status"]),
             *(
                 f"{load[k]:,}"
                 for k in ("read_rows", "inserted", "updated", "unchanged", "quarantined")
@@ -301,7 +352,8 @@ def simulate_cmd(
     if out_dir is not None:
         paths = _simulate_to(out_dir, merchants, orders, days, seed, start.date(), False)
         out.print(
-            f"wrote {len(paths)} tables to {out_dir}/ — load them with `tiyan ingest {out_dir}`"
+            f"wrote {len(paths)} tables to {shown(out_dir)}/ — load them with "
+            f"`tiyan ingest {shown(out_dir)}`"
         )
         return
     assert db is not None
@@ -329,7 +381,7 @@ def demo_cmd(
     start = date(2024, 5, 1)
     out.rule("1/7 simulate")
     _simulate_to(data, merchants, orders, 90, seed, start, False)
-    out.print(f"market written to {data}/ (Parquet, one file per table)")
+    out.print(f"market written to {shown(data)}/ (Parquet, one file per table)")
     out.rule("2/7 ingest")
     report = _run_ingest(db, [data], None, DEFAULT_TIMEZONE, None, False, memory_limit)
     _print_load(report)
@@ -344,7 +396,7 @@ def demo_cmd(
     from tiyan.policy.files import load_policy
 
     def say(message: str) -> None:
-        err.print(f"tiyan: {message}", highlight=False)
+        err.print(f"tiyan: {shown(message)}", highlight=False)
 
     # A platform scores and enforces every day; the demo does it once a month, so that
     # penalties have a before and an after for the report's impact analysis (each run's
@@ -378,23 +430,27 @@ def demo_cmd(
     worst = rows[0][0] if rows else "M000001"
     out.rule(f"the outcome on {as_of} (tiyan policy evaluate)")
     print_outcome(db, as_of)
+    # the folder given, and a merchant id from the data: escaped for the terminal
+    db_, dir_, data_, worst_ = shown(db), shown(folder), shown(data), shown(worst)
     out.print(
         f"The consumer-experience report for July 2024 (against June) is in "
-        f"[bold]{report_path}[/bold]: open file://{report_path.resolve()} in a browser."
+        f"[bold]{shown(report_path)}[/bold]: open file://{shown(report_path.resolve())} in a "
+        "browser."
     )
     out.print(
-        f"\nDone. The market is in [bold]{db}[/bold] (an embedded DuckDB file; the Parquet "
-        f"files it came from are in {data}/). Try:\n"
-        f"  .venv/bin/tiyan status --db {db}\n"
-        f"  .venv/bin/tiyan merchant {worst} --db {db}    # the lowest score, explained\n"
-        f"  .venv/bin/tiyan violations --merchant {worst} --db {db}    # and its violations\n"
-        f"  .venv/bin/tiyan report --period 2024-07 --lang zh --pdf --out {folder}/report-zh.html"
-        f" --db {db}\n"
-        f"  .venv/bin/tiyan report --merchant {worst} --out {folder}/card.html --db {db}\n"
-        f"  .venv/bin/tiyan score --as-of {as_of + timedelta(days=1)} --db {db}    # next day\n"
+        f"\nDone. The market is in [bold]{db_}[/bold] (an embedded DuckDB file; the Parquet "
+        f"files it came from are in {data_}/). Try:\n"
+        f"  .venv/bin/tiyan status --db {db_}\n"
+        f"  .venv/bin/tiyan merchant {worst_} --db {db_}    # the lowest score, explained\n"
+        f"  .venv/bin/tiyan violations --merchant {worst_} --db {db_}"
+        "    # and its violations\n"
+        f"  .venv/bin/tiyan report --period 2024-07 --lang zh --pdf --out {dir_}/report-zh.html"
+        f" --db {db_}\n"
+        f"  .venv/bin/tiyan report --merchant {worst_} --out {dir_}/card.html --db {db_}\n"
+        f"  .venv/bin/tiyan score --as-of {as_of + timedelta(days=1)} --db {db_}    # next day\n"
         "The web console (and the HTTP API):\n"
-        f"  .venv/bin/tiyan keys create --role operator --db {db}    # prints a key\n"
-        f"  .venv/bin/tiyan serve --db {db}\n"
+        f"  .venv/bin/tiyan keys create --role operator --db {db_}    # prints a key\n"
+        f"  .venv/bin/tiyan serve --db {db_}\n"
         "  then open http://127.0.0.1:8000/console/ and log in with the key "
         "(API docs at /docs)"
     )

@@ -1,4 +1,4 @@
-"""``tiyan score``, ``tiyan metrics``, ``tiyan merchant`` and ``tiyan policy check``."""
+"""``tiyan score``, ``tiyan metrics``, ``tiyan merchant``, ``tiyan policy check`` and ``show``."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ import typer
 from rich.table import Table as RichTable
 
 from tiyan.cli.main import DbOption, JsonOption, MemoryOption, _fail, _store, app, err, out
+from tiyan.cli.terminal import shown
 from tiyan.domain.errors import TiyanError
 from tiyan.domain.metrics import format_value
 from tiyan.jobs.scoring import ScoreSummary, run_metrics, run_scoring
 from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.metrics.runner import DEFAULT_RESTATE_DAYS
-from tiyan.policy.files import load_policy
+from tiyan.policy.files import load_policy, policy_in_force, policy_text
 from tiyan.store import DEFAULT_DB
 from tiyan.store.record import merchant_record
 from tiyan.store.scorecard import scorecard
@@ -49,7 +50,7 @@ def _date(text: str) -> date:
 
 
 def _say(message: str) -> None:
-    err.print(f"tiyan: {message}", highlight=False)
+    err.print(f"tiyan: {shown(message)}", highlight=False)
 
 
 def score_and_print(
@@ -68,7 +69,7 @@ def score_and_print(
                 store,
                 as_of=as_of,
                 window=window,
-                policy=load_policy(policy_file, as_of=as_of),
+                policy=policy_in_force(policy_file, as_of=as_of),
                 full=full,
                 restate_days=restate_days,
                 progress=_say,
@@ -80,7 +81,8 @@ def score_and_print(
         return summary
     r = summary.refresh
     out.print(
-        f"as of {summary.as_of}, {summary.window}-day window, policy {summary.policy_version}: "
+        f"as of {summary.as_of}, {summary.window}-day window, policy "
+        f"{shown(summary.policy_version)}: "
         f"{summary.scored:,} of {summary.merchants:,} merchants scored; partials "
         f"{'recomputed' if r.full else 'updated'} for {r.days} day(s), "
         f"{summary.metric_values:,} metric values"
@@ -137,7 +139,7 @@ def metrics_cmd(
     day = _date(as_of)
     with _store(db, memory_limit=memory_limit) as store:
         try:
-            pol = load_policy(policy, as_of=day)
+            pol = policy_in_force(policy, as_of=day)
             length = window or pol.scoring.window_days
             run_metrics(store, as_of=day, window=length, policy=pol, progress=_say)
         except TiyanError as exc:
@@ -170,11 +172,16 @@ def metrics_cmd(
         pacsv.write_csv(table, out_file)
     else:
         pq.write_table(table, out_file)
-    out.print(f"wrote {len(rows):,} metric values to {out_file}")
+    out.print(f"wrote {len(rows):,} metric values to {shown(out_file)}")
 
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def _points(value: float | None) -> str:
+    """A dimension's points; a dimension none of whose metrics has data has none."""
+    return "no data" if value is None else f"{value:.1f}"
 
 
 @app.command("merchant")
@@ -212,12 +219,12 @@ def merchant_cmd(
         keys = ["as_of", "window_days", "category", "status", "valid_orders", "score"]
         keys += ["product", "logistics", "service", "display_score", "level"]
         keys += ["evidence_incomplete_orders"]
-        shown = {k: card[k] for k in keys}
-        shown.update(merchant_id=merchant_id, provisional_score=provisional)
-        shown.update(policy_version=version, explanation=explanation, record=record)
-        out.print_json(json.dumps(shown, default=str, ensure_ascii=False))
+        body = {k: card[k] for k in keys}
+        body.update(merchant_id=merchant_id, provisional_score=provisional)
+        body.update(policy_version=version, explanation=explanation, record=record)
+        out.print_json(json.dumps(body, default=str, ensure_ascii=False))
         return
-    out.rule(f"{merchant_id} · {category} · as of {asof} · {length}-day window")
+    out.rule(f"{shown(merchant_id)} · {shown(category)} · as of {asof} · {length}-day window")
     if status != "scored":
         out.print(
             f"[yellow]insufficient data[/yellow]: {valid} valid orders in the window (a score "
@@ -226,11 +233,11 @@ def merchant_cmd(
     else:
         out.print(
             f"score [bold]{score:.1f}[/bold] / 100 · {display:.2f} ★ · level [bold]{level}"
-            f"[/bold] · {valid:,} valid orders · peers: {explanation['peer_group']}"
+            f"[/bold] · {valid:,} valid orders · peers: {shown(explanation['peer_group'])}"
         )
-        out.print(f"product {prod:.1f} · logistics {logi:.1f} · service {serv:.1f}")
+        out.print(f"product {_points(prod)} · logistics {_points(logi)} · service {_points(serv)}")
         if explanation["standards_met"]:
-            out.print("standards met: " + ", ".join(explanation["standards_met"]))
+            out.print("standards met: " + ", ".join(map(shown, explanation["standards_met"])))
     if card["evidence_incomplete_orders"]:
         out.print(
             f"{card['evidence_incomplete_orders']:,} order(s) with incomplete records "
@@ -245,7 +252,7 @@ def merchant_cmd(
         d = DEFINITIONS[m["metric_id"]]
         lost = m.get("points_lost")
         table.add_row(
-            m["dimension"],
+            shown(m["dimension"]),
             f"{d.en} {d.zh}",
             format_value(d, m["value"]),
             f"{m['numerator']:,.0f} / {m['denominator']:,.0f}",
@@ -257,24 +264,24 @@ def merchant_cmd(
     if explanation["improvements"]:
         out.print("[bold]What to fix first[/bold]")
         for i in explanation["improvements"]:
-            out.print(f"  • {i['text']}  ({i['text_zh']})")
+            out.print(f"  • {shown(i['text'])}  ({shown(i['text_zh'])})")
     if record is not None:
         _print_record(record)
-    out.print(f"policy {version}")
+    out.print(f"policy {shown(version)}")
 
 
 def _print_record(record: dict[str, Any]) -> None:
     out.print("[bold]Record[/bold]")
     found = ", ".join(f"{rule} {n}" for rule, n in record["violations_90d"].items()) or "none"
-    out.print(f"  violations, last 90 days: {found}")
+    out.print(f"  violations, last 90 days: {shown(found)}")
     points = ", ".join(f"{k} {v:g}" for k, v in record["points_this_year"].items()) or "none"
-    out.print(f"  points this year: {points}")
-    out.print(f"  penalty in force: {record['penalty_in_force'] or 'none'}")
-    out.print(f"  compensation paid to consumers: ¥{record['compensation_paid']}")
+    out.print(f"  points this year: {shown(points)}")
+    out.print(f"  penalty in force: {shown(record['penalty_in_force'] or 'none')}")
+    out.print(f"  compensation paid to consumers: ¥{shown(record['compensation_paid'])}")
     held = ", ".join(record["privileges_and_measures"]) or "none"
-    out.print(f"  privileges and score measures in force: {held}")
+    out.print(f"  privileges and score measures in force: {shown(held)}")
     if record["open_appeals"]:
-        out.print(f"  open appeals: {record['open_appeals']}")
+        out.print(f"  open appeals: {shown(record['open_appeals'])}")
 
 
 @policy_app.command("check")
@@ -287,4 +294,35 @@ def policy_check_cmd(
         policy = load_policy(path)
     except TiyanError as exc:
         raise _fail(exc) from None
-    out.print(f"{path}: valid (version {policy.version}, effective {policy.effective_from})")
+    out.print(
+        f"{shown(path)}: valid (version {shown(policy.version)}, effective {policy.effective_from})"
+    )
+
+
+@policy_app.command("show")
+def policy_show_cmd(
+    version: Annotated[
+        str | None, typer.Option("--version", help="This version instead of the one in force.")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="The version in force on this date (default: the latest)."),
+    ] = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Print a policy as written (YAML, comments and version included): by default the
+    shipped one in force, to copy and edit — `tiyan policy show > my-policy.yaml`, then
+    `--policy my-policy.yaml`."""
+    if version is not None and as_of is not None:
+        raise _fail(ValueError("give --version or --as-of, not both"))
+    try:
+        found = policy_text(policy, as_of=_date(as_of) if as_of else None, version=version)
+    except TiyanError as exc:
+        raise _fail(exc) from None
+    # the YAML alone on stdout (a file to edit); where it came from on stderr
+    err.print(
+        f"policy {shown(found.policy.version)}, effective {found.policy.effective_from}, "
+        f"from {shown(found.where)}",
+        highlight=False,
+    )
+    print(found.text, end="" if found.text.endswith("\n") else "\n")
