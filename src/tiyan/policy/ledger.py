@@ -218,6 +218,14 @@ def _action_row(
     }
 
 
+def action_row(
+    action_id: str, kind: str, *, as_of: date, policy_version: str, **fields: Any
+) -> dict[str, Any]:
+    """One ``actions`` row answering no violation (e.g. a compensation the service desk
+    mediated); ``fields`` not named columns go to ``detail``. Pure."""
+    return _action_row(action_id, kind, None, as_of=as_of, policy_version=policy_version, **fields)
+
+
 def compensation_rows(
     violations: Iterable[Violation],
     recorded: Mapping[str, Any],
