@@ -45,3 +45,13 @@ def test_case_by_case_needs_at_least_two_hours() -> None:
         DESK.hours_for("refund", 5)
     with pytest.raises(ValueError, match="unknown request type"):
         DESK.hours_for("teleport")
+
+
+def test_the_shipped_policy_carries_the_same_deadlines() -> None:
+    from tiyan.policy.files import load_policy
+
+    shipped = load_policy().desk
+    assert {k: (t.category, t.hours, t.set_by_platform) for k, t in shipped.types.items()} == {
+        k: (t.category, t.hours, t.set_by_platform) for k, t in DESK.types.items()
+    }
+    assert shipped.calendar == DESK.calendar

@@ -25,6 +25,7 @@ from tiyan.policy.ledger import Consequences
 from tiyan.policy.privileges import Privilege, ScoreMeasure
 from tiyan.policy.rules import Rules
 from tiyan.policy.standing import StandingConfig
+from tiyan.service_desk.policy import DeskPolicy
 
 DimensionName = Literal["product", "logistics", "service"]
 LEVELS = ("excellent", "good", "fair", "poor", "critical")
@@ -436,3 +437,6 @@ class Policy(_Strict):
     score_measures: dict[str, ScoreMeasure] = {}
     #: Online decisions: express refund, presale eligibility, ship promise (docs/decisions.md).
     decisions: Decisions = Decisions()
+    #: The platform's service desk: its calendar, request types and deadlines, callbacks
+    #: (docs/service-desk.md).
+    desk: DeskPolicy = DeskPolicy()
