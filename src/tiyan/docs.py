@@ -139,9 +139,12 @@ PostgreSQL and Spark.
 
 **How every metric is computed.** A metric is a ratio of two sums, value = scale × numerator ÷
 denominator (a mean is total seconds ÷ count; a count keeps its count). Records are summed per
-merchant and per **local day** (platform time zone, `population.utc_offset` of the policy,
-UTC+8 by default) into `metric_daily`; a record counts on the day its outcome became known —
-its *anchor* (a pickup, a ship deadline passing, a review). A window is a sum of days:
+merchant and per **local day** into `metric_daily`: the store's time zone when a mapping
+recorded one (Olist: America/Sao_Paulo, at its standard offset UTC-3), else the policy's
+`population.utc_offset` (UTC+8 in the shipped policy), one fixed offset per store
+(docs/mappings.md, "timezone and currency", says why and what it costs in summer time).
+A record counts on the day its outcome became known — its *anchor* (a pickup, a ship
+deadline passing, a review). A window is a sum of days:
 
 - **trailing N** (N = 30, 90 or any): the N days before `as_of` (`as_of` itself is never
   included: its data may still be arriving);
@@ -183,6 +186,11 @@ come from ("records from" below) has at least one row in the store. Otherwise it
 value for anyone — a complaint rate on data without complaints is absent, not 0 over the paid
 orders — and the score is computed from the metrics that exist.
 
+**Data sets without a field** (Olist's orders, cancelled ones included, never say who
+cancelled or why): a metric whose outcome is read from a few columns ("measured where" below)
+is measured only when at least one of them holds a value on some row. Otherwise it has no
+value for anyone: a merchant-cancellation rate of 0 would only say the data cannot tell.
+
 Direction: ↓ lower is better, ↑ higher is better. "Score": in the default policy's Merchant
 Experience Score (weights in docs/scoring.md).
 """
@@ -208,8 +216,11 @@ def metric_section(d: MetricDef) -> str:
         ("minimum volume", f"{d.min_volume} (denominator) before it is ranked on its own"),
         ("in the default score", "yes" if d.scored else "no"),
         ("records from", ", ".join(f"`{t}`" for t in d.records) or "`orders`"),
-        ("source", d.source),
     ]
+    if d.fields:
+        shown = " or ".join(f"`{f}`" for f in d.fields)
+        rows.append(("measured where", f"{shown} holds a value on some row"))
+    rows.append(("source", d.source))
     if d.notes:
         rows.append(("notes", d.notes))
     lines = [f"### {d.en} — {d.zh}", "", "| | |", "|---|---|"]

@@ -276,6 +276,13 @@ def markets(draw: Any) -> tuple[CatalogConfig, Rows, date, date]:
         ground = paid if first_pickup is None or draw(st.integers(0, 4)) == 0 else first_pickup
         order["signed_at"] = maybe(draw, st.just(later(ground)), 0.6)
         order["completed_at"] = maybe(draw, st.just(later(ground)), 0.6)
+        # a delivery promise, often on the second of a sign-off (on time, not late)
+        signoffs = [t for t in (order["signed_at"], order["completed_at"]) if t is not None]
+        if signoffs and draw(st.integers(0, 2)) == 0:
+            edge = min(signoffs).replace(microsecond=0)
+            order["promised_delivery_by"] = after(edge, draw(st.sampled_from([-1, 0, 1])))
+        else:
+            order["promised_delivery_by"] = maybe(draw, st.just(later(paid)), 0.3)
         status = "paid" if first_pickup is None else "shipped"
         if order["signed_at"]:
             status = "signed"
@@ -808,6 +815,38 @@ def test_an_order_signed_before_its_pickup_has_no_delivery_time() -> None:
     # inconsistent data: left out rather than counted with a negative time
     got = check(rows, CFG, d(-1), d(5))
     assert not [k for k in got if k[0] == "delivery_hours"]
+
+
+def test_late_delivery_is_a_sign_off_after_the_promise() -> None:
+    paid = utc(CFG, 0, "10:00:00")
+    promise = utc(CFG, 3, "23:59:59")
+    rows: Rows = {
+        "orders": [
+            # signed on the promise's very second: on time
+            order(1, paid, status="signed", signed_at=promise, promised_delivery_by=promise),
+            # half a second later is the same second (times are compared in whole seconds)
+            order(2, paid, status="signed", signed_at=promise.replace(microsecond=500_000),
+                  promised_delivery_by=promise),
+            # one second later, on the next local day: late
+            order(6, paid, status="signed", signed_at=after(promise, 1),
+                  promised_delivery_by=promise),
+            # no sign-off of its own: its parcel's counts, a day late
+            order(3, paid, status="signed", promised_delivery_by=promise),
+            # no promise: left out, not on time
+            order(4, paid, status="signed", signed_at=after(paid, DAY)),
+            # not signed off: not yet judged
+            order(5, paid, status="shipped", promised_delivery_by=promise),
+        ],
+        "shipments": [
+            parcel("O3", 1, pickup_at=after(paid, H), signed_at=after(promise, DAY)),
+            parcel("O5", 1, pickup_at=after(paid, H)),
+        ],
+    }  # fmt: skip
+    got = only(check(rows, CFG, d(-1), d(5)), "late_delivery_rate")
+    assert got == {
+        ("late_delivery_rate", "M1", d(3)): (0.0, 2.0),
+        ("late_delivery_rate", "M1", d(4)): (2.0, 2.0),
+    }
 
 
 def test_incomplete_evidence_is_unknown_never_late() -> None:

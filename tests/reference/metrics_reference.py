@@ -74,6 +74,7 @@ class Order:
     in_population: bool
     paid_at: datetime
     ship_by: datetime | None
+    deliver_by: datetime | None
     presale: bool
     cancelled_at: datetime | None
     cancelled_by: str | None
@@ -166,6 +167,7 @@ class Market:
                 in_population=in_population,
                 paid_at=second(o["paid_at"]),  # type: ignore[arg-type]
                 ship_by=second(o.get("promised_ship_by")),
+                deliver_by=second(o.get("promised_delivery_by")),
                 presale=bool(o.get("presale")),
                 cancelled_at=cancelled_at,
                 cancelled_by=o.get("cancelled_by"),
@@ -361,6 +363,15 @@ def _delivery(m: Market, add: Callable[..., None]) -> None:
         if o.first_pickup is None or o.signoff is None or o.signoff < o.first_pickup:
             continue  # signed before the first pickup: inconsistent data, left out
         add(o.merchant_id, o.signoff, seconds(o.first_pickup, o.signoff), 1)
+
+
+@metric("late_delivery_rate")
+def _late_delivery(m: Market, add: Callable[..., None]) -> None:
+    # "signed orders with a promised_delivery_by": late when signed off after the promise
+    for o in m.population:
+        if o.signoff is None or o.deliver_by is None:
+            continue
+        add(o.merchant_id, o.signoff, int(o.signoff > o.deliver_by), 1)
 
 
 @metric("in_stock_share")

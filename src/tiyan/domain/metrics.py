@@ -107,6 +107,10 @@ class MetricDef:
     #: them (a data set without complaints, say) does not measure the metric: it has no value
     #: for anyone, rather than a rate of 0 over paid orders.
     records: tuple[str, ...] = ()
+    #: Columns (``"table.column"``) the metric's outcome is read from, of which at least one
+    #: must hold a value on some row: a source that never fills any of them (Olist records
+    #: no cancellation party or reason) does not measure the metric, rather than a rate of 0.
+    fields: tuple[str, ...] = ()
 
     @property
     def is_count(self) -> bool:

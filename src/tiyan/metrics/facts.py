@@ -197,6 +197,7 @@ class Facts:
             merchant_id=o.merchant_id,
             paid_at=o.paid_at.truncate("s"),
             promised_ship_by=o.promised_ship_by.truncate("s"),
+            promised_delivery_by=o.promised_delivery_by.truncate("s"),
             presale=o.presale.fill_null(False),
             cancelled_at=o.cancelled_at.truncate("s"),
             cancelled_by=o.cancelled_by,

@@ -170,11 +170,33 @@ def _bounds_sql(length: int, as_of: date) -> str:
 
 def measured_metrics(store: Store, metric_ids: Iterable[str]) -> list[str]:
     """``metric_ids`` minus those the store cannot measure: a metric whose records come from
-    a table with no row at all (the source does not have it) has no value, not 0."""
+    a table with no row at all (the source does not have it), or whose source fields
+    (``MetricDef.fields``) hold no value on any row (the source has the table but not the
+    field: Olist's orders carry no cancellation party or reason), has no value, not 0."""
     ids = list(metric_ids)
     needed = sorted({t for mid in ids for t in DEFINITIONS[mid].records})
     empty = {t for t in needed if not store.query(f"SELECT 1 FROM {quote(t)} LIMIT 1")}
-    return [mid for mid in ids if not empty & set(DEFINITIONS[mid].records)]
+    filled: dict[tuple[str, ...], bool] = {}
+    for fields in {DEFINITIONS[mid].fields for mid in ids if DEFINITIONS[mid].fields}:
+        filled[fields] = _any_filled(store, fields)
+    return [
+        mid
+        for mid in ids
+        if not empty & set(DEFINITIONS[mid].records) and filled.get(DEFINITIONS[mid].fields, True)
+    ]
+
+
+def _any_filled(store: Store, fields: tuple[str, ...]) -> bool:
+    """Whether some row holds a value in one of ``fields`` (``"table.column"``)."""
+    by_table: dict[str, list[str]] = {}
+    for field in fields:
+        table, column = field.split(".", 1)
+        by_table.setdefault(table, []).append(column)
+    for table, columns in sorted(by_table.items()):
+        present = " OR ".join(f"{quote(c)} IS NOT NULL" for c in columns)
+        if store.query(f"SELECT 1 FROM {quote(table)} WHERE {present} LIMIT 1"):
+            return True
+    return False
 
 
 def compute_metric_values(
