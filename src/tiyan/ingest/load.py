@@ -40,6 +40,7 @@ from tiyan.ingest.validate import (
     warning_checks,
 )
 from tiyan.store.base import Store, WritePlan
+from tiyan.store.platform import META, platform_rows
 from tiyan.store.schema import quote
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -221,6 +222,8 @@ class _Load:
         self.new_rows: dict[str, str] = {}  # table -> staging relation of its new rows
         # table -> column -> a mapping's values: table (source value -> tiyan's code)
         self.values: dict[str, dict[str, dict[str, str | None]]] = {}
+        # tiyan_meta rows of the platform a mapping names (its time zone and currency)
+        self.platform: list[tuple[str, str]] = []
 
     # -- orchestration --------------------------------------------------------------------
     def run(
@@ -231,6 +234,7 @@ class _Load:
         if mapping is not None:
             sources, mapping_label = self._mapping_sources(paths, mapping)
             self.values = mapping.values_tables()
+            self.platform = platform_rows(mapping.timezone, mapping.currency)
         else:
             sources, skipped = discover(paths)
         return self.run_sources(sources, skipped, mapping_label, max_reject_rate, None)
@@ -268,6 +272,13 @@ class _Load:
         if max_reject_rate is not None and report.reject_rate > max_reject_rate:
             report.status = "rejected"
             plan = WritePlan()  # no data: only the quarantine and the log
+        elif self.platform:
+            values = ", ".join(f"({sql_str(k)}, {sql_str(v)})" for k, v in self.platform)
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE platform_new AS "
+                f"SELECT * FROM (VALUES {values}) p(key, value)"
+            )
+            plan.upsert(META, "platform_new")
         self._finish_plan(plan, quarantine_parts, sources, report)
         if finish is not None:
             finish(self.con, plan, self.problems)

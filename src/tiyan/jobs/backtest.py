@@ -30,6 +30,7 @@ from tiyan.policy.pipeline import Snapshot, evaluate_policy
 from tiyan.policy.schema import Policy
 from tiyan.store.base import Store
 from tiyan.store.governance import load_detections, load_rule_rates, write_shadow_outcomes
+from tiyan.store.platform import store_policy
 
 
 @dataclass
@@ -84,6 +85,7 @@ def _outcomes(store: Store, policy: Policy, start: date, end: date) -> dict[str,
     records and the rates alone (nothing of the ledger is read or touched)."""
     as_of = end + timedelta(days=1)
     span = (end - start).days + 1
+    policy = store_policy(store, policy)  # local days at the store's time zone
     spanned = policy.model_copy(
         update={"rules": policy.rules.model_copy(update={"lookback_days": span})}
     )

@@ -31,6 +31,7 @@ from tiyan.policy.schema import Policy
 from tiyan.policy.standing import MerchantStanding
 from tiyan.store.base import Store
 from tiyan.store.governance import load_snapshot, write_outcome
+from tiyan.store.platform import store_policy
 from tiyan.store.rectification import record_rectification
 
 Progress = Callable[[str], None]
@@ -103,7 +104,7 @@ def run_enforcement(
     progress: Progress | None = None,
 ) -> EnforcementSummary:
     """Run the governance day for ``as_of`` and record it (module docstring)."""
-    policy = policy or load_policy()
+    policy = store_policy(store, policy or load_policy())  # days at the store's time zone
     if policy.effective_from > as_of:
         raise UsageError(
             f"policy {policy.version} takes effect on {policy.effective_from}, after {as_of}"

@@ -28,6 +28,7 @@ from tiyan.policy.schema import Policy
 from tiyan.scoring.score import SCORED, MerchantScore, score_merchants
 from tiyan.store.base import Store
 from tiyan.store.governance import load_violation_records
+from tiyan.store.platform import store_policy
 from tiyan.store.scores import load_merchant_metrics, write_scores
 
 Progress = Callable[[str], None]
@@ -95,6 +96,7 @@ def run_metrics(
             f"policy {policy.version} takes effect on {policy.effective_from}, after {as_of}"
         )
     say = progress or (lambda _msg: None)
+    policy = store_policy(store, policy)  # local days at the store's time zone
     refresh = refresh_partials(
         store,
         policy.population.catalog_config(),

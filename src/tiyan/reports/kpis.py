@@ -162,6 +162,7 @@ HEADLINE: tuple[KpiDef, ...] = (
     _metric_kpi("pay_to_pickup_hours"),
     _metric_kpi("in_stock_share"),
     _metric_kpi("ship_timeout_rate"),
+    _metric_kpi("late_delivery_rate"),
     KpiDef("fake_shipments_found", "Fake shipments found", "查处虚假发货", Unit.COUNT, None),
     KpiDef(
         "consumers_compensated",
@@ -170,7 +171,14 @@ HEADLINE: tuple[KpiDef, ...] = (
         Unit.COUNT,
         None,
     ),
-    KpiDef("compensation_paid", "Compensation paid (¥)", "赔付金额(元)", Unit.COUNT, None),
+    # {currency}: the store's currency symbol (a mapping's currency; ¥ by default)
+    KpiDef(
+        "compensation_paid",
+        "Compensation paid ({currency})",
+        "赔付金额({currency})",
+        Unit.COUNT,
+        None,
+    ),
     _metric_kpi("quality_return_rate"),
     _metric_kpi("negative_review_rate"),
     _metric_kpi("refund_only_hours"),

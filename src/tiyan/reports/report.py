@@ -14,7 +14,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ from tiyan.reports.text import (
     fmt_relative,
 )
 from tiyan.store.base import Store
+from tiyan.store.platform import Platform, platform_of, store_policy
 from tiyan.store.record import merchant_record
 from tiyan.store.scorecard import merchant_metrics, scorecard
 
@@ -77,6 +78,10 @@ class ReportData:
     governance: kpis.Governance
     impact: list[RuleImpact]
     impact_days: int
+    #: The store's time zone and currency (a mapping's; the default platform otherwise).
+    platform: Platform = field(default_factory=Platform)
+    #: The fixed offset the local days are counted at ("-03:00").
+    utc_offset: str = "+08:00"
 
 
 def build_report(
@@ -87,8 +92,9 @@ def build_report(
     policy: Policy | None = None,
     impact_days: int = 30,
 ) -> ReportData:
-    """The report's figures for ``period`` beside ``compare`` (None: no comparison)."""
-    policy = policy or load_policy(as_of=period.end)
+    """The report's figures for ``period`` beside ``compare`` (None: no comparison), in the
+    store's local days and currency."""
+    policy = store_policy(store, policy or load_policy(as_of=period.end))
     config = policy.population.catalog_config()
     coverage = kpis.data_days(store)
     orders, merchants = kpis.volume(store, period)
@@ -118,6 +124,8 @@ def build_report(
         governance=kpis.governance(store, period, config),
         impact=impact,
         impact_days=impact_days,
+        platform=platform_of(store),
+        utc_offset=policy.population.utc_offset,
     )
 
 
@@ -125,8 +133,8 @@ def _level_bounds(policy: Policy) -> list[tuple[str, float]]:
     return [(level, float(policy.scoring.levels[level])) for level in LEVELS]
 
 
-def _helpers(lang: str) -> dict[str, Any]:
-    words = Words(lang)
+def _helpers(lang: str, platform: Platform) -> dict[str, Any]:
+    words = Words(lang, currency=platform.symbol)
 
     def unit_of(metric_id: str) -> Unit:
         return DEFINITIONS[metric_id].unit
@@ -148,7 +156,7 @@ def _helpers(lang: str) -> dict[str, Any]:
 
 def render_report_data(data: ReportData, *, lang: str = "en", policy: Policy | None = None) -> str:
     policy = policy or load_policy(as_of=data.period.end)
-    helpers = _helpers(lang)
+    helpers = _helpers(lang, data.platform)
 
     def offsets(period: kpis.Period | None, buckets: list[date]) -> list[int]:
         return [(b - period.start).days for b in buckets] if period else []
@@ -265,6 +273,7 @@ def scorecard_data(
         "history": history,
         "metrics": metrics,
         "record": record,
+        "platform": platform_of(store),
         "names_zh": {k: v.zh for k, v in policy.privileges.items()}
         | {k: v.zh for k, v in policy.score_measures.items()},
     }
@@ -274,8 +283,8 @@ def render_scorecard(
     store: Store, merchant_id: str, *, lang: str = "en", policy: Policy | None = None
 ) -> str:
     """The merchant's scorecard as one self-contained HTML page."""
-    helpers = _helpers(lang)
     data = scorecard_data(store, merchant_id, policy=policy)
+    helpers = _helpers(lang, data["platform"])
     history = data["history"]
     trend = (
         charts.trend_chart(

@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from tiyan.store.base import Store
+from tiyan.store.platform import platform_of
 
 _COLUMNS = (
     "as_of", "window_days", "category", "status", "valid_orders", "score", "product",
@@ -22,7 +23,8 @@ def scorecard(
     store: Store, merchant_id: str, *, as_of: date | None = None, window: int | None = None
 ) -> dict[str, Any] | None:
     """The merchant's score row (newest first; ``as_of`` and ``window`` narrow it), with the
-    explanation parsed; None when the merchant has no score."""
+    explanation parsed, and the store's ``currency`` and ``timezone``; None when the merchant
+    has no score."""
     where = "merchant_id = ?"
     params: list[Any] = [merchant_id]
     if as_of is not None:
@@ -49,6 +51,10 @@ def scorecard(
         (merchant_id, card["as_of"], card["window_days"]),
     )
     card["evidence_incomplete_orders"] = int(count[0][0]) if count else 0
+    # The platform's currency (amounts) and time zone (as_of and windows are its local days).
+    platform = platform_of(store)
+    card["currency"] = platform.currency
+    card["timezone"] = platform.timezone
     return card
 
 
