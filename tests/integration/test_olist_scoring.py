@@ -311,3 +311,16 @@ def test_report_and_scorecard_are_in_reais_and_sao_paulo_days(
     page = render_scorecard(store, D0, policy=policy)
     assert 'data-currency="BRL"' in page and "R$0.00" in page
     assert "¥" not in page
+
+
+def test_a_refused_load_records_no_platform(tmp_path: Path) -> None:
+    s = open_store(str(tmp_path / "refused.duckdb"))
+    try:
+        # two rows of the fixture are quarantined: a zero tolerance refuses the load
+        refused = ingest(s, [FIXTURE], now=NOW, mapping="olist", max_reject_rate=0.0)
+        assert refused.status == "rejected"
+        assert platform_of(s) == Platform()  # the default platform: the policy's days, ¥
+        assert ingest(s, [FIXTURE], now=NOW, mapping="olist").status == "loaded"
+        assert platform_of(s) == Platform("America/Sao_Paulo", "BRL")
+    finally:
+        s.close()
