@@ -118,11 +118,11 @@ def test_a_bad_change_does_not_take_the_good_creation_with_it(
         {"id": "c1", "type": "order.paid", "data": _order("OCHG1", api.merchant_a)},
         {"id": "c2", "type": "order.cancelled",
          "data": {"order_id": "OCHG1", "cancelled_at": "2024-06-18T21:00:00+08:00",
-                  "cancelled_by": "merchant", "cancel_reason": "bored"}},
+                  "cancelled_by": "bored", "cancel_reason": "out_of_stock"}},
     ]  # fmt: skip
     body = client.post("/v1/events", json={"items": items}, headers=bearer(api.service)).json()
     assert [i["status"] for i in body["items"]] == ["accepted", "rejected"]
-    assert body["items"][1]["problems"][0]["field"] == "items[1].data.cancel_reason"
+    assert body["items"][1]["problems"][0]["field"] == "items[1].data.cancelled_by"
     assert _count(api, "SELECT count(*) FROM orders WHERE order_id = 'OCHG1' "
                        "AND status = 'paid'") == 1  # fmt: skip
 
