@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tiyan.domain.metrics import DIMENSION_ZH, LAG_DAYS, Dimension, MetricDef, WindowKind
 from tiyan.domain.model import (
+    DESK_TABLES,
     GOVERNANCE_TABLES,
     SERVICE_TABLES,
     SYSTEM_TABLES,
@@ -123,6 +124,11 @@ def render() -> str:
     parts.append("Written by `tiyan serve` and `tiyan keys` (see docs/api.md).")
     parts.append("")
     parts.extend(table_section(t) for t in SERVICE_TABLES.values())
+    parts.append("# Service desk tables")
+    parts.append("")
+    parts.append("Written by the platform's service desk (see docs/service-desk.md).")
+    parts.append("")
+    parts.extend(table_section(t) for t in DESK_TABLES.values())
     engines = ", ".join(f"`{d}`" for d in SQL_TYPES)
     parts.append(f"Engines with DDL generated from this model: {engines}.\n")
     return "\n".join(parts)

@@ -1104,6 +1104,52 @@ CONSOLE_SESSIONS = Table(
     ),
 )
 
+SERVICE_REQUESTS = Table(
+    name="service_requests",
+    zh="服务单",
+    meaning="Requests to the platform's service desk (docs/service-desk.md). The state is the "
+    "request's audit trail (`request_steps`) replayed; it is kept here for listings and "
+    "rewritten with each step.",
+    kind="desk",
+    time_column="created_at",
+    primary_key=("request_id",),
+    columns=(
+        Column("request_id", S, "Request id.", "服务单号", required=True),
+        Column("type_id", S, "Request type (policy `desk.types`).", "服务单类型", required=True),
+        Column("merchant_id", S, "Merchant it is about.", "商家ID", required=True),
+        Column("order_id", S, "Order it is about, if any.", "订单号"),
+        Column("consumer_id", S, "Consumer who asked, if any.", "用户ID"),
+        Column("case_id", S, "After-sales case it is about, if any.", "售后单号"),
+        Column("language", S, "Language of the thread (e.g. zh).", "语言", required=True),
+        Column("set_hours", F, "The merchant's hours, where the platform sets them.", "约定时限"),
+        Column("created_at", T, "Opened (UTC).", "创建时间", required=True),
+        Column("state", S, "State after the last step.", "状态", required=True),
+        Column("updated_at", T, "Time of the last step (UTC).", "更新时间", required=True),
+    ),
+)
+
+REQUEST_STEPS = Table(
+    name="request_steps",
+    zh="服务单轨迹",
+    meaning="The audit trail of each request: every transition and message, who and when. "
+    "Append-only.",
+    kind="desk",
+    time_column="step_at",
+    primary_key=("request_id", "seq"),
+    columns=(
+        Column("request_id", S, "Request.", "服务单号", required=True),
+        Column("seq", I, "Position in the trail, from 1.", "序号", required=True),
+        Column("step_at", T, "When (UTC).", "时间", required=True),
+        Column("actor", S, "consumer, merchant, platform or system.", "操作方", required=True),
+        Column("actor_id", S, "The key or agent that took it, if any.", "操作人"),
+        Column("action", S, "What (docs/service-desk.md).", "动作", required=True),
+        Column("note", S, "The message or the reason, if any.", "说明"),
+    ),
+)
+
+#: Tables of the platform's service desk (requests and their audit trail).
+DESK_TABLES: dict[str, Table] = {t.name: t for t in (SERVICE_REQUESTS, REQUEST_STEPS)}
+
 #: Tables of the HTTP service (keys, console sessions, the decision log, event receipts).
 SERVICE_TABLES: dict[str, Table] = {
     t.name: t for t in (API_KEYS, CONSOLE_SESSIONS, DECISIONS, EVENT_LOG)

@@ -155,8 +155,9 @@ class Store(abc.ABC):
         """Run a read-only query and return its rows."""
 
     @abc.abstractmethod
-    def run_in_transaction(self, statements: Sequence[str]) -> None:
-        """Run DDL/DML statements in one transaction."""
+    def run_in_transaction(self, statements: Sequence[str | tuple[str, Sequence[Any]]]) -> None:
+        """Run DDL/DML statements in one transaction: SQL text, or (SQL, parameters) with
+        ``?`` placeholders."""
 
     @abc.abstractmethod
     def staging(self, timezone: str, *, cleanup: bool = True) -> AbstractContextManager[Any]:

@@ -81,11 +81,14 @@ class DuckDBStore(Store):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, list(params)).fetchall()
 
-    def run_in_transaction(self, statements: Sequence[str]) -> None:
+    def run_in_transaction(self, statements: Sequence[str | tuple[str, Sequence[Any]]]) -> None:
         self.con.execute("BEGIN TRANSACTION")
         try:
-            for sql in statements:
-                self.con.execute(sql)
+            for statement in statements:
+                if isinstance(statement, str):
+                    self.con.execute(statement)
+                else:
+                    self.con.execute(statement[0], list(statement[1]))
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")

@@ -86,10 +86,13 @@ class PostgresStore(Store):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self.con.execute(sql.replace("?", "%s"), list(params)).fetchall()
 
-    def run_in_transaction(self, statements: Sequence[str]) -> None:
+    def run_in_transaction(self, statements: Sequence[str | tuple[str, Sequence[Any]]]) -> None:
         with self.con.transaction():
             for statement in statements:
-                self.con.execute(statement)
+                if isinstance(statement, str):
+                    self.con.execute(statement)
+                else:
+                    self.con.execute(statement[0].replace("?", "%s"), list(statement[1]))
 
     @contextmanager
     def _tempfile(self) -> Iterator[str]:

@@ -6,6 +6,7 @@ Engine differences are data (a type table per dialect), not branches in the code
 from __future__ import annotations
 
 from tiyan.domain.model import (
+    DESK_TABLES,
     GOVERNANCE_TABLES,
     SERVICE_TABLES,
     SYSTEM_TABLES,
@@ -49,6 +50,7 @@ ALL_TABLES: dict[str, Table] = {
     **SYSTEM_TABLES,
     **GOVERNANCE_TABLES,
     **SERVICE_TABLES,
+    **DESK_TABLES,
 }
 
 

@@ -1,0 +1,99 @@
+"""The service desk on a store (DuckDB and PostgreSQL): requests opened and routed, steps
+appended with their state, the queue's clocks, and breaches escalated once."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tiyan.domain.errors import ConflictError, NotFoundError, UsageError
+from tiyan.jobs.desk import (
+    NewRequest,
+    open_request,
+    queue,
+    request_with_trail,
+    sweep_breaches,
+    take_step,
+)
+from tiyan.service_desk.policy import DeskPolicy
+from tiyan.service_desk.requests import State, Step
+from tiyan.store.base import Store
+from tiyan.store.desk import append_step, load_trail
+
+SH = ZoneInfo("Asia/Shanghai")
+DESK = DeskPolicy()
+T0 = datetime(2024, 6, 3, 10, 0, tzinfo=SH)
+
+
+def new(request_id: str, merchant: str = "M1", type_id: str = "refund") -> NewRequest:
+    return NewRequest(request_id=request_id, type_id=type_id, merchant_id=merchant, order_id="O1")
+
+
+def test_a_request_routed_to_the_merchant_and_answered(store: Store) -> None:
+    opened = open_request(store, DESK, new("SR1"), at=T0, merchant_reachable=True)
+    assert opened.state == "waiting_merchant"
+    (first,) = queue(store, DESK, now=T0 + timedelta(minutes=30))
+    assert first.request.request_id == "SR1"
+    assert first.left == timedelta(hours=1, minutes=30)
+    assert first.clock.due == T0 + timedelta(hours=2)
+    state = take_step(store, "SR1", actor="merchant", action="answer", at=T0 + timedelta(hours=1),
+                      note="退款已同意")  # fmt: skip
+    assert state is State.WAITING_PLATFORM
+    request, trail = request_with_trail(store, "SR1")
+    assert request.state == "waiting_platform"
+    assert [s.action for s in trail] == ["create", "route_merchant", "answer"]
+    assert trail[-1].note == "退款已同意" and trail[-1].at == T0 + timedelta(hours=1)
+    (answered,) = queue(store, DESK, now=T0 + timedelta(days=3))
+    assert not answered.breached and answered.left == timedelta(hours=1)
+
+
+def test_the_offline_merchants_request_goes_to_the_platform(store: Store) -> None:
+    opened = open_request(store, DESK, new("SR2"), at=T0.replace(hour=20, minute=30),
+                          merchant_reachable=False)  # fmt: skip
+    assert opened.state == "waiting_platform"
+    (item,) = queue(store, DESK, now=T0 + timedelta(days=1))
+    assert item.clock.due is None and item.left is None and not item.breached
+
+
+def test_a_breach_is_escalated_once_at_the_deadline(store: Store) -> None:
+    open_request(store, DESK, new("SR3"), at=T0, merchant_reachable=True)
+    open_request(store, DESK, new("SR4", type_id="courier_related"), at=T0,
+                 merchant_reachable=True)  # fmt: skip
+    take_step(store, "SR3", actor="consumer", action="message", at=T0 + timedelta(hours=3),
+              note="还没处理吗?")  # fmt: skip
+    now = T0 + timedelta(hours=4)
+    assert [i.request.request_id for i in queue(store, DESK, now=now)] == ["SR3", "SR4"]
+    assert queue(store, DESK, now=now)[0].breached
+    assert sweep_breaches(store, DESK, now=now) == ["SR3"]  # SR4 has 24 service hours
+    assert sweep_breaches(store, DESK, now=now + timedelta(hours=1)) == []
+    request, trail = request_with_trail(store, "SR3")
+    assert request.state == "waiting_platform"
+    assert (trail[-1].actor, trail[-1].action) == ("system", "breach")
+    # at the deadline, or at the consumer's later message
+    assert trail[-1].at == T0 + timedelta(hours=3)
+
+
+def test_refused_steps_and_requests(store: Store) -> None:
+    open_request(store, DESK, new("SR5", merchant="M2"), at=T0, merchant_reachable=True)
+    with pytest.raises(ConflictError, match="resolve is not possible"):
+        take_step(store, "SR5", actor="platform", action="resolve", at=T0)
+    with pytest.raises(ConflictError, match="before the request's last"):
+        take_step(store, "SR5", actor="merchant", action="answer", at=T0 - timedelta(hours=1))
+    with pytest.raises(UsageError, match="unknown action"):
+        take_step(store, "SR5", actor="merchant", action="teleport", at=T0)
+    with pytest.raises(ConflictError, match="exists already"):
+        open_request(store, DESK, new("SR5"), at=T0, merchant_reachable=True)
+    with pytest.raises(UsageError, match="unknown request type"):
+        open_request(store, DESK, new("SR6", type_id="teleport"), at=T0, merchant_reachable=True)
+    with pytest.raises(NotFoundError):
+        take_step(store, "SR404", actor="merchant", action="answer", at=T0)
+    # a writer that read the trail before another step was added is refused
+    stale = Step(at=T0 + timedelta(minutes=5), actor="merchant", action="answer")
+    take_step(store, "SR5", actor="consumer", action="message", at=T0 + timedelta(minutes=1))
+    with pytest.raises(ConflictError, match="changed meanwhile"):
+        append_step(store, "SR5", stale, State.WAITING_PLATFORM, position=3)
+    assert len(load_trail(store, "SR5")) == 3
+    assert [i.request.request_id for i in queue(store, DESK, now=T0, merchant_id="M2")] == ["SR5"]
+    assert queue(store, DESK, now=T0, merchant_id="M1") == []
