@@ -154,8 +154,9 @@ def test_duckdb_and_postgres_record_the_same_violations(
 def test_a_policy_not_yet_in_force_is_refused(tmp_path: Path, market: dict[str, Path]) -> None:
     policy = load_policy().model_copy(update={"effective_from": date(2030, 1, 1)})
     with loaded(str(tmp_path / "tiyan.duckdb"), market["data"]) as store:
-        with pytest.raises(UsageError, match="takes effect on 2030-01-01"):
+        with pytest.raises(UsageError, match="takes effect on 2030-01-01") as refused:
             run_enforcement(store, as_of=AS_OF, policy=policy)
+        assert "--policy FILE" in str(refused.value)  # the fix, said with the refusal
         assert ledger(store) == []
 
 

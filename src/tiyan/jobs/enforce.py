@@ -25,7 +25,7 @@ from decimal import Decimal
 
 from tiyan.domain.errors import UsageError
 from tiyan.metrics.runner import refresh_partials
-from tiyan.policy.files import load_policy
+from tiyan.policy.files import load_policy, not_in_force
 from tiyan.policy.pipeline import Outcome, evaluate_policy
 from tiyan.policy.schema import Policy
 from tiyan.policy.standing import MerchantStanding
@@ -105,10 +105,8 @@ def run_enforcement(
 ) -> EnforcementSummary:
     """Run the governance day for ``as_of`` and record it (module docstring)."""
     policy = store_policy(store, policy or load_policy())  # days at the store's time zone
-    if policy.effective_from > as_of:
-        raise UsageError(
-            f"policy {policy.version} takes effect on {policy.effective_from}, after {as_of}"
-        )
+    if (refused := not_in_force(policy, as_of)) is not None:
+        raise UsageError(refused)  # with the fix: a policy in force on as_of
     say = progress or (lambda _msg: None)
     say("measuring the rates that gate points")
     # The rate-type rules' points need each merchant's own rate over the days before as_of:

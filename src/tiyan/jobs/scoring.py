@@ -23,7 +23,7 @@ from tiyan.metrics.runner import (
     compute_metric_values,
     refresh_partials,
 )
-from tiyan.policy.files import load_policy
+from tiyan.policy.files import load_policy, not_in_force
 from tiyan.policy.schema import Policy
 from tiyan.scoring.score import SCORED, MerchantScore, score_merchants
 from tiyan.store.base import Store
@@ -91,10 +91,8 @@ def run_metrics(
 ) -> tuple[RefreshReport, int]:
     """Refresh the daily partials and store ``metric_values`` for ``as_of`` under ``policy``;
     returns the refresh report and the number of metric values written."""
-    if policy.effective_from > as_of:
-        raise UsageError(
-            f"policy {policy.version} takes effect on {policy.effective_from}, after {as_of}"
-        )
+    if (refused := not_in_force(policy, as_of)) is not None:
+        raise UsageError(refused)  # with the fix: a policy in force on as_of
     say = progress or (lambda _msg: None)
     policy = store_policy(store, policy)  # local days at the store's time zone
     refresh = refresh_partials(
