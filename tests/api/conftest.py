@@ -44,6 +44,8 @@ class Market:
     merchant_a: str
     merchant_b: str
     as_of: date
+    #: a platform agent's key (the service desk)
+    agent: str = ""
 
 
 def _build(url: str, data: Path) -> Market:
@@ -60,7 +62,8 @@ def _build(url: str, data: Path) -> Market:
         op = create_key(store, role="operator", now=NOW, label="tests").secret
         sv = create_key(store, role="service", now=NOW, label="tests").secret
         mk = create_key(store, role="merchant", merchant_id=a, now=NOW, label="tests").secret
-    return Market(url, "", op, sv, mk, a, b, AS_OF)
+        ag = create_key(store, role="agent", now=NOW, label="tests").secret
+    return Market(url, "", op, sv, mk, a, b, AS_OF, ag)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ does not exist gets, and change nothing of B's.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,10 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/appeals"): {"operator", OWN},
     ("GET", "/v1/appeals/{appeal_id}"): {"operator", OWN},
     ("POST", "/v1/appeals/{appeal_id}/decision"): {"operator"},
+    ("POST", "/v1/service-requests"): {"operator", "service", "agent"},
+    ("GET", "/v1/service-requests"): {"operator", "agent", OWN},
+    ("GET", "/v1/service-requests/{request_id}"): {"operator", "agent", "service", OWN},
+    ("POST", "/v1/service-requests/{request_id}/steps"): {"operator", "agent", "service", OWN},
     ("GET", "/v1/keys"): {"operator"},
     ("POST", "/v1/keys/{key_id}/revoke"): {"operator"},
 }
@@ -85,13 +90,23 @@ class Ids:
         assert r.status_code == 200, r.text
         self.decision_b = r.json()["decision_id"]
         self.merchant_b = api.merchant_b
+        r = client.post(
+            "/v1/service-requests",
+            json={"request_id": "SR-AUTHZ-B", "type_id": "refund", "merchant_id": api.merchant_b,
+                  "order_id": self.order_b, "merchant_online": True},
+            headers=bearer(api.service),
+        )  # fmt: skip
+        assert r.status_code == 201, r.text
+        self.request_b = r.json()["request_id"]
 
     def params(self, missing: bool) -> dict[str, str]:
         if missing:
             return {"merchant_id": "M-NOBODY", "appeal_id": "appeal:nothing:1",
-                    "decision_id": "0" * 32, "key_id": "tk_000000000000"}  # fmt: skip
+                    "decision_id": "0" * 32, "key_id": "tk_000000000000",
+                    "request_id": "SR-NOBODY"}  # fmt: skip
         return {"merchant_id": self.merchant_b, "appeal_id": self.appeal_b,
-                "decision_id": self.decision_b, "key_id": "tk_000000000000"}  # fmt: skip
+                "decision_id": self.decision_b, "key_id": "tk_000000000000",
+                "request_id": self.request_b}  # fmt: skip
 
     def body(self, op: tuple[str, str], missing: bool) -> dict[str, Any] | None:
         merchant = "M-NOBODY" if missing else self.merchant_b
@@ -112,6 +127,11 @@ class Ids:
                 "statement": "not mine to appeal"},
             ("POST", "/v1/appeals/{appeal_id}/decision"): lambda: {"accept": True,
                                                                    "reason": "ok"},
+            ("POST", "/v1/service-requests"): lambda: {
+                "request_id": f"SR-AUTHZ-{uuid.uuid4().hex[:8]}", "type_id": "refund",
+                "merchant_id": merchant, "merchant_online": True},
+            ("POST", "/v1/service-requests/{request_id}/steps"): lambda: {
+                "action": "message", "note": "authz"},
         }  # fmt: skip
         make = bodies.get(op)
         return make() if make else None
@@ -127,7 +147,8 @@ def _call(client: TestClient, op: tuple[str, str], ids: Ids, key: str | None,
 
 
 def _keys(api: Market) -> dict[str, str]:
-    return {"operator": api.operator, "service": api.service, OWN: api.merchant}
+    return {"operator": api.operator, "service": api.service, "agent": api.agent,
+            OWN: api.merchant}  # fmt: skip
 
 
 def test_no_key_is_401_and_a_wrong_role_is_403(api: Market, client: TestClient) -> None:
@@ -167,13 +188,17 @@ def test_a_merchant_sees_nothing_of_another_merchant(
         before = store.query(
             "SELECT appeal_id, status FROM appeals WHERE merchant_id = ? ORDER BY 1",
             (api.merchant_b,),
-        )
+        ) + store.query("SELECT request_id, seq FROM request_steps ORDER BY 1, 2")
     other = _call(client, op, ids, api.merchant)
     nobody = _call(client, op, ids, api.merchant, missing=True)
     if op == ("GET", "/v1/appeals"):  # a list: only the merchant's own appeals
         assert other.status_code == 200
         assert all(a["merchant_id"] == api.merchant_a for a in other.json())
         assert ids.appeal_b not in other.text
+    elif op == ("GET", "/v1/service-requests"):  # the queue: only the merchant's own
+        assert other.status_code == 200
+        assert all(r["merchant_id"] == api.merchant_a for r in other.json())
+        assert ids.request_b not in other.text
     else:
         assert not 200 <= other.status_code < 300, (op, other.text)
         assert _masked(other, ids, False) == _masked(nobody, ids, True), op
@@ -181,7 +206,7 @@ def test_a_merchant_sees_nothing_of_another_merchant(
         after = store.query(
             "SELECT appeal_id, status FROM appeals WHERE merchant_id = ? ORDER BY 1",
             (api.merchant_b,),
-        )
+        ) + store.query("SELECT request_id, seq FROM request_steps ORDER BY 1, 2")
     assert after == before
     # and its own data it does see
     own = {"merchant_id": api.merchant_a}

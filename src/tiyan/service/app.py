@@ -27,7 +27,7 @@ from fastapi import FastAPI
 from tiyan import __version__
 from tiyan.service import console, errors
 from tiyan.service.limits import BodyLimit
-from tiyan.service.routers import appeals, decisions, events, health, keys, merchants
+from tiyan.service.routers import appeals, decisions, desk, events, health, keys, merchants
 from tiyan.service.settings import Settings
 from tiyan.service.state import AppState, utc_now
 from tiyan.service.telemetry import Observe
@@ -72,12 +72,13 @@ def create_app(
             {"name": "merchants", "description": "Scorecards, metrics, violations, ledger."},
             {"name": "appeals", "description": "Merchants appeal; operators decide."},
             {"name": "keys", "description": "API keys: list and revoke (operators)."},
+            {"name": "service desk", "description": "Consumer requests to the platform desk."},
             {"name": "operations", "description": "Health and Prometheus metrics."},
         ],
     )
     app.state.tiyan = state
     errors.install(app)
-    for module in (events, decisions, merchants, appeals, keys, health):
+    for module in (events, decisions, merchants, appeals, desk, keys, health):
         app.include_router(module.router)
     app.include_router(console.router)  # HTML pages, outside the OpenAPI schema
     # outermost first: observe everything, including the 413s of the body limit

@@ -37,7 +37,7 @@ from tiyan.domain.errors import (
 from tiyan.store import keys as stored
 from tiyan.store.base import Store
 
-ROLES = ("operator", "merchant", "service")
+ROLES = ("operator", "merchant", "service", "agent")
 _PREFIX = "tiyan_"
 
 

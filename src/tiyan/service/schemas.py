@@ -613,3 +613,127 @@ class Health(BaseModel):
     status: str
     store: str
     schema_version: int
+
+
+# -- the service desk ----------------------------------------------------------------------
+
+
+def _storable(value: str | None) -> str | None:
+    """Text every store can keep: no lone surrogate, no NUL (a 422 naming the field)."""
+    from tiyan.ingest.events import bad_text
+
+    if value is not None and (why := bad_text(value)) is not None:
+        raise ValueError(f"the text {why}")
+    return value
+
+
+_DESK_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
+
+
+class ServiceRequestCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "SR-20240603-0001",
+                    "type_id": "risky_product",
+                    "merchant_id": "M000042",
+                    "order_id": "O000001001",
+                    "consumer_id": "C000777",
+                    "merchant_online": False,
+                    "note": "用了三天起了红疹, 照片已上传",
+                }
+            ]
+        },
+    )
+
+    request_id: str = Field(
+        pattern=_DESK_ID,
+        description="The caller's id for it: a retry with the same id is a conflict, never "
+        "a second request.",
+    )
+    type_id: str = Field(min_length=1, max_length=60, description="A type of policy desk.types.")
+    merchant_id: str = Field(pattern=_DESK_ID)
+    order_id: str | None = Field(default=None, pattern=_DESK_ID)
+    consumer_id: str | None = Field(default=None, pattern=_DESK_ID)
+    case_id: str | None = Field(default=None, pattern=_DESK_ID)
+    language: str = Field(default="zh", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+    set_hours: float | None = Field(default=None, gt=0, le=24 * 30)
+    merchant_online: bool = Field(
+        description="Whether the merchant's agents are reachable now; if not, the request "
+        "goes to the platform desk (离线留言)."
+    )
+    note: str | None = Field(default=None, max_length=5000, description="The consumer's words.")
+
+    _note_storable = field_validator("note")(lambda v: _storable(v))
+
+
+class ServiceStepCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"action": "answer", "note": "已同意退款, 请查收"}]},
+    )
+
+    action: str = Field(min_length=1, max_length=40, description="docs/service-desk.md.")
+    note: str | None = Field(default=None, max_length=5000)
+
+    _note_storable = field_validator("note")(lambda v: _storable(v))
+
+    @field_validator("action")
+    @classmethod
+    def _known_action(cls, action: str) -> str:
+        from tiyan.service_desk.requests import ACTIONS
+
+        known = sorted(ACTIONS - {"create"})
+        if action not in known:
+            raise ValueError(f"unknown action {action!r}: one of {', '.join(known)}")
+        return action
+
+
+class ServiceStepOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    note: str | None = None
+
+
+class ServiceRequestOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "SR-20240603-0001",
+                    "type_id": "refund",
+                    "merchant_id": "M000042",
+                    "order_id": "O000001001",
+                    "state": "waiting_merchant",
+                    "created_at": "2024-06-03T02:00:00Z",
+                    "updated_at": "2024-06-03T02:00:00Z",
+                    "due": "2024-06-03T04:00:00Z",
+                    "seconds_left": 5400,
+                    "breached": False,
+                }
+            ]
+        }
+    )
+
+    request_id: str
+    type_id: str
+    merchant_id: str
+    order_id: str | None = None
+    case_id: str | None = None
+    language: str = "zh"
+    state: str
+    created_at: datetime
+    updated_at: datetime
+    #: The merchant's deadline (None: the request never waited on the merchant, or waits
+    #: on someone else for good).
+    due: datetime | None = None
+    #: Service time the merchant has left, seconds (negative: over).
+    seconds_left: float | None = None
+    breached: bool = False
+
+
+class ServiceRequestDetail(ServiceRequestOut):
+    trail: list[ServiceStepOut]
