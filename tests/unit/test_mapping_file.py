@@ -55,3 +55,13 @@ def test_shipped_and_unknown_mappings(tmp_path: Path) -> None:
     path = tmp_path / "shop.yaml"
     path.write_text(GOOD)
     assert load_mapping(path).name == "shop"
+
+
+def test_a_name_is_never_a_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A folder called ``olist`` where you stand does not shadow the shipped mapping; a value
+    with a separator or a YAML suffix is a file."""
+    (tmp_path / "olist").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert load_mapping("olist").timezone == "America/Sao_Paulo"
+    with pytest.raises(SourceError, match="not found"):
+        load_mapping("./olist")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -22,7 +21,7 @@ from rich.table import Table as RichTable
 from tiyan.cli.terminal import shown
 from tiyan.domain.errors import TiyanError, UnknownNameError
 from tiyan.ingest.load import DEFAULT_TIMEZONE, LoadReport, ingest
-from tiyan.ingest.mapping import shipped_mappings
+from tiyan.ingest.mapping import is_mapping_path, shipped_mappings
 from tiyan.ingest.quarantine import list_quarantine
 from tiyan.store import DEFAULT_DB, Store, open_store
 from tiyan.store.status import store_status
@@ -154,8 +153,7 @@ def _mapping_arg(value: str | None) -> Path | None:
     looked up on disk (a folder ``olist/`` beside you holding the data does not shadow it)."""
     if value is None:
         return None
-    separators = [s for s in ("/", os.sep, os.altsep) if s]
-    if any(s in value for s in separators) or value.lower().endswith((".yaml", ".yml")):
+    if is_mapping_path(value):
         return Path(value)
     names = shipped_mappings()
     if value not in names:

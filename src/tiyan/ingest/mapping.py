@@ -34,6 +34,7 @@ takes such a name or a path to a file.
 from __future__ import annotations
 
 import glob
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -173,10 +174,21 @@ def shipped_mappings() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
+def is_mapping_path(value: str | Path) -> bool:
+    """Whether ``value`` names a mapping file rather than a shipped mapping (docs/mappings.md):
+    a :class:`~pathlib.Path`, or text holding a path separator or ending in ``.yaml`` /
+    ``.yml``. Any other text is a shipped mapping's name, never looked up on disk (a folder
+    ``olist/`` beside you holding the data does not shadow the ``olist`` mapping)."""
+    if isinstance(value, Path):
+        return True
+    separators = [s for s in ("/", os.sep, os.altsep) if s]
+    return any(s in value for s in separators) or value.lower().endswith((".yaml", ".yml"))
+
+
 def load_mapping(name_or_path: str | Path) -> Mapping:
     """Load a shipped mapping by name, or a mapping file by path, and validate it."""
     path = Path(name_or_path)
-    if path.suffix in {".yaml", ".yml"} or path.exists():
+    if is_mapping_path(name_or_path):
         if not path.is_file():
             raise SourceError("mapping file not found", path=str(path))
         text = path.read_text(encoding="utf-8")
