@@ -85,3 +85,9 @@ def test_the_scorecard_of_every_scored_seller_shows_a_dimension_without_data(
         card = invoke("merchant", merchant_id, "--as-of", AS_OF, "--db", olist_db)
         assert card.exit_code == 0, (merchant_id, card.output, card.exception)
         assert "service no data" in " ".join(card.stdout.split()), card.stdout
+        # amounts in the data set's own currency (the mapping's BRL), never yuan
+        assert "compensation paid to consumers: R$" in card.stdout, card.stdout
+        assert "¥" not in card.stdout
+    actions = invoke("actions", "--db", olist_db)
+    assert actions.exit_code == 0, actions.output
+    assert "¥" not in actions.stdout

@@ -46,7 +46,7 @@ from tiyan.store.scorecard import scorecard
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "olist"
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
-# The default policy takes effect on 2020-01-01; ten years back covers all of 2018.
+# The shipped policy applies to any date; ten years back from 2020 covers all of Olist.
 AS_OF = date(2020, 1, 1)
 WINDOW = 3650
 

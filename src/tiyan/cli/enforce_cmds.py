@@ -20,6 +20,7 @@ from tiyan.policy.files import load_policy, policy_in_force
 from tiyan.policy.rules import RULE_ZH
 from tiyan.store import DEFAULT_DB
 from tiyan.store.listing import action_totals, list_actions, list_violations
+from tiyan.store.platform import platform_of
 
 
 def enforce_and_print(
@@ -35,6 +36,7 @@ def enforce_and_print(
         try:
             live = policy_in_force(policy_file, as_of=day)
             summary = run_enforcement(store, as_of=day, policy=live, progress=_say)
+            money = platform_of(store).money
             if shadow is not None:
                 from tiyan.jobs.backtest import record_shadow
 
@@ -70,7 +72,7 @@ def enforce_and_print(
     out.print(table)
     points = ", ".join(f"{ledger} {pts:g}" for ledger, pts in summary.points.items())
     out.print(
-        f"consequences: ¥{summary.compensation:,.2f} compensation to consumers; points {points}; "
+        f"consequences: {money(summary.compensation)} compensation to consumers; points {points}; "
         f"{len(summary.penalties):,} penalty measure(s) "
         f"on {len({m for m, _ in summary.penalties}):,} merchant(s); privileges "
         f"{summary.privileges_granted:,} granted, {summary.privileges_revoked:,} revoked; "
@@ -139,12 +141,15 @@ def actions_cmd(
         try:
             records = list_actions(store, merchant_id=merchant, kind=kind, limit=limit)
             totals = action_totals(store, merchant_id=merchant, kind=kind)
+            platform = platform_of(store)
         except TiyanError as exc:
             raise _fail(exc) from None
     if as_json:
         out.print_json(json.dumps(records, default=str, ensure_ascii=False))
         return
-    table = RichTable("day", "kind", "merchant", "rule", "class", "points", "¥", "measure")
+    table = RichTable(
+        "day", "kind", "merchant", "rule", "class", "points", platform.symbol.strip(), "measure"
+    )
     for r in records:
         table.add_row(
             str(r["day"]), *map(shown, (r["kind"], r["merchant_id"], r["rule_id"], r["ledger"])),
@@ -157,7 +162,7 @@ def actions_cmd(
         if kind_ == "points":
             what += f" ({pts:g} points)"
         if kind_ == "compensation":
-            what += f" (¥{amount:,.2f})"
+            what += f" ({platform.money(amount)})"
         out.print(what)
 
 

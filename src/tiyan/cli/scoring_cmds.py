@@ -20,6 +20,7 @@ from tiyan.metrics.catalog import DEFINITIONS
 from tiyan.metrics.runner import DEFAULT_RESTATE_DAYS
 from tiyan.policy.files import load_policy, policy_in_force, policy_text
 from tiyan.store import DEFAULT_DB
+from tiyan.store.platform import DEFAULT_CURRENCY, Platform
 from tiyan.store.record import merchant_record
 from tiyan.store.scorecard import scorecard
 
@@ -266,18 +267,19 @@ def merchant_cmd(
         for i in explanation["improvements"]:
             out.print(f"  • {shown(i['text'])}  ({shown(i['text_zh'])})")
     if record is not None:
-        _print_record(record)
+        _print_record(record, Platform(currency=card.get("currency") or DEFAULT_CURRENCY))
     out.print(f"policy {shown(version)}")
 
 
-def _print_record(record: dict[str, Any]) -> None:
+def _print_record(record: dict[str, Any], platform: Platform) -> None:
     out.print("[bold]Record[/bold]")
     found = ", ".join(f"{rule} {n}" for rule, n in record["violations_90d"].items()) or "none"
     out.print(f"  violations, last 90 days: {shown(found)}")
     points = ", ".join(f"{k} {v:g}" for k, v in record["points_this_year"].items()) or "none"
     out.print(f"  points this year: {shown(points)}")
     out.print(f"  penalty in force: {shown(record['penalty_in_force'] or 'none')}")
-    out.print(f"  compensation paid to consumers: ¥{shown(record['compensation_paid'])}")
+    paid = platform.money(record["compensation_paid"])
+    out.print(f"  compensation paid to consumers: {shown(paid)}")
     held = ", ".join(record["privileges_and_measures"]) or "none"
     out.print(f"  privileges and score measures in force: {shown(held)}")
     if record["open_appeals"]:

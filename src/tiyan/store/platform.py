@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -88,7 +89,7 @@ class Platform:
         """``R$`` for BRL, ``¥`` for CNY; the code itself for a currency without a symbol."""
         return CURRENCY_SYMBOLS.get(self.currency, self.currency + " ")
 
-    def money(self, amount: float | str | None) -> str:
+    def money(self, amount: float | str | Decimal | None) -> str:
         """``amount`` written in the platform's currency (``R$1,234.50``); ``—`` for None."""
         if amount is None:
             return "—"

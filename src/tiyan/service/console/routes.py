@@ -47,6 +47,7 @@ from tiyan.store.listing import (
     merchant_categories,
     merchant_summary,
 )
+from tiyan.store.platform import platform_of
 from tiyan.store.record import merchant_record
 from tiyan.store.scorecard import merchant_metrics, scorecard
 
@@ -378,6 +379,7 @@ def _merchant_page(state: AppState, merchant_id: str, vpage: int) -> dict[str, A
             for a in list_actions(store, merchant_id=merchant_id, kind=kind, limit=1000)
         ]
         appeals = list_appeals(store, merchant_id=merchant_id)
+        platform = platform_of(store)
     history.sort(key=lambda a: (a["day"], a["action_id"]), reverse=True)
     explained = (card or {}).get("explanation") or {}
     return {
@@ -385,7 +387,7 @@ def _merchant_page(state: AppState, merchant_id: str, vpage: int) -> dict[str, A
         "scored": explained.get("metrics", []), "improvements": explained.get("improvements", []),
         "violations": found[:PAGE], "more": len(found) > PAGE, "vpage": vpage,
         "ledger": ledger, "reversals": reversals, "history": history, "appeals": appeals,
-        "appealed": {a.violation_id: a.status for a in appeals},
+        "appealed": {a.violation_id: a.status for a in appeals}, "money": platform.money,
     }  # fmt: skip
 
 
