@@ -132,6 +132,11 @@ def _print_load(report: LoadReport) -> None:
                 f"  [yellow]ignored columns[/yellow] in {shown(source)}: "
                 + ", ".join(shown(c) for c in cols)
             )
+    for source, lines in report.malformed_source_lines.items():
+        out.print(
+            f"  [yellow]malformed lines[/yellow] in {shown(source)}: {lines:,} quarantined "
+            "(malformed_line; the other lines were read)"
+        )
     for skipped in report.skipped_files:
         out.print(f"  [yellow]skipped[/yellow] {shown(skipped)} (not a data file)")
     if report.status == "rejected":

@@ -683,7 +683,13 @@ QUARANTINE = Table(
             required=True,
         ),
         Column("load_id", S, "Last load that rejected it.", required=True),
-        Column("table_name", S, "Canonical table.", required=True),
+        Column(
+            "table_name",
+            S,
+            "Canonical table; for a malformed line of a mapping's source file, "
+            "source:<the mapping's name for that source>.",
+            required=True,
+        ),
         Column("source", S, "Source file (or mapping:query).", required=True),
         Column(
             "line",

@@ -82,14 +82,20 @@ class LoadReport:
     skipped_files: list[str] = field(default_factory=list)
     mapping: str | None = None
     max_reject_rate: float | None = None
+    #: A mapping's source file -> its lines that did not parse (quarantined as
+    #: ``malformed_line`` under ``source:<view>``; they feed no table). Files without any
+    #: are left out.
+    malformed_source_lines: dict[str, int] = field(default_factory=dict)
 
     @property
     def read(self) -> int:
-        return sum(t.read for t in self.tables.values())
+        return sum(t.read for t in self.tables.values()) + sum(self.malformed_source_lines.values())
 
     @property
     def quarantined(self) -> int:
-        return sum(t.quarantined for t in self.tables.values())
+        return sum(t.quarantined for t in self.tables.values()) + sum(
+            self.malformed_source_lines.values()
+        )
 
     @property
     def reject_rate(self) -> float:
@@ -224,6 +230,8 @@ class _Load:
         self.values: dict[str, dict[str, dict[str, str | None]]] = {}
         # tiyan_meta rows of the platform a mapping names (its time zone and currency)
         self.platform: list[tuple[str, str]] = []
+        # a mapping's CSV sources: view -> (file, staging relation of its malformed lines)
+        self.source_malformed: dict[str, list[tuple[Path, str]]] = {}
 
     # -- orchestration --------------------------------------------------------------------
     def run(
@@ -260,6 +268,8 @@ class _Load:
             reports[name] = self._validate_table(TABLES[name], by_table[name], plan)
             if reports[name].quarantined:  # nothing to quarantine: no statement to build it
                 quarantine_parts.extend(self._quarantine_parts(TABLES[name], by_table[name]))
+        malformed_lines, parts = self._source_lines()
+        quarantine_parts.extend(parts)
         report = LoadReport(
             load_id=self.load_id,
             store=self.store.url,
@@ -268,6 +278,7 @@ class _Load:
             skipped_files=[str(p) for p in skipped],
             mapping=mapping_label,
             max_reject_rate=max_reject_rate,
+            malformed_source_lines=malformed_lines,
         )
         if max_reject_rate is not None and report.reject_rate > max_reject_rate:
             report.status = "rejected"
@@ -290,7 +301,7 @@ class _Load:
     def _mapping_sources(self, paths: list[Path], mapping: Mapping) -> tuple[list[Source], str]:
         if len(paths) != 1 or not paths[0].is_dir():
             raise UsageError(f"--mapping {mapping.name} takes one folder holding its source files")
-        files = create_source_views(self.con, mapping, paths[0])
+        files = create_source_views(self.con, mapping, paths[0], malformed=self.source_malformed)
         digest = hashlib.sha256()
         for view in sorted(files):
             for file in files[view]:
@@ -313,6 +324,33 @@ class _Load:
                 )
             )
         return sources, mapping.name
+
+    def _source_lines(self) -> tuple[dict[str, int], list[str]]:
+        """The malformed lines of a mapping's source files: how many per file, and the
+        quarantine's rows of them (``malformed_line`` with the line's number and raw text,
+        under ``source:<view>``; the id is the file's content, name and line, so loading
+        the same files again adds nothing)."""
+        counts: dict[str, int] = {}
+        parts = []
+        now = f"TIMESTAMP '{self.now.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+        for view, entries in sorted(self.source_malformed.items()):
+            for file, relation in entries:
+                n = int(self.con.execute(f"SELECT count(*) FROM {relation}").fetchone()[0])
+                if not n:
+                    continue
+                counts[str(file)] = n
+                table = f"source:{view}"
+                self.per_source.setdefault(table, {})[str(file)] = {
+                    "read": n, "inserted": 0, "updated": 0, "unchanged": 0, "quarantined": n,
+                }  # fmt: skip
+                key = sql_str(f"{table}|{sha256_of(file)}|{file}|")
+                parts.append(
+                    f"SELECT md5({key} || CAST(q.__line AS VARCHAR)), {sql_str(self.load_id)}, "
+                    f"{sql_str(table)}, q.__source, q.__line, NULL, q.code, q.message, "
+                    "to_json([{'code': q.code, 'column': NULL, 'message': q.message}]), "
+                    f"q.raw_text, {now} FROM {relation} q"
+                )
+        return counts, parts
 
     # -- one table ------------------------------------------------------------------------
     def _validate_table(self, table: Table, sources: list[Source], plan: WritePlan) -> TableReport:

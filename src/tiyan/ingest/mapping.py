@@ -255,14 +255,26 @@ def _csv_reader(files: list[Path], paths: str) -> str:
     )
 
 
-def create_source_views(con: Any, mapping: Mapping, folder: Path) -> dict[str, list[Path]]:
+def create_source_views(
+    con: Any,
+    mapping: Mapping,
+    folder: Path,
+    *,
+    malformed: dict[str, list[tuple[Path, str]]] | None = None,
+) -> dict[str, list[Path]]:
     """Expose each source of ``mapping`` in ``folder`` as an all-VARCHAR view on ``con``.
 
     ``con`` is a DuckDB connection (the staging connection of a load). Returns the files
-    each view reads.
+    each view reads. A CSV source is read as a file of its own is (tiyan's dialect, every
+    physical line accounted for): a line that does not parse is left out of the view and
+    named, with its file, in ``malformed`` (view -> (file, staging relation of its lines:
+    ``__source``, ``__line``, ``code``, ``message``, ``raw_text``)) for the load to
+    quarantine; one bad line never stops the load.
     """
+    from tiyan.ingest.sources import Source, read_source
+
     found = source_files(mapping, folder)
-    for view, files in found.items():
+    for v, (view, files) in enumerate(sorted(found.items())):
         paths = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
         suffix = files[0].name.lower()
         if ".parquet" in suffix:
@@ -270,6 +282,15 @@ def create_source_views(con: Any, mapping: Mapping, folder: Path) -> dict[str, l
         elif ".jsonl" in suffix or ".ndjson" in suffix:
             reader = f"read_json([{paths}], format='newline_delimited')"
         else:
-            reader = _csv_reader(files, paths)
+            _csv_reader(files, paths)  # the headers agree, no gzip file is cut
+            parts = []
+            for i, file in enumerate(files):
+                raw, bad = f"__msrc_{v}_{i}", f"__mmal_{v}_{i}"
+                read_source(con, Source(table=view, name=str(file), format="csv", path=file),
+                            raw, bad)  # fmt: skip
+                parts.append(f"SELECT * EXCLUDE (__source, __line) FROM {raw}")
+                if malformed is not None:
+                    malformed.setdefault(view, []).append((file, bad))
+            reader = "(" + " UNION ALL BY NAME ".join(parts) + ")"
         con.execute(f'CREATE OR REPLACE TEMP VIEW "{view}" AS SELECT * FROM {reader}')
     return found
