@@ -461,7 +461,7 @@ def demo_cmd(
 
 # The scoring and enforcement commands register themselves on `app` (imported here so
 # `tiyan` has them).
-from tiyan.cli import enforce_cmds, report_cmds, scoring_cmds, service_cmds  # noqa: E402, F401
+from tiyan.cli import desk_cmds, enforce_cmds, report_cmds, scoring_cmds, service_cmds  # noqa: E402, F401
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -89,7 +89,11 @@ def get_request(store: Store, request_id: str) -> StoredRequest:
     )
     if not rows:
         raise NotFoundError("service request", request_id)
-    found = dict(zip(_REQUEST_COLUMNS, rows[0], strict=True))
+    return _request(rows[0])
+
+
+def _request(row: tuple[Any, ...]) -> StoredRequest:
+    found = dict(zip(_REQUEST_COLUMNS, row, strict=True))
     found["created_at"] = _aware(found["created_at"])
     found["updated_at"] = _aware(found["updated_at"])
     return StoredRequest(**found)
@@ -162,10 +166,4 @@ def list_requests(
         "ORDER BY created_at, request_id",
         params,
     )
-    out = []
-    for r in rows:
-        found = dict(zip(_REQUEST_COLUMNS, r, strict=True))
-        found["created_at"] = _aware(found["created_at"])
-        found["updated_at"] = _aware(found["updated_at"])
-        out.append(StoredRequest(**found))
-    return out
+    return [_request(r) for r in rows]
