@@ -182,6 +182,9 @@ def test_a_wrong_key_is_401_and_a_service_key_403_with_a_message(
     r = _login(console, api.service)
     assert r.status_code == 403 and "machines" in _alert(r)
     assert "set-cookie" not in r.headers
+    r = _login(console, api.agent)  # the desk's agents: no console pages yet
+    assert r.status_code == 403 and "no pages for agent keys" in _alert(r)
+    assert "set-cookie" not in r.headers
     # a key set as the cookie by hand is no session (the cookie is never the key): log in
     for key in (api.service, api.operator):
         console.cookies.set("tiyan_console", key, path="/console")

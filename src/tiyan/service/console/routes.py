@@ -224,6 +224,10 @@ async def login(
         return render(request, "login.html", status=403, next=safe_next(next),
                       error="Service keys are for machines (the order system, customer "
                             "service): log in with an operator or merchant key.")  # fmt: skip
+    if principal.role not in ("operator", "merchant"):
+        return render(request, "login.html", status=403, next=safe_next(next),
+                      error=f"The console has no pages for {principal.role} keys yet: log in "
+                            "with an operator or merchant key.")  # fmt: skip
     target = safe_next(next) or home(principal)
     response = RedirectResponse(target, status_code=303)
     await close_session(request, state)  # a session this browser had before ends

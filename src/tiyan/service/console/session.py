@@ -99,6 +99,9 @@ async def console_principal(request: Request, state: State) -> Principal:
     if principal.role == "service":
         raise AuthError("service keys are for machines: the console takes operator and "
                         "merchant keys", status=403)  # fmt: skip
+    if principal.role not in ("operator", "merchant"):
+        raise AuthError(f"the console takes operator and merchant keys, not {principal.role} "
+                        "keys", status=403)  # fmt: skip
     return principal
 
 
