@@ -88,7 +88,9 @@ def serve_cmd(
 
 @keys_app.command("create")
 def keys_create_cmd(
-    role: Annotated[str, typer.Option(help="operator, merchant or service.")],
+    role: Annotated[
+        str, typer.Option(help="operator, merchant, service or agent (the service desk).")
+    ],
     merchant: Annotated[str | None, typer.Option(help="The merchant of a merchant key.")] = None,
     label: Annotated[str | None, typer.Option(help="Who holds it.")] = None,
     db: DbOption = DEFAULT_DB,
