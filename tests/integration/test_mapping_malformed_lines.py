@@ -4,10 +4,14 @@ raw text, and the load goes on with every other line (DuckDB and PostgreSQL)."""
 
 from __future__ import annotations
 
+import gzip
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from tiyan.domain.errors import SourceError
 from tiyan.ingest.load import ingest
 from tiyan.store.base import Store
 
@@ -62,3 +66,25 @@ def test_malformed_source_lines_are_quarantined_and_the_rest_loaded(
     assert store.query(
         "SELECT count(*) FROM quarantine WHERE table_name LIKE ?", ("source:%",)
     ) == [(2,)]
+
+
+def test_a_cut_gzip_source_refuses_the_load_and_writes_nothing(
+    store: Store, tmp_path: Path
+) -> None:
+    folder = tmp_path / "olist"
+    shutil.copytree(FIXTURE, folder, ignore=shutil.ignore_patterns("expected"))
+    mapping = folder / "olist.yaml"
+    text = Path(__file__).resolve().parents[2] / "src/tiyan/ingest/mappings/olist.yaml"
+    mapping.write_text(
+        text.read_text(encoding="utf-8").replace(
+            "olist_orders_dataset.csv", "olist_orders_dataset.csv.gz"
+        ),
+        encoding="utf-8",
+    )
+    orders = folder / "olist_orders_dataset.csv"
+    packed = gzip.compress(orders.read_bytes() * 50)
+    (folder / "olist_orders_dataset.csv.gz").write_bytes(packed[: len(packed) * 6 // 10])
+    orders.unlink()
+    with pytest.raises(SourceError, match="truncated"):
+        ingest(store, [folder], now=NOW, mapping=mapping)
+    assert store.count("orders") == 0 and store.count("quarantine") == 0

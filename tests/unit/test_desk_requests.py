@@ -16,7 +16,6 @@ from tiyan.service_desk.requests import (
     Step,
     TransitionError,
     merchant_clock,
-    merchant_time_used,
     replay,
     states,
     step,
@@ -46,7 +45,6 @@ def test_a_request_the_merchant_answers_in_time() -> None:
     assert clock.due == at(120)
     assert clock.answered == at(90)
     assert not clock.breached(at(10_000))
-    assert merchant_time_used(trail, CAL, at(10_000), hours=2) == pytest.approx(0.75)
 
 
 def test_an_answer_after_the_deadline_is_a_breach() -> None:

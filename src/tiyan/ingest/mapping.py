@@ -54,7 +54,7 @@ from pydantic import (
 
 from tiyan.domain.errors import SourceError, UnknownNameError
 from tiyan.domain.model import TABLES, ColumnType
-from tiyan.ingest.lines import header_of, scan_text
+from tiyan.ingest.lines import header_of
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -236,23 +236,13 @@ def source_files(mapping: Mapping, folder: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _csv_reader(files: list[Path], paths: str) -> str:
-    """``read_csv`` in tiyan's dialect, the columns named by the header (no sniffer: one odd
-    line among the first rows must not decide how the whole file is read)."""
+def _same_headers(files: list[Path]) -> None:
+    """Every file of a glob has the first one's header (they make one view)."""
     delim = "\t" if ".tsv" in files[0].name.lower() else ","
     names = header_of(files[0], delim)
     for other in files[1:]:
         if header_of(other, delim) != names:
             raise SourceError(f"its header differs from {files[0].name}'s", path=str(other))
-    for file in files:
-        scan_text(file)  # a truncated gzip file is refused, not read in part
-    columns = ", ".join("'" + n.replace("'", "''") + "': 'VARCHAR'" for n in names)
-    sql_delim = "\\t" if delim == "\t" else ","
-    return (
-        f"read_csv([{paths}], columns = {{{columns}}}, header = true, auto_detect = false, "
-        f"delim = E'{sql_delim}', quote = '\"', escape = '\"', strict_mode = true, "
-        "null_padding = false, encoding = 'utf-8')"
-    )
 
 
 def create_source_views(
@@ -282,7 +272,7 @@ def create_source_views(
         elif ".jsonl" in suffix or ".ndjson" in suffix:
             reader = f"read_json([{paths}], format='newline_delimited')"
         else:
-            _csv_reader(files, paths)  # the headers agree, no gzip file is cut
+            _same_headers(files)  # each file read as a file is: a cut gzip is refused
             parts = []
             for i, file in enumerate(files):
                 raw, bad = f"__msrc_{v}_{i}", f"__mmal_{v}_{i}"

@@ -70,10 +70,8 @@ class QueueItem:
     clock: Clock
     #: Service time the merchant has left (negative: over), None without a merchant clock.
     left: timedelta | None
-
-    @property
-    def breached(self) -> bool:
-        return self.left is not None and self.left < timedelta() and self.clock.answered is None
+    #: The merchant's deadline passed without its answer (as of the time asked).
+    breached: bool
 
 
 def _hours(desk: DeskPolicy, request: StoredRequest) -> float:
@@ -154,7 +152,7 @@ def item(store: Store, desk: DeskPolicy, request: StoredRequest, *, now: datetim
     if clock.started is not None:
         end = clock.answered or now
         left = remaining(desk.calendar, clock.started, end, hours=hours, pauses=clock.pauses)
-    return QueueItem(request, clock, left)
+    return QueueItem(request, clock, left, clock.breached(now))
 
 
 def queue(
@@ -186,9 +184,10 @@ def sweep_breaches(store: Store, desk: DeskPolicy, *, now: datetime) -> list[str
         due = found.clock.due
         if due is None or due > now or found.clock.answered is not None:
             continue
-        last = load_trail(store, r.request_id)[-1].at
         try:
-            take_step(store, r.request_id, actor="system", action="breach", at=max(due, last))
+            # (updated_at: the time of the trail's last step)
+            at = max(due, r.updated_at)
+            take_step(store, r.request_id, actor="system", action="breach", at=at)
         except ConflictError:
             continue  # the trail moved on meanwhile
         done.append(r.request_id)

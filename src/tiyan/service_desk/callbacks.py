@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -123,8 +124,6 @@ def _next_opening(policy: CallbackPolicy, at: datetime) -> datetime | None:
 
 def _next_day(policy: CallbackPolicy, at: datetime) -> datetime | None:
     """The opening of the first calling day after ``at``'s own local day."""
-    from zoneinfo import ZoneInfo
-
     local = at.astimezone(ZoneInfo(policy.calling_hours.zone))
     midnight = datetime.combine(local.date() + timedelta(days=1), time(), tzinfo=local.tzinfo)
     return _next_opening(policy, midnight)

@@ -42,7 +42,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from tiyan.service_desk.clock import Pause, ServiceCalendar, deadline, elapsed
+from tiyan.service_desk.clock import Pause, ServiceCalendar, deadline
 
 Actor = Literal["consumer", "merchant", "platform", "system"]
 
@@ -213,15 +213,3 @@ def merchant_clock(trail: Sequence[Step], calendar: ServiceCalendar, *, hours: f
         pauses.append(Pause(start=paused_since, end=None))
     due = deadline(calendar, started, hours=hours, pauses=pauses)
     return Clock(started, due, answered, tuple(pauses))
-
-
-def merchant_time_used(
-    trail: Sequence[Step], calendar: ServiceCalendar, now: datetime, *, hours: float
-) -> float:
-    """Share of the merchant's service time used by ``now`` (1 = due; above 1: breached)."""
-    clock = merchant_clock(trail, calendar, hours=hours)
-    if clock.started is None or hours <= 0:
-        return 0.0
-    end = clock.answered or now
-    used = elapsed(calendar, clock.started, end, clock.pauses)
-    return used.total_seconds() / (hours * 3600)
