@@ -1131,6 +1131,39 @@ SERVICE_REQUESTS = Table(
         Column("created_at", T, "Opened (UTC).", "创建时间", required=True),
         Column("state", S, "State after the last step.", "状态", required=True),
         Column("updated_at", T, "Time of the last step (UTC).", "更新时间", required=True),
+        # What the trail and the desk's calendar say of the request, rewritten with each
+        # step and by `tiyan desk recompute` (a changed calendar recomputes history).
+        Column(
+            "merchant_due_at",
+            T,
+            "The merchant's deadline, if it has a running clock.",
+            "商家处理时限",
+        ),
+        Column("merchant_answered_at", T, "The merchant's first answer, if any.", "商家首次答复"),
+        Column(
+            "merchant_breached",
+            B,
+            "The merchant's deadline passed unanswered (a late "
+            "answer too); false: answered in time; empty: no clock or still running.",
+            "商家超时",
+        ),
+        Column("platform_since", T, "When the request first waited on the platform.", "转平台时间"),
+        Column(
+            "first_platform_at",
+            T,
+            "The platform's first step after that (first response).",
+            "平台首次响应",
+        ),
+        Column("resolved_at", T, "The last resolution, if resolved.", "完结时间"),
+        Column(
+            "resolved_in_time",
+            B,
+            "Resolved within the platform's resolution hours "
+            "(policy `desk.resolve_hours`); empty until resolved.",
+            "平台按时完结",
+        ),
+        Column("reopens", I, "Times it was reopened.", "重开次数"),
+        Column("liability", S, "The last resolution's liability judgement.", "判责"),
     ),
 )
 
@@ -1153,8 +1186,151 @@ REQUEST_STEPS = Table(
     ),
 )
 
-#: Tables of the platform's service desk (requests and their audit trail).
-DESK_TABLES: dict[str, Table] = {t.name: t for t in (SERVICE_REQUESTS, REQUEST_STEPS)}
+REQUEST_RESOLUTIONS = Table(
+    name="request_resolutions",
+    zh="服务单处理结果",
+    meaning="Each resolution a platform agent recorded (a reopened request may have several): "
+    "the outcome, the liability judgement and the amount (docs/service-desk.md).",
+    kind="desk",
+    time_column="decided_at",
+    primary_key=("request_id", "seq"),
+    columns=(
+        Column("request_id", S, "Request.", "服务单号", required=True),
+        Column("seq", I, "Position of its `resolve` step in the trail.", "序号", required=True),
+        Column("decided_at", T, "When (UTC).", "处理时间", required=True),
+        Column("agent_id", S, "The key or agent that recorded it.", "客服"),
+        Column(
+            "outcome",
+            S,
+            "merchant_refunds, compensation, consumer_withdraws or no_fault.",
+            "处理结果",
+            required=True,
+        ),
+        Column(
+            "liability", S, "merchant, consumer, carrier, platform or none.", "判责", required=True
+        ),
+        Column("amount", M, "Refund or compensation, if any.", "金额"),
+        Column("paid_by", S, "Who pays a compensation: merchant, platform or carrier.", "出资方"),
+        Column("note", S, "The agent's note.", "说明"),
+        Column("policy_version", S, "Policy in force.", "政策版本", required=True),
+    ),
+)
+
+REQUEST_CALLBACKS = Table(
+    name="request_callbacks",
+    zh="回访任务",
+    meaning="Callback tasks: the numbers to try (a token and a masked form, never the "
+    "digits) and where the task stands; its attempts are `callback_attempts`.",
+    kind="desk",
+    time_column="created_at",
+    primary_key=("task_id",),
+    columns=(
+        Column("task_id", S, "Task id.", "任务ID", required=True),
+        Column("request_id", S, "Request.", "服务单号", required=True),
+        Column("created_at", T, "Opened (UTC).", "创建时间", required=True),
+        Column(
+            "contacts",
+            S,
+            "The numbers in order, as JSON [{token, masked}].",
+            "联系方式",
+            required=True,
+        ),
+        Column("status", S, "pending, reached or exhausted.", "状态", required=True),
+        Column("next_at", T, "When to call next (pending).", "下次回访"),
+        Column("next_masked", S, "Which number next, masked (pending).", "下次号码"),
+    ),
+)
+
+CALLBACK_ATTEMPTS = Table(
+    name="callback_attempts",
+    zh="回访记录",
+    meaning="Each call of a callback task: when, which number (its token and masked form), "
+    "the outcome. Append-only.",
+    kind="desk",
+    time_column="attempted_at",
+    primary_key=("task_id", "seq"),
+    columns=(
+        Column("task_id", S, "Task.", "任务ID", required=True),
+        Column("seq", I, "Position, from 1.", "序号", required=True),
+        Column("attempted_at", T, "When (UTC).", "回访时间", required=True),
+        Column("token", S, "The number's token.", "号码令牌", required=True),
+        Column("masked", S, "The number, masked.", "号码", required=True),
+        Column("outcome", S, "no_answer, busy, reached or wrong_person.", "结果", required=True),
+        Column("agent_id", S, "The key or agent that called.", "客服"),
+    ),
+)
+
+ATTACHMENT_FILES = Table(
+    name="attachment_files",
+    zh="附件文件",
+    meaning="Files attached to requests (photo evidence), stored once by content hash.",
+    kind="desk",
+    primary_key=("sha256",),
+    columns=(
+        Column("sha256", S, "SHA-256 of the content (hex).", "哈希", required=True),
+        Column(
+            "content_type", S, "Media type (image/jpeg, image/png, ...).", "类型", required=True
+        ),
+        Column("size", I, "Bytes.", "大小", required=True),
+        Column("content", S, "The bytes, base64.", "内容", required=True),
+    ),
+)
+
+REQUEST_ATTACHMENTS = Table(
+    name="request_attachments",
+    zh="服务单附件",
+    meaning="Which files each request carries, who added them and when.",
+    kind="desk",
+    time_column="added_at",
+    primary_key=("request_id", "sha256"),
+    columns=(
+        Column("request_id", S, "Request.", "服务单号", required=True),
+        Column("sha256", S, "The file (`attachment_files`).", "哈希", required=True),
+        Column("name", S, "File name as sent.", "文件名", required=True),
+        Column("added_at", T, "When (UTC).", "上传时间", required=True),
+        Column("actor", S, "consumer, merchant, platform or system.", "上传方", required=True),
+        Column("actor_id", S, "The key that added it.", "上传人"),
+    ),
+)
+
+REQUEST_SURVEYS = Table(
+    name="request_surveys",
+    zh="服务满意度",
+    meaning="The consumer's satisfaction with a resolved request (1–5, optional text).",
+    kind="desk",
+    time_column="answered_at",
+    primary_key=("request_id",),
+    columns=(
+        Column("request_id", S, "Request.", "服务单号", required=True),
+        Column(
+            "score",
+            I,
+            "1 (very dissatisfied) to 5 (very satisfied).",
+            "满意度",
+            required=True,
+            minimum=1,
+            maximum=5,
+        ),
+        Column("comment", S, "The consumer's words, if any.", "评价"),
+        Column("answered_at", T, "When (UTC).", "作答时间", required=True),
+    ),
+)
+
+#: Tables of the platform's service desk (requests and their audit trail, resolutions,
+#: callbacks, attachments, surveys).
+DESK_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        SERVICE_REQUESTS,
+        REQUEST_STEPS,
+        REQUEST_RESOLUTIONS,
+        REQUEST_CALLBACKS,
+        CALLBACK_ATTEMPTS,
+        ATTACHMENT_FILES,
+        REQUEST_ATTACHMENTS,
+        REQUEST_SURVEYS,
+    )
+}
 
 #: Tables of the HTTP service (keys, console sessions, the decision log, event receipts).
 SERVICE_TABLES: dict[str, Table] = {

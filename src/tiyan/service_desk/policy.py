@@ -71,6 +71,10 @@ class DeskPolicy(BaseModel):
     #: (reference §4.4: "a merchant timeout leads to auto-judgement; a failed review defaults
     #: to the user's favour").
     breach_judged_for_consumer: bool = True
+    #: The platform's own target: a request it takes is resolved within these service
+    #: hours, the time waiting on the consumer not counted (tiyan: none published; 24 h,
+    #: twice the longest merchant deadline of §4.1 but the courier's).
+    resolve_hours: float = Field(default=24, gt=0)
 
     @model_validator(mode="after")
     def _types(self) -> DeskPolicy:
