@@ -297,6 +297,48 @@ def _cs_dissatisfaction(f: Facts) -> list[Stream]:
     return [stream(s, s.rated_at, flag(s.rating <= 2))]
 
 
+# -- the platform service desk (平台客服) ---------------------------------------------------------
+#
+# Over the desk's requests (docs/service-desk.md), each counted for the merchant it is about.
+# The summary columns are what the request's trail says (tiyan.service_desk.history.summarize):
+# a null means "not decided" (no clock, still running, not resolved) and is never counted.
+
+
+def _desk_merchant_breach(f: Facts) -> list[Stream]:
+    r = f.requests.filter(_.merchant_breached.notnull(), _.merchant_due_at.notnull())
+    return [stream(r, r.merchant_due_at, flag(r.merchant_breached))]
+
+
+def _desk_first_response(f: Facts) -> list[Stream]:
+    r = f.requests.filter(_.platform_since.notnull(), _.first_platform_at.notnull())
+    return [stream(r, r.first_platform_at, seconds_between(r.platform_since, r.first_platform_at))]
+
+
+def _desk_resolved_in_time(f: Facts) -> list[Stream]:
+    r = f.requests.filter(_.resolved_in_time.notnull(), _.resolved_at.notnull())
+    return [stream(r, r.resolved_at, flag(r.resolved_in_time))]
+
+
+def _desk_reopen(f: Facts) -> list[Stream]:
+    r = f.requests.filter(_.resolved_at.notnull())
+    return [stream(r, r.resolved_at, flag(r.reopens > 0))]
+
+
+def _desk_callback_reach(f: Facts) -> list[Stream]:
+    c = f.callbacks
+    return [stream(c, c.ended_at, flag(c.reached))]
+
+
+def _desk_attempts_to_reach(f: Facts) -> list[Stream]:
+    c = f.callbacks.filter(_.reached)
+    return [stream(c, c.ended_at, c.attempts)]
+
+
+def _desk_satisfaction(f: Facts) -> list[Stream]:
+    s = f.desk_surveys
+    return [stream(s, s.answered_at, flag(s.score >= 4))]
+
+
 # -- consumer level --------------------------------------------------------------------------
 
 
@@ -348,6 +390,8 @@ LOW, HIGH = Direction.LOWER, Direction.HIGHER
 POP = "orders of the score's population (paid ≥ min_amount, not gifts)"
 PICKED = f"{POP}, not presale, picked up (never-shipped orders have no pickup)"
 BIZ = "IM sessions started within business hours (08:00:00–22:59:59 local)"
+DESK = "requests to the platform's service desk, unless about an order outside " + POP
+_DESK_TYPES = "Douyin 平台客服服务单 deadlines by request type (reference §4.1)"
 
 METRICS: tuple[Metric, ...] = (
     Metric(
@@ -643,6 +687,117 @@ METRICS: tuple[Metric, ...] = (
             records=("cs_sessions",),
         ),
         _cs_dissatisfaction,
+    ),
+    Metric(
+        MetricDef(
+            "desk_merchant_breach_rate", "平台客服服务单超时率", "Desk request breach rate", S,
+            LOW, Unit.SHARE,
+            numerator="requests whose merchant deadline passed unanswered, or was answered late",
+            denominator="requests with a decided merchant clock (answered in time, or breached)",
+            population=f"{DESK}; requests with no merchant clock (routed straight to the "
+            "platform), still running, or taken over by the platform before the time ran out "
+            "are not counted",
+            anchor="the merchant's deadline", scored=True,
+            source=f"{_DESK_TYPES}; a breach judged for the consumer (WeChat 小店, §4.4)",
+            notes="The merchant's deadline runs in service hours of the request type "
+            "(docs/service-desk.md). Its weight in the score is tiyan's: no platform publishes "
+            "one (docs/scoring.md).",
+            records=("service_requests",),
+        ),
+        _desk_merchant_breach,
+    ),
+    Metric(
+        MetricDef(
+            "desk_first_response_minutes", "平台客服首次响应时长", "Desk first-response time", S,
+            LOW, Unit.MINUTES,
+            numerator="Σ seconds from the request first waiting on the platform to the "
+            "platform's first step after that",
+            denominator="requests the platform took and answered", population=DESK,
+            anchor="the platform's first response", scale=1 / 60, min_volume=5,
+            source="tiyan: no platform publishes its desk's response time (the merchant's "
+            "deadlines are §4.1's)",
+            notes="Wall-clock time, not service hours: a request that reaches the platform at "
+            "22:00 and is answered at 09:05 counts 11 h 5 min. It measures the platform's desk, "
+            "counted for the merchant the request is about; not scored.",
+            records=("service_requests",),
+        ),
+        _desk_first_response,
+    ),
+    Metric(
+        MetricDef(
+            "desk_resolved_in_time_rate", "平台客服按时完结率", "Desk resolved-in-time rate", S,
+            HIGH, Unit.SHARE,
+            numerator="resolved requests resolved within the platform's resolution hours",
+            denominator="resolved requests that waited on the platform",
+            population=f"{DESK}; resolved (or closed) as they stand",
+            anchor="the last resolution",
+            source="tiyan: the platform's own target (policy desk.resolve_hours, service hours, "
+            "time waiting on the consumer not counted); none is published",
+            notes="A reopened request counts once, by its last resolution. Not scored.",
+            records=("service_requests",),
+        ),
+        _desk_resolved_in_time,
+    ),
+    Metric(
+        MetricDef(
+            "desk_callback_reach_rate", "回访触达率", "Callback reach rate", S, HIGH, Unit.SHARE,
+            numerator="callback tasks that reached the consumer",
+            denominator="callback tasks that ended (reached or exhausted)",
+            population=f"callback tasks of {DESK}; pending tasks are not counted",
+            anchor="the task's last attempt",
+            source="tiyan: no marketplace publishes its callback outcomes (the schedule is "
+            "tiyan's, docs/service-desk.md)",
+            notes="Not scored: it measures the platform's desk (and the numbers consumers "
+            "leave), not the merchant.",
+            records=("request_callbacks", "callback_attempts"),
+        ),
+        _desk_callback_reach,
+    ),
+    Metric(
+        MetricDef(
+            "desk_attempts_to_reach", "平均回访触达次数", "Mean attempts to reach", S, LOW,
+            Unit.NPS,
+            numerator="Σ attempts of the tasks that reached the consumer",
+            denominator="callback tasks that reached the consumer",
+            population=f"callback tasks of {DESK} that ended reached",
+            anchor="the task's last attempt (the one that reached)",
+            source="tiyan: none published",
+            notes="A mean number of calls (1 = reached at the first call). The catalog has no "
+            "unit of a plain mean yet: it is held as unit `nps`, which prints a plain number "
+            "with one decimal. Not scored.",
+            records=("request_callbacks", "callback_attempts"),
+        ),
+        _desk_attempts_to_reach,
+    ),
+    Metric(
+        MetricDef(
+            "desk_reopen_rate", "服务单重开率", "Desk reopen rate", S, LOW, Unit.SHARE,
+            numerator="resolved requests that had been reopened at least once",
+            denominator="resolved requests", population=f"{DESK}; resolved (or closed) as they "
+            "stand (a reopened request still open counts when it is resolved again)",
+            anchor="the last resolution",
+            source="tiyan: none published (a reopen says the first resolution did not hold)",
+            notes="Not scored.",
+            records=("service_requests",),
+        ),
+        _desk_reopen,
+    ),
+    Metric(
+        MetricDef(
+            "desk_satisfaction", "平台客服满意率", "Desk satisfaction rate", S, HIGH,
+            Unit.SHARE,
+            numerator="survey answers of 4 or 5 (satisfied, very satisfied)",
+            denominator="survey answers (1–5)",
+            population=f"the consumer's survey of a resolved request of {DESK}",
+            anchor="the answer",
+            source="tiyan; satisfaction as a share, as Douyin's 精选联盟 gates CS satisfaction "
+            "(≥65%, reference §7.1) and as the CS dissatisfaction rate counts 1–2 (§1.1)",
+            notes="A share of satisfied answers (top two boxes) rather than a mean score: a "
+            "1–5 scale is ordinal, a mean of 3 hides whether half were furious, and a share "
+            "can be compared with the published gates. Not scored.",
+            records=("request_surveys",),
+        ),
+        _desk_satisfaction,
     ),
     Metric(
         MetricDef(

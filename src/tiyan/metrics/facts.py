@@ -8,7 +8,12 @@ Each is an Ibis expression (nothing runs here), shared by several metrics:
 * ``cases``: after-sales cases with their order's merchant and population flag;
 * ``sessions``: IM sessions with ``in_hours`` (started within local business hours);
 * ``first_reviews``: the first review of each order;
-* ``complaints``, ``contacts``, ``surveys``: with the merchant each is about.
+* ``complaints``, ``contacts``, ``surveys``: with the merchant each is about;
+* the platform service desk's (docs/service-desk.md): ``requests`` (each request with the
+  summary columns its trail gives), ``callbacks`` (callback tasks that ended, with their
+  attempts) and ``desk_surveys`` (the consumer's 1–5 satisfaction), each with the merchant
+  the request is about. Tables that are absent (a Parquet folder without the desk's files)
+  are empty relations: the desk's metrics then have no records, on any engine.
 
 Times are naive UTC, truncated to whole seconds so that every engine computes the same
 durations.
@@ -32,10 +37,26 @@ import ibis
 from ibis import _
 
 from tiyan.domain.metrics import CatalogConfig
+from tiyan.domain.model import DESK_TABLES, ColumnType
 
 NO_MERCHANT = ""
 """``merchant_id`` of records that belong to no merchant (e.g. a platform contact about an
 account): they count for the platform, never for a merchant."""
+
+
+#: Ibis type of each logical column type (for the empty stand-in of an absent desk table).
+_IBIS_TYPES: dict[ColumnType, str] = {
+    ColumnType.STRING: "string",
+    ColumnType.INT: "int64",
+    ColumnType.MONEY: "decimal(18, 2)",
+    ColumnType.FLOAT: "float64",
+    ColumnType.BOOL: "boolean",
+    ColumnType.TIMESTAMP: "timestamp",
+    ColumnType.DATE: "date",
+}
+
+#: Statuses of a callback task that has ended (``request_callbacks.status``).
+CALLBACK_ENDED = ("reached", "exhausted")
 
 
 def seconds_between(start: Any, end: Any) -> Any:
@@ -383,4 +404,91 @@ class Facts:
             merchant_id=s.merchant_id.fill_null(NO_MERCHANT),
             score=s.score,
             created_at=s.created_at.truncate("s"),
+        )
+
+    # -- the platform service desk ---------------------------------------------------------
+
+    def _desk(self, name: str) -> Any:
+        """The desk table ``name``; where the tables hold none (a Parquet folder without the
+        desk's files), an empty relation with its columns, built on ``orders`` so that it
+        belongs to the same backend."""
+        table = self.tables.get(name)
+        if table is not None:
+            return table
+        columns = {c.name: ibis.null().cast(_IBIS_TYPES[c.type]) for c in DESK_TABLES[name].columns}
+        return self.tables["orders"].filter(ibis.literal(False)).select(**columns)
+
+    @cached_property
+    def request_owners(self) -> Any:
+        """Each request (``owner_request_id``) with its merchant, minus requests about an
+        order outside the score's population (a gift, an order below ``min_amount``)."""
+        r = self._desk("service_requests")
+        rel = self._with_order_population(r.select("request_id", "merchant_id", "order_id"))
+        return rel.select(owner_request_id=rel.request_id, merchant_id=rel.merchant_id)
+
+    @cached_property
+    def requests(self) -> Any:
+        """Requests (of the population, as :attr:`request_owners`) with the summary columns
+        their trails give (``tiyan.service_desk.history.summarize``)."""
+        r = self._desk("service_requests")
+        if self.since is not None:
+            r = r.filter(
+                self._after(r.merchant_due_at)
+                | self._after(r.first_platform_at)
+                | self._after(r.resolved_at)
+            )
+        rel = r.select(
+            request_id=r.request_id,
+            type_id=r.type_id,
+            merchant_id=r.merchant_id,
+            order_id=r.order_id,
+            merchant_due_at=r.merchant_due_at.truncate("s"),
+            merchant_breached=r.merchant_breached,
+            platform_since=r.platform_since.truncate("s"),
+            first_platform_at=r.first_platform_at.truncate("s"),
+            resolved_at=r.resolved_at.truncate("s"),
+            resolved_in_time=r.resolved_in_time,
+            reopens=r.reopens.fill_null(0),
+        )
+        return self._with_order_population(rel)
+
+    @cached_property
+    def callbacks(self) -> Any:
+        """Callback tasks that ended (reached or exhausted) with the request's merchant, the
+        number of attempts made and the time of the last one (when the task ended). A task
+        that ended without any attempt on record has no end time and is left out."""
+        t = self._desk("request_callbacks")
+        a = self._desk("callback_attempts")
+        if self.since is not None:
+            # Every attempt of a task with one from `since` on: the count is over them all.
+            a = a.filter(a.task_id.isin(a.filter(self._after(a.attempted_at)).task_id))
+        per_task = a.group_by(attempt_task_id=a.task_id).aggregate(
+            attempts=a.count(), ended_at=a.attempted_at.truncate("s").max()
+        )
+        t = t.filter(t.status.isin(CALLBACK_ENDED))
+        joined = t.join(per_task, t.task_id == per_task.attempt_task_id)
+        owners = self.request_owners
+        joined = joined.join(owners, joined.request_id == owners.owner_request_id)
+        return joined.select(
+            task_id=joined.task_id,
+            request_id=joined.request_id,
+            merchant_id=joined.merchant_id,
+            reached=joined.status == "reached",
+            attempts=joined.attempts,
+            ended_at=joined.ended_at,
+        )
+
+    @cached_property
+    def desk_surveys(self) -> Any:
+        """The consumer's satisfaction (1–5) with a resolved request, with its merchant."""
+        s = self._desk("request_surveys")
+        if self.since is not None:
+            s = s.filter(self._after(s.answered_at))
+        owners = self.request_owners
+        joined = s.join(owners, s.request_id == owners.owner_request_id)
+        return joined.select(
+            request_id=joined.request_id,
+            merchant_id=joined.merchant_id,
+            score=joined.score,
+            answered_at=joined.answered_at.truncate("s"),
         )

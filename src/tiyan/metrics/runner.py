@@ -56,13 +56,14 @@ class RefreshReport:
 
 
 def store_tables(store: Store) -> dict[str, Any]:
-    """Canonical table name -> Ibis table of the store, and ``quarantine``: what validation
-    rejected tells the facts which records may be missing."""
+    """Canonical table name -> Ibis table of the store, ``quarantine`` (what validation
+    rejected tells the facts which records may be missing) and the service desk's tables
+    (its requests, callbacks and surveys feed the desk's metrics)."""
     backend = store.ibis()
     names = set(backend.list_tables())
-    from tiyan.domain.model import QUARANTINE, TABLES
+    from tiyan.domain.model import DESK_TABLES, QUARANTINE, TABLES
 
-    wanted = [*TABLES, QUARANTINE.name]
+    wanted = [*TABLES, QUARANTINE.name, *DESK_TABLES]
     return {name: backend.table(name) for name in wanted if name in names}
 
 
