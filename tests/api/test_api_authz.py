@@ -47,6 +47,26 @@ ACCESS: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/service-requests"): {"operator", "agent", OWN},
     ("GET", "/v1/service-requests/{request_id}"): {"operator", "agent", "service", OWN},
     ("POST", "/v1/service-requests/{request_id}/steps"): {"operator", "agent", "service", OWN},
+    ("POST", "/v1/service-requests/{request_id}/resolution"): {"operator", "agent"},
+    ("POST", "/v1/service-requests/{request_id}/callbacks"): {"operator", "agent", "service"},
+    ("GET", "/v1/service-requests/{request_id}/callbacks"): {"operator", "agent"},
+    ("POST", "/v1/service-requests/{request_id}/callbacks/{task_id}/attempts"): {
+        "operator",
+        "agent",
+    },
+    ("POST", "/v1/service-requests/{request_id}/attachments"): {
+        "operator",
+        "agent",
+        "service",
+        OWN,
+    },
+    ("GET", "/v1/service-requests/{request_id}/attachments/{sha256}"): {
+        "operator",
+        "agent",
+        "service",
+        OWN,
+    },
+    ("POST", "/v1/service-requests/{request_id}/survey"): {"operator", "service"},
     ("GET", "/v1/keys"): {"operator"},
     ("POST", "/v1/keys/{key_id}/revoke"): {"operator"},
 }
@@ -103,10 +123,11 @@ class Ids:
         if missing:
             return {"merchant_id": "M-NOBODY", "appeal_id": "appeal:nothing:1",
                     "decision_id": "0" * 32, "key_id": "tk_000000000000",
-                    "request_id": "SR-NOBODY"}  # fmt: skip
+                    "request_id": "SR-NOBODY", "task_id": "CB-NOBODY", "sha256": "0" * 64}  # fmt: skip
         return {"merchant_id": self.merchant_b, "appeal_id": self.appeal_b,
                 "decision_id": self.decision_b, "key_id": "tk_000000000000",
-                "request_id": self.request_b}  # fmt: skip
+                "request_id": self.request_b, "task_id": "CB-NOBODY",
+                "sha256": "0" * 64}  # fmt: skip
 
     def body(self, op: tuple[str, str], missing: bool) -> dict[str, Any] | None:
         merchant = "M-NOBODY" if missing else self.merchant_b
@@ -132,6 +153,14 @@ class Ids:
                 "merchant_id": merchant, "merchant_online": True},
             ("POST", "/v1/service-requests/{request_id}/steps"): lambda: {
                 "action": "message", "note": "authz"},
+            ("POST", "/v1/service-requests/{request_id}/resolution"): lambda: {
+                "outcome": "no_fault", "liability": "none"},
+            ("POST", "/v1/service-requests/{request_id}/callbacks"): lambda: {
+                "task_id": f"CB-{uuid.uuid4().hex[:8]}",
+                "contacts": [{"token": "ct-authz", "masked": "138****0000"}]},
+            ("POST", "/v1/service-requests/{request_id}/callbacks/{task_id}/attempts"): lambda: {
+                "token": "ct-authz", "outcome": "no_answer"},
+            ("POST", "/v1/service-requests/{request_id}/survey"): lambda: {"score": 4},
         }  # fmt: skip
         make = bodies.get(op)
         return make() if make else None
@@ -142,6 +171,9 @@ def _call(client: TestClient, op: tuple[str, str], ids: Ids, key: str | None,
     method, path = op
     url = path.format(**ids.params(missing))
     headers = bearer(key) if key else {}
+    if op == ("POST", "/v1/service-requests/{request_id}/attachments"):
+        png = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
+        return client.post(url, files={"file": ("p.png", png, "image/png")}, headers=headers)
     body = ids.body(op, missing)
     return client.request(method, url, json=body, headers=headers)
 

@@ -3,11 +3,14 @@ agents' queue with its countdown, the merchant's answer, the thread; and bad req
 
 from __future__ import annotations
 
+import hashlib
 import json
+from decimal import Decimal
 
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import Market, bearer
+from tiyan.store import open_store
 
 URL = "/v1/service-requests"
 
@@ -33,14 +36,64 @@ def test_a_request_from_opening_to_resolution(api: Market, client: TestClient) -
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "waiting_platform"
     r = client.post(f"{URL}/SR-API-1/steps", json={"action": "resolve"}, headers=bearer(api.agent))
-    assert r.status_code == 200 and r.json()["state"] == "resolved"
+    assert r.status_code == 400 and "record it as a resolution" in r.text
+    # the consumer's photo, the callbacks, the resolution with the merchant liable
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(64))
+    r = client.post(f"{URL}/SR-API-1/attachments", files={"file": ("rash.png", png, "image/png")},
+                    headers=bearer(api.service))  # fmt: skip
+    assert r.status_code == 201, r.text
+    sha = r.json()["sha256"]
+    assert sha == hashlib.sha256(png).hexdigest() and r.json()["size"] == len(png)
+    got = client.get(f"{URL}/SR-API-1/attachments/{sha}", headers=bearer(api.merchant))
+    assert got.status_code == 200 and got.content == png
+    assert got.headers["content-type"] == "image/png"
+    r = client.post(f"{URL}/SR-API-1/callbacks", headers=bearer(api.service), json={
+        "task_id": "CB-API-1", "contacts": [{"token": "ct-mother", "masked": "139****0021"},
+                                            {"token": "ct-own", "masked": "186****4410"}]})  # fmt: skip
+    assert r.status_code == 201 and r.json()["status"] == "pending", r.text
+    assert r.json()["next_token"] == "ct-mother"
+    for outcome, token in (("no_answer", "ct-mother"), ("wrong_person", "ct-mother"),
+                           ("reached", "ct-own")):  # fmt: skip
+        r = client.post(f"{URL}/SR-API-1/callbacks/CB-API-1/attempts", headers=bearer(api.agent),
+                        json={"token": token, "outcome": outcome})  # fmt: skip
+        assert r.status_code == 200, r.text
+    assert r.json()["status"] == "reached"
+    assert [a["masked"] for a in r.json()["attempts"]] == ["139****0021"] * 2 + ["186****4410"]
+    r = client.get(f"{URL}/SR-API-1/callbacks", headers=bearer(api.merchant))
+    assert r.status_code == 403  # the consumer's contacts are not the merchant's to see
+    r = client.post(f"{URL}/SR-API-1/resolution", headers=bearer(api.agent), json={
+        "outcome": "compensation", "liability": "merchant", "amount": "30.00",
+        "paid_by": "merchant", "note": "过敏赔付"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "resolved" and r.json()["liability"] == "merchant"
+    again = client.post(f"{URL}/SR-API-1/resolution", headers=bearer(api.agent),
+                        json={"outcome": "no_fault", "liability": "none"})  # fmt: skip
+    assert again.status_code == 409
+    r = client.post(f"{URL}/SR-API-1/survey", json={"score": 4, "comment": "耐心"},
+                    headers=bearer(api.service))  # fmt: skip
+    assert r.status_code == 201 and r.json()["satisfaction"] == 4
+    r = client.post(f"{URL}/SR-API-1/survey", json={"score": 4, "comment": "耐心"},
+                    headers=bearer(api.service))  # fmt: skip
+    assert r.status_code == 200  # the same answer again changes nothing
+    r = client.post(f"{URL}/SR-API-1/survey", json={"score": 1}, headers=bearer(api.service))
+    assert r.status_code == 409
     thread = client.get(f"{URL}/SR-API-1", headers=bearer(api.merchant)).json()
     assert [(s["actor"], s["action"]) for s in thread["trail"]] == [
         ("consumer", "create"), ("system", "route_merchant"), ("consumer", "message"),
         ("merchant", "answer"), ("platform", "resolve"),
     ]  # fmt: skip
     assert thread["trail"][2]["note"] == "退款什么时候到?"
+    assert thread["resolutions"][0]["amount"] == "30.00"
+    assert [a["name"] for a in thread["attachments"]] == ["rash.png"]
     assert client.get(URL, headers=bearer(api.agent)).json() == []  # resolved: off the queue
+    with open_store(api.url) as store:  # the ledger and the platform contacts have it
+        assert store.query(
+            "SELECT merchant_id, kind, amount FROM actions WHERE action_id = ?",
+            ("compensation:desk:SR-API-1",),
+        ) == [(api.merchant_a, "compensation", Decimal("30.00"))]
+        assert store.query(
+            "SELECT merchant_id FROM platform_contacts WHERE contact_id = 'desk:SR-API-1'"
+        ) == [(api.merchant_a,)]
 
 
 def test_an_offline_merchants_request_goes_to_the_platform(api: Market, client: TestClient) -> None:
@@ -54,9 +107,18 @@ def test_bad_requests_are_refused_with_the_reason(api: Market, client: TestClien
                                    "merchant_id": api.merchant_a, "merchant_online": True},
                         headers=bearer(api.service))  # fmt: skip
     assert again.status_code == 409 and "exists already" in again.text
-    r = client.post(f"{URL}/SR-API-3/steps", json={"action": "resolve"},
+    r = client.post(f"{URL}/SR-API-3/steps", json={"action": "ask_consumer"},
                     headers=bearer(api.merchant))  # fmt: skip
-    assert r.status_code == 409 and "resolve is not possible" in r.text
+    assert r.status_code == 409 and "ask_consumer is not possible" in r.text
+    r = client.post(f"{URL}/SR-API-3/attachments", headers=bearer(api.service),
+                    files={"file": ("fake.png", b"GIF89a....", "image/png")})  # fmt: skip
+    assert r.status_code == 400 and "not image/png" in r.text
+    r = client.post(f"{URL}/SR-API-3/attachments", headers=bearer(api.service),
+                    files={"file": ("x.exe", b"MZ....", "application/x-msdownload")})  # fmt: skip
+    assert r.status_code == 400 and "not taken" in r.text
+    r = client.post(f"{URL}/SR-API-3/resolution", headers=bearer(api.agent),
+                    json={"outcome": "no_fault", "liability": "merchant"})  # fmt: skip
+    assert r.status_code == 400 and "no fault" in r.text, r.text
     r = client.post(f"{URL}/SR-API-3/steps", json={"action": "teleport"},
                     headers=bearer(api.merchant))  # fmt: skip
     assert r.status_code == 422 and "unknown action" in r.text

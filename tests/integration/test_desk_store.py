@@ -20,7 +20,7 @@ from tiyan.jobs.desk import (
 from tiyan.service_desk.policy import DeskPolicy
 from tiyan.service_desk.requests import State, Step
 from tiyan.store.base import Store
-from tiyan.store.desk import append_step, load_trail
+from tiyan.store.desk import append_step, get_request, load_trail
 
 SH = ZoneInfo("Asia/Shanghai")
 DESK = DeskPolicy()
@@ -38,7 +38,7 @@ def test_a_request_routed_to_the_merchant_and_answered(store: Store) -> None:
     assert first.request.request_id == "SR1"
     assert first.left == timedelta(hours=1, minutes=30)
     assert first.clock.due == T0 + timedelta(hours=2)
-    state = take_step(store, "SR1", actor="merchant", action="answer", at=T0 + timedelta(hours=1),
+    state = take_step(store, DESK, "SR1", actor="merchant", action="answer", at=T0 + timedelta(hours=1),
                       note="退款已同意")  # fmt: skip
     assert state is State.WAITING_PLATFORM
     request, trail = request_with_trail(store, "SR1")
@@ -61,7 +61,7 @@ def test_a_breach_is_escalated_once_at_the_deadline(store: Store) -> None:
     open_request(store, DESK, new("SR3"), at=T0, merchant_reachable=True)
     open_request(store, DESK, new("SR4", type_id="courier_related"), at=T0,
                  merchant_reachable=True)  # fmt: skip
-    take_step(store, "SR3", actor="consumer", action="message", at=T0 + timedelta(hours=3),
+    take_step(store, DESK, "SR3", actor="consumer", action="message", at=T0 + timedelta(hours=3),
               note="还没处理吗?")  # fmt: skip
     now = T0 + timedelta(hours=4)
     assert [i.request.request_id for i in queue(store, DESK, now=now)] == ["SR3", "SR4"]
@@ -77,23 +77,25 @@ def test_a_breach_is_escalated_once_at_the_deadline(store: Store) -> None:
 
 def test_refused_steps_and_requests(store: Store) -> None:
     open_request(store, DESK, new("SR5", merchant="M2"), at=T0, merchant_reachable=True)
-    with pytest.raises(ConflictError, match="resolve is not possible"):
-        take_step(store, "SR5", actor="platform", action="resolve", at=T0)
+    with pytest.raises(ConflictError, match="ask_consumer is not possible"):
+        take_step(store, DESK, "SR5", actor="platform", action="ask_consumer", at=T0)
+    with pytest.raises(UsageError, match="record it as a resolution"):
+        take_step(store, DESK, "SR5", actor="platform", action="resolve", at=T0)
     with pytest.raises(ConflictError, match="before the request's last"):
-        take_step(store, "SR5", actor="merchant", action="answer", at=T0 - timedelta(hours=1))
+        take_step(store, DESK, "SR5", actor="merchant", action="answer", at=T0 - timedelta(hours=1))
     with pytest.raises(UsageError, match="unknown action"):
-        take_step(store, "SR5", actor="merchant", action="teleport", at=T0)
+        take_step(store, DESK, "SR5", actor="merchant", action="teleport", at=T0)
     with pytest.raises(ConflictError, match="exists already"):
         open_request(store, DESK, new("SR5"), at=T0, merchant_reachable=True)
     with pytest.raises(UsageError, match="unknown request type"):
         open_request(store, DESK, new("SR6", type_id="teleport"), at=T0, merchant_reachable=True)
     with pytest.raises(NotFoundError):
-        take_step(store, "SR404", actor="merchant", action="answer", at=T0)
+        take_step(store, DESK, "SR404", actor="merchant", action="answer", at=T0)
     # a writer that read the trail before another step was added is refused
     stale = Step(at=T0 + timedelta(minutes=5), actor="merchant", action="answer")
-    take_step(store, "SR5", actor="consumer", action="message", at=T0 + timedelta(minutes=1))
+    take_step(store, DESK, "SR5", actor="consumer", action="message", at=T0 + timedelta(minutes=1))
     with pytest.raises(ConflictError, match="changed meanwhile"):
-        append_step(store, "SR5", stale, State.WAITING_PLATFORM, position=3)
+        append_step(store, get_request(store, "SR5"), stale, position=3)
     assert len(load_trail(store, "SR5")) == 3
     assert [i.request.request_id for i in queue(store, DESK, now=T0, merchant_id="M2")] == ["SR5"]
     assert queue(store, DESK, now=T0, merchant_id="M1") == []

@@ -16,11 +16,22 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
 
 from tiyan.domain.errors import ConflictError, UsageError
+from tiyan.domain.model import DESK_TABLES, GOVERNANCE_TABLES, TABLES, Table
+from tiyan.ingest.load import ingest_relations
+from tiyan.service_desk.callbacks import Attempt, CallbackTask, Contact, Outcome, Plan, plan
 from tiyan.service_desk.clock import remaining
+from tiyan.service_desk.history import CallbackRecord, History, Summary, Survey, summarize
 from tiyan.service_desk.policy import DeskPolicy
 from tiyan.service_desk.requests import (
     Actor,
@@ -32,15 +43,35 @@ from tiyan.service_desk.requests import (
     replay,
     step,
 )
-from tiyan.store.base import Store
+from tiyan.service_desk.resolution import RequestFacts, Resolution, governance_records
+from tiyan.sim.arrow import ARROW_TYPES
+from tiyan.store.base import Store, WritePlan
 from tiyan.store.desk import (
     StoredRequest,
+    add_attachment,
+    add_survey,
+    after_sales_case,
+    append_attempt,
     append_step,
+    attachment_content,
+    attachments_of,
+    callbacks_of,
+    check_position,
+    create_callback,
     create_request,
+    due_requests,
+    existing_requests,
+    get_callback,
     get_request,
+    get_survey,
     list_requests,
     load_trail,
+    load_trails,
+    resolutions_of,
+    rewrite_requests,
+    step_row,
 )
+from tiyan.store.platform import platform_of
 
 #: States in which a request is open (on someone's queue).
 OPEN_STATES = (
@@ -76,6 +107,21 @@ class QueueItem:
 
 def _hours(desk: DeskPolicy, request: StoredRequest) -> float:
     return desk.hours_for(request.type_id, request.set_hours)
+
+
+def _summary(desk: DeskPolicy, request: StoredRequest, trail: Sequence[Step]) -> Summary:
+    return summarize(
+        trail, desk.calendar, hours=_hours(desk, request), resolve_hours=desk.resolve_hours
+    )
+
+
+def _moved(
+    desk: DeskPolicy, request: StoredRequest, trail: Sequence[Step], state: State, **changes: Any
+) -> StoredRequest:
+    """``request`` after ``trail`` (whose last step left it in ``state``)."""
+    return request.with_summary(
+        _summary(desk, request, trail), state=state.value, updated_at=trail[-1].at, **changes
+    )
 
 
 def open_request(
@@ -115,12 +161,29 @@ def open_request(
         state=state.value,
         updated_at=at,
     )
+    request = _moved(desk, request, trail, state)
     create_request(store, request, trail, actor_id=actor_id)
     return request
 
 
+def _next(
+    trail: Sequence[Step], *, actor: Actor, action: str, at: datetime, note: str | None
+) -> tuple[Step, State]:
+    """The step and the state it leads to (ConflictError / UsageError when refused)."""
+    try:
+        new = Step(at=at, actor=actor, action=action, note=note)
+        if trail and new.at < trail[-1].at:
+            raise TransitionError(f"the step at {at} is before the request's last ({trail[-1].at})")
+        return new, step(replay(trail), new)
+    except TransitionError as exc:
+        raise ConflictError(str(exc)) from None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def take_step(
     store: Store,
+    desk: DeskPolicy,
     request_id: str,
     *,
     actor: Actor,
@@ -129,18 +192,18 @@ def take_step(
     note: str | None = None,
     actor_id: str | None = None,
 ) -> State:
-    """Take one step on a request (refused with what the state allows: ConflictError)."""
+    """Take one step on a request (refused with what the state allows: ConflictError). A
+    resolution is recorded with :func:`resolve`, not as a bare step."""
+    if action == "resolve":
+        raise UsageError(
+            "a resolution says the outcome and the liability: record it as a resolution "
+            "(POST /v1/service-requests/{id}/resolution, jobs.desk.resolve)"
+        )
+    request = get_request(store, request_id)
     trail = load_trail(store, request_id)
-    try:
-        new = Step(at=at, actor=actor, action=action, note=note)
-        if trail and new.at < trail[-1].at:
-            raise TransitionError(f"the step at {at} is before the request's last ({trail[-1].at})")
-        state = step(replay(trail), new)
-    except TransitionError as exc:
-        raise ConflictError(str(exc)) from None
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    append_step(store, request_id, new, state, position=len(trail) + 1, actor_id=actor_id)
+    new, state = _next(trail, actor=actor, action=action, at=at, note=note)
+    moved = _moved(desk, request, [*trail, new], state)
+    append_step(store, moved, new, position=len(trail) + 1, actor_id=actor_id)
     return state
 
 
@@ -179,7 +242,9 @@ def sweep_breaches(store: Store, desk: DeskPolicy, *, now: datetime) -> list[str
     last step if that came later (so running the sweep late, or twice, records the same).
     The ids escalated."""
     done = []
-    for r in list_requests(store, states=[State.WAITING_MERCHANT.value]):
+    # The stored deadlines find the candidates (`recompute` keeps them current after the
+    # calendar changes); each is checked again on its trail before the step.
+    for r in due_requests(store, now=now):
         found = item(store, desk, r, now=now)
         due = found.clock.due
         if due is None or due > now or found.clock.answered is not None:
@@ -187,7 +252,7 @@ def sweep_breaches(store: Store, desk: DeskPolicy, *, now: datetime) -> list[str
         try:
             # (updated_at: the time of the trail's last step)
             at = max(due, r.updated_at)
-            take_step(store, r.request_id, actor="system", action="breach", at=at)
+            take_step(store, desk, r.request_id, actor="system", action="breach", at=at)
         except ConflictError:
             continue  # the trail moved on meanwhile
         done.append(r.request_id)
@@ -203,3 +268,608 @@ def request_with_trail(store: Store, request_id: str) -> tuple[StoredRequest, li
             f"replays to {replay(trail).value}"
         )
     return request, trail
+
+
+# -- resolutions ----------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    """A value as the ingest pipeline reads text (instants with their offset)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _arrow(table: Table, rows: Sequence[dict[str, Any]]) -> pa.Table:
+    schema = pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in table.columns])
+    naive = [
+        {
+            c: (v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo
+                else v)
+            for c, v in r.items()
+        }
+        for r in rows
+    ]  # fmt: skip
+    return pa.Table.from_pylist([{c: r.get(c) for c in table.column_names} for r in naive],
+                                schema=schema)  # fmt: skip
+
+
+def _facts(request: StoredRequest) -> RequestFacts:
+    return RequestFacts(
+        request_id=request.request_id, type_id=request.type_id, merchant_id=request.merchant_id,
+        order_id=request.order_id, consumer_id=request.consumer_id, case_id=request.case_id,
+        created_at=request.created_at,
+    )  # fmt: skip
+
+
+#: Request type -> the topic of the platform contact (进线) it counts as.
+_CONTACT_TOPIC = {
+    "delivery_problem": "logistics", "courier_related": "logistics",
+    "shipping_chase": "logistics", "risky_product": "quality", "product_issue": "quality",
+    "merchant_service": "service", "repeat_complaint": "service",
+}  # fmt: skip
+
+
+def _contact_row(desk: DeskPolicy, request: StoredRequest) -> dict[str, Any]:
+    """The request as a platform contact (进线): CPO counts the desk's requests."""
+    category = desk.types[request.type_id].category
+    topic = _CONTACT_TOPIC.get(request.type_id, "refund" if category == "after_sales" else "other")
+    return {
+        "contact_id": f"desk:{request.request_id}",
+        "consumer_id": request.consumer_id,
+        "order_id": request.order_id,
+        "merchant_id": request.merchant_id,
+        "topic": topic,
+        "created_at": request.created_at,
+    }
+
+
+@dataclass
+class _Resolved:
+    """One request's resolutions to record: its rows for the desk's tables, and the rows the
+    governance engine counts (through the ingest pipeline)."""
+
+    request_id: str
+    desk_rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    governance: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(
+        self, into: dict[str, list[dict[str, Any]]], rows: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        for table, found in rows.items():
+            into.setdefault(table, []).extend(found)
+
+
+def _resolution_rows(
+    desk: DeskPolicy,
+    request: StoredRequest,
+    resolution: Resolution,
+    *,
+    seq: int,
+    number: int,
+    case: dict[str, Any] | None,
+    policy_version: str,
+    actor_id: str | None,
+) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """The ``request_resolutions`` row and the governance rows of one resolution."""
+    try:
+        records = governance_records(
+            _facts(request), resolution, desk, case=case, as_of=resolution.decided_at.date(),
+            policy_version=policy_version, number=number,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise UsageError(f"service request {request.request_id}: {exc}") from None
+    row = {
+        "request_id": request.request_id, "seq": seq, "decided_at": resolution.decided_at,
+        "agent_id": actor_id, "outcome": resolution.outcome, "liability": resolution.liability,
+        "amount": resolution.amount, "paid_by": resolution.paid_by, "note": resolution.note,
+        "policy_version": policy_version,
+    }  # fmt: skip
+    return row, records
+
+
+class _RefusedError(Exception):
+    """Raised inside the load's transaction to abort it: request id -> its problems."""
+
+    def __init__(self, refused: dict[str, list[str]]) -> None:
+        super().__init__("refused")
+        self.refused = refused
+
+
+def _record(
+    store: Store,
+    batch: Sequence[_Resolved],
+    *,
+    now: datetime,
+    source: str,
+) -> dict[str, list[str]]:
+    """Write the batch in one transaction: the governance rows through the ingest pipeline
+    (validated like any load) and the desk's rows. A request any of whose governance rows
+    would be rejected is left out whole — the transaction is abandoned and the rest written
+    without it. Request id -> the problems of each one left out (nothing written of it)."""
+    refused: dict[str, list[str]] = {}
+    todo = list(batch)
+    for _ in range(3):
+        try:
+            _write_batch(store, todo, now=now, source=source)
+            return refused
+        except _RefusedError as exc:
+            refused.update(exc.refused)
+            todo = [r for r in todo if r.request_id not in refused]
+            if not todo:
+                return refused
+    raise ConflictError("the desk's records were refused again and again: nothing written")
+
+
+def _write_batch(store: Store, batch: Sequence[_Resolved], *, now: datetime, source: str) -> None:
+    owner: dict[str, list[str]] = {}  # governance table -> the request id of each row
+    governance: dict[str, list[dict[str, Any]]] = {}
+    for r in batch:
+        for table, rows in r.governance.items():
+            if table == "actions":
+                continue
+            governance.setdefault(table, []).extend(rows)
+            owner.setdefault(table, []).extend(r.request_id for _ in rows)
+
+    def finish(
+        con: Any, plan: WritePlan, problems: dict[str, dict[int, list[dict[str, Any]]]]
+    ) -> None:
+        refused: dict[str, list[str]] = {}
+        for table, lines in problems.items():
+            for line, found in lines.items():
+                rid = owner[table][line - 1]
+                refused.setdefault(rid, []).extend(
+                    f"{table}.{p.get('column') or ''}: {p['message']}" for p in found
+                )
+        if refused:
+            raise _RefusedError(refused)
+        kept: dict[str, list[dict[str, Any]]] = {}
+        for r in batch:
+            r.add(kept, r.desk_rows)
+            r.add(kept, {"actions": r.governance.get("actions", [])})
+        for i, (table, rows) in enumerate(sorted(kept.items())):
+            if not rows:
+                continue
+            model = DESK_TABLES.get(table) or GOVERNANCE_TABLES[table]
+            name = f"__tiyan_desk_{i}"
+            con.register(name, _arrow(model, rows))
+            (plan.upsert if table == "service_requests" else plan.insert)(model, name)
+
+    relations = {
+        table: pa.table(
+            {
+                **{
+                    c: pa.array([_text(r.get(c)) for r in rows], type=pa.string())
+                    for c in TABLES[table].column_names
+                    if any(c in r for r in rows)
+                },
+                "__row_id": pa.array(
+                    [f"desk:{owner[table][i]}" for i in range(len(rows))], type=pa.string()
+                ),
+            }
+        )
+        for table, rows in governance.items()
+    }
+    if relations:
+        zone = platform_of(store).timezone
+        kwargs = {"timezone": zone} if zone else {}
+        ingest_relations(store, relations, now=now, source=source, finish=finish, **kwargs)
+    else:  # nothing for governance: the desk's rows alone, in one transaction
+        plan = WritePlan()
+        with store.staging("UTC", cleanup=False) as staging:
+            finish(staging, plan, {})
+            store.write(staging, plan)
+
+
+def resolve(
+    store: Store,
+    desk: DeskPolicy,
+    request_id: str,
+    resolution: Resolution,
+    *,
+    policy_version: str,
+    now: datetime,
+    actor_id: str | None = None,
+) -> StoredRequest:
+    """Record the platform's resolution of a request (docs/service-desk.md): the ``resolve``
+    step, the resolution, and what it gives governance — a complaint (upheld when the
+    merchant is liable), the after-sales case as the platform decided it, a compensation
+    the merchant pays in the ledger, the request as a platform contact — through the ingest
+    pipeline, all in one transaction. Refused (nothing written) when the state does not
+    allow it or a governance row would be rejected."""
+    request = get_request(store, request_id)
+    trail = load_trail(store, request_id)
+    new, state = _next(trail, actor="platform", action="resolve", at=resolution.decided_at,
+                       note=resolution.note)  # fmt: skip
+    seq = len(trail) + 1
+    check_position(store, request_id, seq)
+    kind = desk.types[request.type_id]
+    case = None
+    if kind.category == "after_sales" and request.case_id is not None:
+        case = after_sales_case(store, request.case_id)
+        if case is None:
+            raise UsageError(
+                f"service request {request_id} is about the after-sales case "
+                f"{request.case_id}, which the store does not hold: load it first"
+            )
+    number = len(resolutions_of(store, request_id)) + 1
+    row, governance = _resolution_rows(desk, request, resolution, seq=seq, number=number,
+                                       case=case, policy_version=policy_version,
+                                       actor_id=actor_id)  # fmt: skip
+    moved = _moved(desk, request, [*trail, new], state, liability=resolution.liability)
+    if number == 1:
+        governance.setdefault("platform_contacts", []).append(_contact_row(desk, request))
+    item_ = _Resolved(request_id)
+    item_.desk_rows = {
+        "service_requests": [dict(zip(moved.__dataclass_fields__, moved.row(), strict=True))],
+        "request_steps": [dict(zip(DESK_TABLES["request_steps"].column_names,
+                                   step_row(request_id, seq, new, actor_id), strict=True))],
+        "request_resolutions": [row],
+    }  # fmt: skip
+    item_.governance = governance
+    refused = _record(store, [item_], now=now, source="desk")
+    if refused:
+        raise UsageError(
+            f"service request {request_id}: the resolution's records are refused: "
+            + "; ".join(refused[request_id])
+        )
+    return moved
+
+
+# -- callbacks ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallbackView:
+    """A callback task as an agent sees it: masked numbers only, the calls, what is next."""
+
+    task_id: str
+    request_id: str
+    opened: datetime
+    contacts: tuple[Contact, ...]
+    attempts: tuple[Attempt, ...]
+    plan: Plan
+    #: token -> masked, to show each attempt's number
+    masked: dict[str, str]
+
+
+def _task(row: dict[str, Any], attempts: Sequence[dict[str, Any]]) -> CallbackTask:
+    contacts = tuple(Contact(**c) for c in json.loads(row["contacts"]))
+    return CallbackTask(
+        contacts=contacts,
+        opened=row["created_at"],
+        attempts=tuple(Attempt(at=a["attempted_at"], token=a["token"], outcome=a["outcome"])
+                       for a in attempts),
+    )  # fmt: skip
+
+
+def callback(store: Store, desk: DeskPolicy, task_id: str) -> CallbackView:
+    row, attempts = get_callback(store, task_id)
+    task = _task(row, attempts)
+    return CallbackView(
+        task_id=task_id, request_id=row["request_id"], opened=task.opened,
+        contacts=task.contacts, attempts=task.attempts, plan=plan(task, desk.callbacks),
+        masked={c.token: c.masked for c in task.contacts},
+    )  # fmt: skip
+
+
+def callbacks(store: Store, desk: DeskPolicy, request_id: str) -> list[CallbackView]:
+    """The request's callback tasks, oldest first."""
+    get_request(store, request_id)
+    return [callback(store, desk, t) for t in callbacks_of(store, request_id)]
+
+
+def open_callback(
+    store: Store,
+    desk: DeskPolicy,
+    request_id: str,
+    *,
+    task_id: str,
+    contacts: Sequence[Contact],
+    at: datetime,
+) -> CallbackView:
+    """Open a callback task on an open request: the numbers to try, in order."""
+    request = get_request(store, request_id)
+    if request.state == State.CLOSED.value:
+        raise ConflictError(f"service request {request_id} is closed: reopen it to call back")
+    try:
+        task = CallbackTask(contacts=tuple(contacts), opened=at)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    next_ = plan(task, desk.callbacks)
+    masked = {c.token: c.masked for c in task.contacts}
+    create_callback(
+        store,
+        (task_id, request_id, at,
+         json.dumps([c.model_dump() for c in task.contacts], ensure_ascii=False),
+         next_.status, next_.call_at, masked.get(next_.token or "")),
+    )  # fmt: skip
+    return callback(store, desk, task_id)
+
+
+def log_attempt(
+    store: Store,
+    desk: DeskPolicy,
+    task_id: str,
+    *,
+    at: datetime,
+    token: str,
+    outcome: Outcome,
+    actor_id: str | None = None,
+) -> CallbackView:
+    """Record one call of a task. Refused when the task has ended, the number is not the
+    task's, the call is before the last, or outside the permitted calling hours."""
+    view = callback(store, desk, task_id)
+    if view.plan.status != "pending":
+        raise ConflictError(f"callback task {task_id} has ended ({view.plan.status})")
+    if token not in view.masked:
+        raise UsageError(f"callback task {task_id} holds no number {token!r}")
+    hours = desk.callbacks.calling_hours
+    from tiyan.service_desk.clock import after
+
+    if after(hours, at, timedelta()) != at.astimezone(UTC):
+        raise UsageError(
+            f"{at.isoformat()} is outside the permitted calling hours "
+            f"({hours.opens:%H:%M}–{hours.closes:%H:%M} {hours.zone})"
+        )
+    try:
+        task = CallbackTask(contacts=view.contacts, opened=view.opened,
+                            attempts=(*view.attempts, Attempt(at=at, token=token,
+                                                              outcome=outcome)))  # fmt: skip
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    next_ = plan(task, desk.callbacks)
+    append_attempt(
+        store,
+        (task_id, len(view.attempts) + 1, at, token, view.masked[token], outcome, actor_id),
+        status=next_.status, next_at=next_.call_at, next_masked=view.masked.get(next_.token or ""),
+    )  # fmt: skip
+    return callback(store, desk, task_id)
+
+
+# -- attachments ----------------------------------------------------------------------------
+
+#: Media types a request may carry, and how their content starts (photo evidence, a PDF).
+MEDIA_TYPES: dict[str, tuple[bytes, ...]] = {
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+    "application/pdf": (b"%PDF-",),
+}
+#: The largest attachment (tiyan: 10 MiB, a phone photo with room to spare).
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class AttachmentInfo:
+    sha256: str
+    name: str
+    content_type: str
+    size: int
+    added_at: datetime
+    actor: str
+
+
+def attach(
+    store: Store,
+    request_id: str,
+    *,
+    name: str,
+    content_type: str,
+    content: bytes,
+    at: datetime,
+    actor: Actor,
+    actor_id: str | None = None,
+) -> AttachmentInfo:
+    """Attach a file to a request: stored once by its SHA-256, with its type and size. The
+    content must be what its type says; the same content twice on a request is kept once."""
+    request = get_request(store, request_id)
+    if request.state == State.CLOSED.value:
+        raise ConflictError(f"service request {request_id} is closed: reopen it to add to it")
+    starts = MEDIA_TYPES.get(content_type)
+    if starts is None:
+        raise UsageError(
+            f"content type {content_type!r} is not taken: one of {sorted(MEDIA_TYPES)}"
+        )
+    if not content:
+        raise UsageError(f"{name}: the file is empty")
+    if len(content) > MAX_ATTACHMENT_BYTES:
+        raise UsageError(f"{name}: {len(content)} bytes, more than {MAX_ATTACHMENT_BYTES}")
+    if not content.startswith(starts) or (
+        content_type == "image/webp" and content[8:12] != b"WEBP"
+    ):
+        raise UsageError(f"{name}: the content is not {content_type}")
+    sha = hashlib.sha256(content).hexdigest()
+    add_attachment(
+        store,
+        (sha, content_type, len(content), base64.b64encode(content).decode("ascii")),
+        (request_id, sha, name, at, actor, actor_id),
+    )
+    return next(a for a in attachments(store, request_id) if a.sha256 == sha)
+
+
+def attachments(store: Store, request_id: str) -> list[AttachmentInfo]:
+    return [AttachmentInfo(**a) for a in attachments_of(store, request_id)]
+
+
+def attachment(store: Store, request_id: str, sha256: str) -> tuple[str, bytes]:
+    """(content type, bytes) of one of the request's files."""
+    content_type, content = attachment_content(store, request_id, sha256)
+    return content_type, base64.b64decode(content)
+
+
+# -- surveys --------------------------------------------------------------------------------
+
+
+def answer_survey(store: Store, request_id: str, survey: Survey) -> bool:
+    """Record the consumer's satisfaction with a resolved request: one answer a request
+    (the same answer again changes nothing: False; another answer is a ConflictError)."""
+    request = get_request(store, request_id)
+    if request.state not in (State.RESOLVED.value, State.CLOSED.value):
+        raise ConflictError(f"service request {request_id} is {request.state}: a survey "
+                            "answers a resolved request")  # fmt: skip
+    if request.resolved_at is not None and survey.answered_at < request.resolved_at:
+        raise UsageError("the survey is answered before the resolution")
+    found = get_survey(store, request_id)
+    if found is not None:
+        if (found["score"], found["comment"]) == (survey.score, survey.comment):
+            return False
+        raise ConflictError(f"service request {request_id} has its survey answer already")
+    add_survey(store, (request_id, survey.score, survey.comment, survey.answered_at))
+    return True
+
+
+# -- history: import and recompute -----------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    #: ids the store held already (left as they are: importing again changes nothing)
+    existing: list[str] = field(default_factory=list)
+    #: (line, request id or None, what is wrong)
+    rejected: list[tuple[int, str | None, str]] = field(default_factory=list)
+
+
+def import_history(
+    store: Store,
+    desk: DeskPolicy,
+    histories: Iterable[tuple[int, History]],
+    *,
+    policy_version: str,
+    now: datetime,
+    chunk: int = 2000,
+) -> ImportReport:
+    """Store whole request histories (``(line, history)``: a migration from another desk,
+    or the simulator's), checked like the requests the desk makes: each trail replays (the
+    :class:`History` checked that), its type and hours are the policy's, its resolutions
+    give governance the same records as :func:`resolve` (through the ingest pipeline).
+    Requests the store holds are skipped; a refused history takes no other with it. Each
+    chunk is one transaction."""
+    report = ImportReport()
+    pending: list[tuple[int, History]] = []
+
+    def flush() -> None:
+        held = existing_requests(store, [h.request_id for _, h in pending])
+        batch: list[_Resolved] = []
+        lines: dict[str, int] = {}
+        for line, h in pending:
+            if h.request_id in held:
+                report.existing.append(h.request_id)
+                continue
+            try:
+                batch.append(_history_rows(store, desk, h, policy_version=policy_version))
+                lines[h.request_id] = line
+            except (UsageError, ValueError) as exc:
+                report.rejected.append((line, h.request_id, str(exc)))
+        if batch:
+            refused = _record(store, batch, now=now, source="desk-import")
+            for rid, problems in refused.items():
+                report.rejected.append((lines[rid], rid, "; ".join(problems)))
+            report.imported += len(batch) - len(refused)
+        pending.clear()
+
+    seen: set[str] = set()
+    for line, h in histories:
+        if h.request_id in seen:
+            report.rejected.append((line, h.request_id, "the request id is repeated in the file"))
+            continue
+        seen.add(h.request_id)
+        pending.append((line, h))
+        if len(pending) >= chunk:
+            flush()
+    if pending:
+        flush()
+    return report
+
+
+def _history_rows(store: Store, desk: DeskPolicy, h: History, *, policy_version: str) -> _Resolved:
+    try:
+        desk.hours_for(h.type_id, h.set_hours)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    trail = list(h.trail)
+    state = replay(trail)
+    request = StoredRequest(
+        request_id=h.request_id, type_id=h.type_id, merchant_id=h.merchant_id,
+        order_id=h.order_id, consumer_id=h.consumer_id, case_id=h.case_id,
+        language=h.language, set_hours=h.set_hours, created_at=trail[0].at,
+        state=state.value, updated_at=trail[-1].at,
+    )  # fmt: skip
+    request = _moved(desk, request, trail, state,
+                     liability=h.resolutions[-1].liability if h.resolutions else None)  # fmt: skip
+    out = _Resolved(h.request_id)
+    steps = DESK_TABLES["request_steps"].column_names
+    out.desk_rows = {
+        "service_requests": [dict(zip(request.__dataclass_fields__, request.row(), strict=True))],
+        "request_steps": [dict(zip(steps, step_row(h.request_id, i, s, None), strict=True))
+                          for i, s in enumerate(trail, 1)],
+        "request_resolutions": [],
+        "request_callbacks": [],
+        "callback_attempts": [],
+        "request_surveys": [],
+    }  # fmt: skip
+    positions = [i for i, s in enumerate(trail, 1) if s.action == "resolve"]
+    case = None
+    if desk.types[h.type_id].category == "after_sales" and h.case_id is not None and h.resolutions:
+        case = after_sales_case(store, h.case_id)
+        if case is None:
+            raise UsageError(f"the after-sales case {h.case_id} is not in the store: load it first")
+    for number, (seq, resolution) in enumerate(zip(positions, h.resolutions, strict=True), 1):
+        row, governance = _resolution_rows(desk, request, resolution, seq=seq, number=number,
+                                           case=case, policy_version=policy_version,
+                                           actor_id=None)  # fmt: skip
+        out.desk_rows["request_resolutions"].append(row)
+        out.add(out.governance, governance)
+    if h.resolutions:
+        out.governance.setdefault("platform_contacts", []).append(_contact_row(desk, request))
+    for task in h.callbacks:
+        out.desk_rows["request_callbacks"].append(_callback_row(desk, h.request_id, task))
+        masked = {c.token: c.masked for c in task.contacts}
+        out.desk_rows["callback_attempts"].extend(
+            {"task_id": task.task_id, "seq": i, "attempted_at": a.at, "token": a.token,
+             "masked": masked[a.token], "outcome": a.outcome, "agent_id": None}
+            for i, a in enumerate(task.attempts, 1)
+        )  # fmt: skip
+    if h.survey is not None:
+        out.desk_rows["request_surveys"].append(
+            {"request_id": h.request_id, "score": h.survey.score, "comment": h.survey.comment,
+             "answered_at": h.survey.answered_at}
+        )  # fmt: skip
+    return out
+
+
+def _callback_row(desk: DeskPolicy, request_id: str, task: CallbackRecord) -> dict[str, Any]:
+    try:
+        found = CallbackTask(contacts=task.contacts, opened=task.opened, attempts=task.attempts)
+    except ValueError as exc:
+        raise UsageError(f"callback {task.task_id}: {exc}") from None
+    next_ = plan(found, desk.callbacks)
+    masked = {c.token: c.masked for c in task.contacts}
+    return {
+        "task_id": task.task_id, "request_id": request_id, "created_at": task.opened,
+        "contacts": json.dumps([c.model_dump() for c in task.contacts], ensure_ascii=False),
+        "status": next_.status, "next_at": next_.call_at,
+        "next_masked": masked.get(next_.token or ""),
+    }  # fmt: skip
+
+
+def recompute(store: Store, desk: DeskPolicy) -> int:
+    """Recompute every request's summary from its trail and the desk's calendar (after the
+    calendar or the deadlines changed); returns how many rows changed."""
+    trails = load_trails(store)
+    changed = []
+    for request in list_requests(store):
+        trail = trails.get(request.request_id)
+        if not trail:
+            continue
+        moved = request.with_summary(_summary(desk, request, trail))
+        if moved != request:
+            changed.append(moved)
+    rewrite_requests(store, changed)
+    return len(changed)

@@ -737,3 +737,121 @@ class ServiceRequestOut(BaseModel):
 
 class ServiceRequestDetail(ServiceRequestOut):
     trail: list[ServiceStepOut]
+    #: The last resolution's liability judgement, and every resolution in order.
+    liability: str | None = None
+    resolutions: list[ResolutionOut] = []
+    attachments: list[AttachmentOut] = []
+    #: The consumer's survey score (1–5), once answered.
+    satisfaction: int | None = None
+
+
+class ResolutionCreate(BaseModel):
+    """The platform agent's resolution of a request (docs/service-desk.md)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"outcome": "compensation", "liability": "merchant", "amount": "30.00",
+                 "paid_by": "merchant", "note": "商家承担过敏赔付"}
+            ]
+        },
+    )  # fmt: skip
+
+    outcome: Literal["merchant_refunds", "compensation", "consumer_withdraws", "no_fault"]
+    liability: Literal["merchant", "consumer", "carrier", "platform", "none"]
+    amount: Decimal | None = Field(default=None, gt=0, max_digits=12, decimal_places=2)
+    paid_by: Literal["merchant", "platform", "carrier"] | None = None
+    note: str | None = Field(default=None, max_length=5000)
+
+    _note_storable = field_validator("note")(lambda v: _storable(v))
+
+
+class ResolutionOut(BaseModel):
+    seq: int
+    decided_at: datetime
+    outcome: str
+    liability: str
+    amount: Decimal | None = None
+    paid_by: str | None = None
+    note: str | None = None
+    policy_version: str
+
+
+class ContactIn(BaseModel):
+    """A number to call back, as the caller's contact system refers to it: a token (never
+    the digits) and the masked form agents see."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(pattern=_DESK_ID, description="The contact system's reference.")
+    masked: str = Field(min_length=3, max_length=32, examples=["138****5678"])
+
+
+class CallbackCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"task_id": "CB-1", "contacts": [
+                    {"token": "ct-9f2c", "masked": "139****0021"},
+                    {"token": "ct-77aa", "masked": "186****4410"}]}
+            ]
+        },
+    )  # fmt: skip
+
+    task_id: str = Field(pattern=_DESK_ID)
+    contacts: list[ContactIn] = Field(min_length=1, max_length=5)
+
+
+class AttemptCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"token": "ct-9f2c", "outcome": "no_answer"}]},
+    )
+
+    token: str = Field(pattern=_DESK_ID)
+    outcome: Literal["no_answer", "busy", "reached", "wrong_person"]
+
+
+class AttemptOut(BaseModel):
+    at: datetime
+    masked: str
+    token: str
+    outcome: str
+
+
+class CallbackOut(BaseModel):
+    task_id: str
+    request_id: str
+    opened: datetime
+    contacts: list[ContactIn]
+    attempts: list[AttemptOut]
+    status: str
+    next_at: datetime | None = None
+    next_token: str | None = None
+    next_masked: str | None = None
+    reason: str = ""
+
+
+class AttachmentOut(BaseModel):
+    sha256: str
+    name: str
+    content_type: str
+    size: int
+    added_at: datetime
+    actor: str
+
+
+class SurveyCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"score": 5, "comment": "客服很耐心"}]}
+    )
+
+    score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied).")
+    comment: str | None = Field(default=None, max_length=2000)
+
+    _comment_storable = field_validator("comment")(lambda v: _storable(v))
+
+
+ServiceRequestDetail.model_rebuild()

@@ -101,9 +101,12 @@ def governance_records(
     case: dict[str, Any] | None = None,
     as_of: date,
     policy_version: str,
+    number: int = 1,
 ) -> dict[str, list[dict[str, Any]]]:
     """Table -> the rows the resolution gives governance (module docstring). ``case``: the
-    stored ``after_sales`` row of ``request.case_id`` (an after-sales request about it)."""
+    stored ``after_sales`` row of ``request.case_id`` (an after-sales request about it).
+    ``number``: which resolution of the request this is (a reopened request is resolved
+    again: its complaint and case are restated, a further compensation is its own entry)."""
     kind = desk.types.get(request.type_id)
     if kind is None:
         raise ValueError(f"unknown request type {request.type_id!r}")
@@ -138,7 +141,7 @@ def governance_records(
         zone = ZoneInfo(desk.calendar.zone)
         out["actions"].append(
             action_row(
-                f"compensation:desk:{request.request_id}",
+                f"compensation:desk:{request.request_id}" + ("" if number == 1 else f":{number}"),
                 "compensation",
                 as_of=as_of,
                 policy_version=policy_version,

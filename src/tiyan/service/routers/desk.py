@@ -9,22 +9,53 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, File, Path, Response, UploadFile, status
+from pydantic import ValidationError
 
-from tiyan.domain.errors import NotFoundError
-from tiyan.jobs.desk import NewRequest, QueueItem, item, open_request, queue, take_step
+from tiyan.domain.errors import NotFoundError, UsageError
+from tiyan.jobs.desk import (
+    CallbackView,
+    NewRequest,
+    QueueItem,
+    answer_survey,
+    attach,
+    attachment,
+    attachments,
+    callback,
+    callbacks,
+    item,
+    log_attempt,
+    open_callback,
+    open_request,
+    queue,
+    resolve,
+    take_step,
+)
 from tiyan.jobs.desk import request_with_trail as load_request
 from tiyan.service.deps import Caller, State, require
 from tiyan.service.errors import ErrorBody
 from tiyan.service.keys import Principal
 from tiyan.service.schemas import (
+    AttachmentOut,
+    AttemptCreate,
+    AttemptOut,
+    CallbackCreate,
+    CallbackOut,
+    ContactIn,
+    ResolutionCreate,
+    ResolutionOut,
     ServiceRequestCreate,
     ServiceRequestDetail,
     ServiceRequestOut,
     ServiceStepCreate,
     ServiceStepOut,
+    SurveyCreate,
 )
+from tiyan.service_desk.callbacks import Contact
+from tiyan.service_desk.history import Survey
 from tiyan.service_desk.requests import Actor
+from tiyan.service_desk.resolution import Resolution
+from tiyan.store.desk import get_survey, resolutions_of
 
 router = APIRouter(
     prefix="/v1/service-requests",
@@ -59,6 +90,13 @@ def _out(found: QueueItem) -> ServiceRequestOut:
     )  # fmt: skip
 
 
+def _why(exc: ValueError) -> str:
+    """What a model refused, in its own words (no link to pydantic's pages)."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+    return str(exc)
+
+
 def _visible(caller: Principal, merchant_id: str, request_id: str) -> None:
     if caller.role == "merchant" and merchant_id != caller.merchant_id:
         raise NotFoundError("service request", request_id)
@@ -90,7 +128,7 @@ def post_request(body: ServiceRequestCreate, caller: Caller, state: State) -> Se
             actor_id=caller.key_id,
         )  # fmt: skip
         if body.note is not None:
-            take_step(store, request.request_id, actor=ACTOR[caller.role], action="message",
+            take_step(store, desk, request.request_id, actor=ACTOR[caller.role], action="message",
                       at=now, note=body.note, actor_id=caller.key_id)  # fmt: skip
             request, _ = load_request(store, request.request_id)
         return _out(item(store, desk, request, now=now))
@@ -117,10 +155,18 @@ def get_request(request_id: RequestId, caller: Caller, state: State) -> ServiceR
         request, trail = load_request(store, request_id)
         _visible(caller, request.merchant_id, request_id)
         found = item(store, desk, request, now=now)
+        resolved = resolutions_of(store, request_id)
+        files = attachments(store, request_id)
+        survey = get_survey(store, request_id)
     return ServiceRequestDetail(
         **_out(found).model_dump(),
         trail=[ServiceStepOut(at=s.at, actor=s.actor, action=s.action, note=s.note) for s in trail],
-    )
+        liability=request.liability,
+        resolutions=[ResolutionOut(**{k: r[k] for k in ResolutionOut.model_fields})
+                     for r in resolved],
+        attachments=[AttachmentOut(**a.__dict__) for a in files],
+        satisfaction=None if survey is None else survey["score"],
+    )  # fmt: skip
 
 
 @router.post(
@@ -137,9 +183,174 @@ def post_step(
     request's state does not allow is 409 with what it allows."""
     require(caller, "agent", "operator", "merchant", "service")
     now = state.clock()
+    desk = state.policy(now.date()).desk
     with state.store() as store:
         request, _ = load_request(store, request_id)
         _visible(caller, request.merchant_id, request_id)
-        take_step(store, request_id, actor=ACTOR[caller.role], action=body.action, at=now,
+        take_step(store, desk, request_id, actor=ACTOR[caller.role], action=body.action, at=now,
                   note=body.note, actor_id=caller.key_id)  # fmt: skip
+    return get_request(request_id, caller, state)
+
+
+@router.post(
+    "/{request_id}/resolution",
+    response_model=ServiceRequestDetail,
+    responses={409: {"model": ErrorBody}},
+    summary="Resolve: the outcome, the liability, the amount",
+)
+def post_resolution(
+    request_id: RequestId, body: ResolutionCreate, caller: Caller, state: State
+) -> ServiceRequestDetail:
+    """The platform agent's resolution. A merchant-liable outcome files an upheld complaint
+    (or the after-sales case as the platform decided it), a compensation the merchant pays
+    enters the ledger, and the request counts as a platform contact — all through the ingest
+    pipeline, in one transaction with the ``resolve`` step. 409 unless the request waits on
+    the platform; 400 for a contradiction (no fault yet the merchant liable, ...)."""
+    require(caller, "agent", "operator")
+    now = state.clock()
+    policy = state.policy(now.date())
+    try:
+        resolution = Resolution(decided_at=now, **body.model_dump())
+    except ValueError as exc:
+        raise UsageError(_why(exc)) from None
+    with state.store() as store:
+        resolve(store, policy.desk, request_id, resolution, policy_version=policy.version,
+                now=now, actor_id=caller.key_id)  # fmt: skip
+    return get_request(request_id, caller, state)
+
+
+def _callback_out(view: CallbackView) -> CallbackOut:
+    return CallbackOut(
+        task_id=view.task_id, request_id=view.request_id, opened=view.opened,
+        contacts=[ContactIn(token=c.token, masked=c.masked) for c in view.contacts],
+        attempts=[AttemptOut(at=a.at, token=a.token, masked=view.masked[a.token],
+                             outcome=a.outcome) for a in view.attempts],
+        status=view.plan.status, next_at=view.plan.call_at, next_token=view.plan.token,
+        next_masked=view.masked.get(view.plan.token or ""), reason=view.plan.reason,
+    )  # fmt: skip
+
+
+TaskId = Annotated[str, Path(min_length=1, max_length=100, description="Callback task id.")]
+
+
+@router.post(
+    "/{request_id}/callbacks",
+    response_model=CallbackOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": ErrorBody}},
+    summary="Open a callback task: the numbers to try, in order",
+)
+def post_callback(
+    request_id: RequestId, body: CallbackCreate, caller: Caller, state: State
+) -> CallbackOut:
+    """The numbers come as the caller's contact system refers to them (a token and a masked
+    form), never as digits; the task says when to call which number next."""
+    require(caller, "agent", "operator", "service")
+    now = state.clock()
+    desk = state.policy(now.date()).desk
+    try:
+        contacts = [Contact(token=c.token, masked=c.masked) for c in body.contacts]
+    except ValueError as exc:
+        raise UsageError(_why(exc)) from None
+    with state.store() as store:
+        return _callback_out(open_callback(store, desk, request_id, task_id=body.task_id,
+                                           contacts=contacts, at=now))  # fmt: skip
+
+
+@router.get("/{request_id}/callbacks", response_model=list[CallbackOut], summary="The callback log")
+def get_callbacks(request_id: RequestId, caller: Caller, state: State) -> list[CallbackOut]:
+    """Platform agents' only: the consumer's contacts are not the merchant's to see."""
+    require(caller, "agent", "operator")
+    now = state.clock()
+    desk = state.policy(now.date()).desk
+    with state.reading() as store:
+        return [_callback_out(v) for v in callbacks(store, desk, request_id)]
+
+
+@router.post(
+    "/{request_id}/callbacks/{task_id}/attempts",
+    response_model=CallbackOut,
+    responses={409: {"model": ErrorBody}},
+    summary="Log a call: the number tried and the outcome",
+)
+def post_attempt(
+    request_id: RequestId, task_id: TaskId, body: AttemptCreate, caller: Caller, state: State
+) -> CallbackOut:
+    """409 when the task has ended; 400 outside the permitted calling hours or for a number
+    the task does not hold."""
+    require(caller, "agent", "operator")
+    now = state.clock()
+    desk = state.policy(now.date()).desk
+    with state.store() as store:
+        if callback(store, desk, task_id).request_id != request_id:
+            raise NotFoundError("callback task", task_id)
+        view = log_attempt(store, desk, task_id, at=now, token=body.token,
+                           outcome=body.outcome, actor_id=caller.key_id)  # fmt: skip
+    return _callback_out(view)
+
+
+@router.post(
+    "/{request_id}/attachments",
+    response_model=AttachmentOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={409: {"model": ErrorBody}},
+    summary="Attach a file (photo evidence)",
+)
+def post_attachment(
+    request_id: RequestId, caller: Caller, state: State, file: Annotated[UploadFile, File()]
+) -> AttachmentOut:
+    """A JPEG, PNG, GIF, WebP or PDF of at most 10 MiB, stored once by its SHA-256; the
+    content must be what its type says."""
+    require(caller, "agent", "operator", "merchant", "service")
+    now = state.clock()
+    content = file.file.read(10 * 1024 * 1024 + 1)
+    with state.store() as store:
+        request, _ = load_request(store, request_id)
+        _visible(caller, request.merchant_id, request_id)
+        found = attach(store, request_id, name=file.filename or "attachment",
+                       content_type=file.content_type or "application/octet-stream",
+                       content=content, at=now, actor=ACTOR[caller.role],
+                       actor_id=caller.key_id)  # fmt: skip
+    return AttachmentOut(**found.__dict__)
+
+
+Sha = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="The file's SHA-256.")]
+
+
+@router.get(
+    "/{request_id}/attachments/{sha256}",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "application/pdf": {}}}},
+    summary="An attached file",
+)
+def get_attachment(request_id: RequestId, sha256: Sha, caller: Caller, state: State) -> Response:
+    require(caller, "agent", "operator", "merchant", "service")
+    with state.reading() as store:
+        request, _ = load_request(store, request_id)
+        _visible(caller, request.merchant_id, request_id)
+        content_type, content = attachment(store, request_id, sha256)
+    return Response(content, media_type=content_type,
+                    headers={"X-Content-Type-Options": "nosniff",
+                             "Content-Disposition": "inline"})  # fmt: skip
+
+
+@router.post(
+    "/{request_id}/survey",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ServiceRequestDetail,
+    responses={409: {"model": ErrorBody}},
+    summary="The consumer's satisfaction with a resolved request",
+)
+def post_survey(
+    request_id: RequestId, body: SurveyCreate, caller: Caller, state: State, response: Response
+) -> ServiceRequestDetail:
+    """One answer a request, 1–5 and an optional comment; the same answer again is 200 and
+    changes nothing, another answer is 409."""
+    require(caller, "service", "operator")
+    now = state.clock()
+    with state.store() as store:
+        added = answer_survey(store, request_id, Survey(score=body.score, comment=body.comment,
+                                                        answered_at=now))  # fmt: skip
+    if not added:
+        response.status_code = status.HTTP_200_OK
     return get_request(request_id, caller, state)
