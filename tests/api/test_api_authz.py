@@ -123,7 +123,8 @@ class Ids:
         if missing:
             return {"merchant_id": "M-NOBODY", "appeal_id": "appeal:nothing:1",
                     "decision_id": "0" * 32, "key_id": "tk_000000000000",
-                    "request_id": "SR-NOBODY", "task_id": "CB-NOBODY", "sha256": "0" * 64}  # fmt: skip
+                    "request_id": "SR-NOBODY", "task_id": "CB-NOBODY",
+                    "sha256": "0" * 64}  # fmt: skip
         return {"merchant_id": self.merchant_b, "appeal_id": self.appeal_b,
                 "decision_id": self.decision_b, "key_id": "tk_000000000000",
                 "request_id": self.request_b, "task_id": "CB-NOBODY",

@@ -47,9 +47,10 @@ def test_a_request_from_opening_to_resolution(api: Market, client: TestClient) -
     got = client.get(f"{URL}/SR-API-1/attachments/{sha}", headers=bearer(api.merchant))
     assert got.status_code == 200 and got.content == png
     assert got.headers["content-type"] == "image/png"
-    r = client.post(f"{URL}/SR-API-1/callbacks", headers=bearer(api.service), json={
-        "task_id": "CB-API-1", "contacts": [{"token": "ct-mother", "masked": "139****0021"},
-                                            {"token": "ct-own", "masked": "186****4410"}]})  # fmt: skip
+    contacts = [{"token": "ct-mother", "masked": "139****0021"},
+                {"token": "ct-own", "masked": "186****4410"}]  # fmt: skip
+    r = client.post(f"{URL}/SR-API-1/callbacks", headers=bearer(api.service),
+                    json={"task_id": "CB-API-1", "contacts": contacts})  # fmt: skip
     assert r.status_code == 201 and r.json()["status"] == "pending", r.text
     assert r.json()["next_token"] == "ct-mother"
     for outcome, token in (("no_answer", "ct-mother"), ("wrong_person", "ct-mother"),

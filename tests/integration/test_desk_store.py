@@ -38,8 +38,8 @@ def test_a_request_routed_to_the_merchant_and_answered(store: Store) -> None:
     assert first.request.request_id == "SR1"
     assert first.left == timedelta(hours=1, minutes=30)
     assert first.clock.due == T0 + timedelta(hours=2)
-    state = take_step(store, DESK, "SR1", actor="merchant", action="answer", at=T0 + timedelta(hours=1),
-                      note="退款已同意")  # fmt: skip
+    state = take_step(store, DESK, "SR1", actor="merchant", action="answer",
+                      at=T0 + timedelta(hours=1), note="退款已同意")  # fmt: skip
     assert state is State.WAITING_PLATFORM
     request, trail = request_with_trail(store, "SR1")
     assert request.state == "waiting_platform"
