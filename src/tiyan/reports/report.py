@@ -29,6 +29,7 @@ from tiyan.metrics.runner import measured_metrics
 from tiyan.policy.files import load_policy
 from tiyan.policy.schema import LEVELS, Policy
 from tiyan.reports import charts, kpis
+from tiyan.reports.desk import DESK_METRICS, WORST_MIN_REQUESTS, DeskSection, desk_section
 from tiyan.reports.impact import RuleImpact, estimate_impact
 from tiyan.reports.text import (
     LEVEL_WORDS,
@@ -39,6 +40,7 @@ from tiyan.reports.text import (
     fmt_relative,
 )
 from tiyan.store.base import Store
+from tiyan.store.desk_stats import LIABILITIES
 from tiyan.store.platform import Platform, platform_of, store_policy
 from tiyan.store.record import merchant_record
 from tiyan.store.scorecard import merchant_metrics, scorecard
@@ -82,6 +84,8 @@ class ReportData:
     platform: Platform = field(default_factory=Platform)
     #: The fixed offset the local days are counted at ("-03:00").
     utc_offset: str = "+08:00"
+    #: The platform service desk's section (``has_data`` False: the store has no desk data).
+    desk: DeskSection = field(default_factory=lambda: DeskSection(has_data=False))
 
 
 def build_report(
@@ -126,6 +130,7 @@ def build_report(
         impact_days=impact_days,
         platform=platform_of(store),
         utc_offset=policy.population.utc_offset,
+        desk=desk_section(store, period, policy),
     )
 
 
@@ -190,6 +195,9 @@ def render_report_data(data: ReportData, *, lang: str = "en", policy: Policy | N
     template = _ENV.get_template("report.html.j2")
     return template.render(
         d=data,
+        desk_metrics=DESK_METRICS,
+        liabilities=LIABILITIES,
+        worst_min=WORST_MIN_REQUESTS,
         trend_svgs=trend_svgs,
         carrier_svgs=carrier_svgs,
         histogram=histogram,
