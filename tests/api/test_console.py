@@ -18,6 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from tests.api.conftest import NOW, Market, bearer, make_client
+from tests.api.test_console_desk import DESK
 from tiyan.reports.text import fmt_metric
 from tiyan.service.keys import create_key, revoke_key
 from tiyan.store import open_store
@@ -43,21 +44,22 @@ CONSOLE: dict[tuple[str, str], set[str]] = {
 }
 
 
-def _routes(routes: list[Any]) -> Iterator[APIRoute]:
-    """Every route of the app, through the routers it includes."""
+def _routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
+    """Every route of the app with its whole path, through the routers it includes (and
+    the routers those include: the console's desk pages)."""
     for route in routes:
         included = getattr(route, "original_router", None)  # FastAPI's included router
         if included is not None:
-            yield from _routes(included.routes)
+            yield from _routes(included.routes, prefix + route.include_context.prefix)
         elif isinstance(route, APIRoute):
-            yield route
+            yield prefix + route.path, route
 
 
 def _console_routes(client: TestClient) -> set[tuple[str, str]]:
     return {
-        (method, route.path)
-        for route in _routes(client.app.routes)  # type: ignore[attr-defined]
-        if route.path.startswith("/console")
+        (method, path)
+        for path, route in _routes(client.app.routes)  # type: ignore[attr-defined]
+        if path.startswith("/console")
         for method in route.methods
     }
 
@@ -116,7 +118,7 @@ def _file(client: TestClient, api: Market, violation: str, statement: str = "car
 def test_every_console_route_has_a_rule_and_is_outside_the_openapi_schema(
     console: TestClient,
 ) -> None:
-    assert _console_routes(console) == set(CONSOLE)
+    assert _console_routes(console) == set(CONSOLE) | set(DESK)
     paths = console.get("/openapi.json").json()["paths"]
     assert not [p for p in paths if p.startswith("/console")]
 
@@ -182,9 +184,9 @@ def test_a_wrong_key_is_401_and_a_service_key_403_with_a_message(
     r = _login(console, api.service)
     assert r.status_code == 403 and "machines" in _alert(r)
     assert "set-cookie" not in r.headers
-    r = _login(console, api.agent)  # the desk's agents: no console pages yet
-    assert r.status_code == 403 and "no pages for agent keys" in _alert(r)
-    assert "set-cookie" not in r.headers
+    r = _login(console, api.agent)  # the desk's agents: its pages only
+    assert r.status_code == 303 and r.headers["location"] == "/console/desk"
+    console.cookies.clear()
     # a key set as the cookie by hand is no session (the cookie is never the key): log in
     for key in (api.service, api.operator):
         console.cookies.set("tiyan_console", key, path="/console")

@@ -53,6 +53,7 @@ from tiyan.store.scorecard import merchant_metrics, scorecard
 
 from . import views
 from .session import (
+    CONSOLE_ROLES,
     LOGIN,
     LoginRequired,
     SameOrigin,
@@ -161,6 +162,8 @@ def own(viewer: Principal, merchant_id: str) -> None:
 
 
 def home(viewer: Principal) -> str:
+    if viewer.role == "agent":  # the service desk's agents have its pages only
+        return "/console/desk"
     if viewer.role == "merchant":
         return f"/console/merchants/{quote(viewer.merchant_id or '', safe='')}"
     return "/console/dashboard"
@@ -224,10 +227,10 @@ async def login(
         return render(request, "login.html", status=403, next=safe_next(next),
                       error="Service keys are for machines (the order system, customer "
                             "service): log in with an operator or merchant key.")  # fmt: skip
-    if principal.role not in ("operator", "merchant"):
+    if principal.role not in CONSOLE_ROLES:
         return render(request, "login.html", status=403, next=safe_next(next),
-                      error=f"The console has no pages for {principal.role} keys yet: log in "
-                            "with an operator or merchant key.")  # fmt: skip
+                      error=f"The console has no pages for {principal.role} keys: log in "
+                            "with an operator, merchant or agent key.")  # fmt: skip
     target = safe_next(next) or home(principal)
     response = RedirectResponse(target, status_code=303)
     await close_session(request, state)  # a session this browser had before ends

@@ -29,6 +29,8 @@ COOKIE = "tiyan_console"
 #: The session ends after 12 hours even when the key is still good.
 COOKIE_SECONDS = 12 * 3600
 LOGIN = "/console/login"
+#: The roles with console pages (an agent's are the service desk's).
+CONSOLE_ROLES = ("operator", "merchant", "agent")
 
 
 class LoginRequired(Exception):  # noqa: N818 - a redirect, not an error of the caller
@@ -79,8 +81,8 @@ async def login_key(state: State, key: str) -> Principal:
 
 
 async def console_principal(request: Request, state: State) -> Principal:
-    """The caller of a console page: the session's key, still valid, rate limited, and
-    not a service key (those are for machines)."""
+    """The caller of a console page: the session's key, still valid, rate limited, and of a
+    role the console has pages for (not a service key: those are for machines)."""
     session_id = request.cookies.get(COOKIE)
     if not session_id:
         raise LoginRequired()
@@ -99,9 +101,9 @@ async def console_principal(request: Request, state: State) -> Principal:
     if principal.role == "service":
         raise AuthError("service keys are for machines: the console takes operator and "
                         "merchant keys", status=403)  # fmt: skip
-    if principal.role not in ("operator", "merchant"):
-        raise AuthError(f"the console takes operator and merchant keys, not {principal.role} "
-                        "keys", status=403)  # fmt: skip
+    if principal.role not in CONSOLE_ROLES:
+        raise AuthError(f"the console takes operator, merchant and agent keys, not "
+                        f"{principal.role} keys", status=403)  # fmt: skip
     return principal
 
 
