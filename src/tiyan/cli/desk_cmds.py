@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import Progress
 from rich.table import Table as RichTable
 
 from tiyan.cli.main import DbOption, JsonOption, _fail, _store, app, out
 from tiyan.cli.terminal import shown
 from tiyan.domain.errors import TiyanError
-from tiyan.jobs.desk import QueueItem, queue, sweep_breaches
+from tiyan.jobs.desk import (
+    ImportReport,
+    QueueItem,
+    import_history,
+    queue,
+    read_histories,
+    recompute,
+    sweep_breaches,
+)
 from tiyan.policy.files import load_policy
 from tiyan.store import DEFAULT_DB
 
@@ -93,3 +103,103 @@ def sweep_cmd(db: DbOption = DEFAULT_DB, now: NowOption = None) -> None:
         except TiyanError as exc:
             raise _fail(exc) from None
     out.print(f"{len(done):,} request(s) escalated: " + (", ".join(map(shown, done)) or "none"))
+
+
+@desk_app.command("import")
+def import_cmd(
+    path: Annotated[Path, typer.Argument(help="JSON lines, one request history a line.")],
+    db: DbOption = DEFAULT_DB,
+    as_json: JsonOption = False,
+) -> None:
+    """Import whole request histories (from another helpdesk, or the simulator's desk.jsonl):
+    every trail replayed and checked, resolutions recorded as the desk records them.
+    Importing the same file again changes nothing."""
+    now = datetime.now(UTC)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(TiyanError(f"{path}: cannot read it as UTF-8 text ({exc})")) from None
+    parsed, refused = read_histories(text.splitlines(), source=str(path))
+    policy = load_policy(as_of=now.date())
+    with _store(db) as store, Progress(console=out, transient=True) as bar:
+        task = bar.add_task("importing", total=len(parsed))
+        report = ImportReport()
+        step_ = 2000
+        try:
+            for start in range(0, len(parsed), step_):
+                part = import_history(store, policy.desk, parsed[start : start + step_],
+                                      policy_version=policy.version, now=now)  # fmt: skip
+                report.imported += part.imported
+                report.existing += part.existing
+                report.rejected += part.rejected
+                bar.advance(task, len(parsed[start : start + step_]))
+        except TiyanError as exc:
+            raise _fail(exc) from None
+    rejected = sorted([*refused, *report.rejected])
+    if as_json:
+        out.print_json(json.dumps({"imported": report.imported, "existing": len(report.existing),
+                                   "rejected": [{"line": n, "request_id": r, "problem": p}
+                                                for n, r, p in rejected]},
+                                  ensure_ascii=False))  # fmt: skip
+    else:
+        out.print(f"{report.imported:,} request(s) imported, {len(report.existing):,} held "
+                  f"already, {len(rejected):,} refused")  # fmt: skip
+        for number, _, problem in rejected[:20]:
+            where = problem if problem.startswith(f"{path}:") else f"{path}:{number}: {problem}"
+            out.print(f"  [red]refused[/red] {shown(where)}")
+        if len(rejected) > 20:
+            out.print(f"  … and {len(rejected) - 20:,} more (--json lists them all)")
+    if rejected:
+        raise typer.Exit(1)
+
+
+@desk_app.command("recompute")
+def recompute_cmd(db: DbOption = DEFAULT_DB) -> None:
+    """Recompute every request's deadlines and outcomes from its trail (after the desk's
+    calendar or deadlines changed in the policy)."""
+    policy = load_policy(as_of=datetime.now(UTC).date())
+    with _store(db) as store:
+        changed = recompute(store, policy.desk)
+    out.print(f"{changed:,} request(s) recomputed")
+
+
+def simulate_and_import_desk(data: Path, path: Path, db: str, *, seed: int) -> None:
+    """The demo's desk: the requests, agents' work and callbacks that follow the simulated
+    market in ``data``, written to ``path`` and imported into ``db``."""
+    from tiyan.sim.desk import write_desk
+
+    now = datetime.now(UTC)
+    policy = load_policy(as_of=now.date())
+    count = write_desk(data, path, seed=seed, desk=policy.desk)
+    parsed, refused = read_histories(path.read_text(encoding="utf-8").splitlines(),
+                                     source=str(path))  # fmt: skip
+    with _store(db) as store:
+        report = import_history(store, policy.desk, parsed, policy_version=policy.version,
+                                now=now)  # fmt: skip
+    bad = len(refused) + len(report.rejected)
+    out.print(f"service desk: {count:,} requests simulated ({shown(path)}), "
+              f"{report.imported:,} imported, {bad:,} refused")  # fmt: skip
+
+
+@desk_app.command("simulate")
+def simulate_cmd(
+    data: Annotated[Path, typer.Option("--data", help="A simulated market (tiyan simulate).")],
+    out_path: Annotated[Path, typer.Option("--out", help="The JSON lines to write.")] = Path(
+        "desk.jsonl"
+    ),
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Simulate the desk's requests, agents' work and callbacks for a simulated market
+    (late shipments and quality problems raise requests; passive merchants breach; some
+    consumers are hard to reach). Import them with ``tiyan desk import``."""
+    from tiyan.sim.desk import write_desk
+
+    if out_path.resolve().parent == data.resolve():
+        raise _fail(TiyanError(f"--out {out_path}: write it outside the market's folder "
+                               "(tiyan load reads every file there as a table)"))  # fmt: skip
+    policy = load_policy(as_of=datetime.now(UTC).date())
+    try:
+        count = write_desk(data, out_path, seed=seed, desk=policy.desk)
+    except (OSError, KeyError) as exc:
+        raise _fail(TiyanError(f"--data {data}: not a simulated market ({exc})")) from None
+    out.print(f"{count:,} request histories written to {shown(out_path)}")

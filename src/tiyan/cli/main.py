@@ -388,6 +388,9 @@ def demo_cmd(
     out.rule("2/7 ingest")
     report = _run_ingest(db, [data], None, DEFAULT_TIMEZONE, None, False, memory_limit)
     _print_load(report)
+    from tiyan.cli.desk_cmds import simulate_and_import_desk
+
+    simulate_and_import_desk(data, folder / "desk.jsonl", db, seed=seed)
     out.rule("3/7 store")
     with _store(db) as store:
         _print_status(store_status(store))

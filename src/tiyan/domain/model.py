@@ -1126,6 +1126,12 @@ SERVICE_REQUESTS = Table(
         Column("order_id", S, "Order it is about, if any.", "订单号"),
         Column("consumer_id", S, "Consumer who asked, if any.", "用户ID"),
         Column("case_id", S, "After-sales case it is about, if any.", "售后单号"),
+        Column(
+            "complaint_id",
+            S,
+            "Complaint it is about, if filed elsewhere (the desk judges it: upheld or not).",
+            "投诉ID",
+        ),
         Column("language", S, "Language of the thread (e.g. zh).", "语言", required=True),
         Column("set_hours", F, "The merchant's hours, where the platform sets them.", "约定时限"),
         Column("created_at", T, "Opened (UTC).", "创建时间", required=True),

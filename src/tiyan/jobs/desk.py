@@ -57,6 +57,7 @@ from tiyan.store.desk import (
     attachments_of,
     callbacks_of,
     check_position,
+    complaint_row,
     create_callback,
     create_request,
     due_requests,
@@ -72,6 +73,8 @@ from tiyan.store.desk import (
     step_row,
 )
 from tiyan.store.platform import platform_of
+
+REQUESTS = DESK_TABLES["service_requests"]
 
 #: States in which a request is open (on someone's queue).
 OPEN_STATES = (
@@ -90,6 +93,7 @@ class NewRequest:
     order_id: str | None = None
     consumer_id: str | None = None
     case_id: str | None = None
+    complaint_id: str | None = None
     language: str = "zh"
     set_hours: float | None = None
     opened_by: Actor = "consumer"
@@ -155,6 +159,7 @@ def open_request(
         order_id=new.order_id,
         consumer_id=new.consumer_id,
         case_id=new.case_id,
+        complaint_id=new.complaint_id,
         language=new.language,
         set_hours=new.set_hours,
         created_at=at,
@@ -302,7 +307,7 @@ def _facts(request: StoredRequest) -> RequestFacts:
     return RequestFacts(
         request_id=request.request_id, type_id=request.type_id, merchant_id=request.merchant_id,
         order_id=request.order_id, consumer_id=request.consumer_id, case_id=request.case_id,
-        created_at=request.created_at,
+        complaint_id=request.complaint_id, created_at=request.created_at,
     )  # fmt: skip
 
 
@@ -352,13 +357,15 @@ def _resolution_rows(
     seq: int,
     number: int,
     case: dict[str, Any] | None,
+    complaint: dict[str, Any] | None,
     policy_version: str,
     actor_id: str | None,
 ) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     """The ``request_resolutions`` row and the governance rows of one resolution."""
     try:
         records = governance_records(
-            _facts(request), resolution, desk, case=case, as_of=resolution.decided_at.date(),
+            _facts(request), resolution, desk, case=case, complaint=complaint,
+            as_of=resolution.decided_at.date(),
             policy_version=policy_version, number=number,
         )  # fmt: skip
     except ValueError as exc:
@@ -422,9 +429,11 @@ def _write_batch(store: Store, batch: Sequence[_Resolved], *, now: datetime, sou
         for table, lines in problems.items():
             for line, found in lines.items():
                 rid = owner[table][line - 1]
-                refused.setdefault(rid, []).extend(
-                    f"{table}.{p.get('column') or ''}: {p['message']}" for p in found
-                )
+                said = refused.setdefault(rid, [])
+                for p in found:
+                    text = f"{table}.{p.get('column') or ''}: {p['message']}"
+                    if text not in said:
+                        said.append(text)
         if refused:
             raise _RefusedError(refused)
         kept: dict[str, list[dict[str, Any]]] = {}
@@ -465,6 +474,17 @@ def _write_batch(store: Store, batch: Sequence[_Resolved], *, now: datetime, sou
             store.write(staging, plan)
 
 
+def _complaint(store: Store, complaint_id: str | None) -> dict[str, Any] | None:
+    if complaint_id is None:
+        return None
+    found = complaint_row(store, complaint_id)
+    if found is None:
+        raise UsageError(
+            f"the complaint {complaint_id} the request is about is not in the store: load it first"
+        )
+    return found
+
+
 def resolve(
     store: Store,
     desk: DeskPolicy,
@@ -496,16 +516,18 @@ def resolve(
                 f"service request {request_id} is about the after-sales case "
                 f"{request.case_id}, which the store does not hold: load it first"
             )
+    complaint = _complaint(store, request.complaint_id)
     number = len(resolutions_of(store, request_id)) + 1
     row, governance = _resolution_rows(desk, request, resolution, seq=seq, number=number,
-                                       case=case, policy_version=policy_version,
+                                       case=case, complaint=complaint,
+                                       policy_version=policy_version,
                                        actor_id=actor_id)  # fmt: skip
     moved = _moved(desk, request, [*trail, new], state, liability=resolution.liability)
     if number == 1:
         governance.setdefault("platform_contacts", []).append(_contact_row(desk, request))
     item_ = _Resolved(request_id)
     item_.desk_rows = {
-        "service_requests": [dict(zip(moved.__dataclass_fields__, moved.row(), strict=True))],
+        "service_requests": [dict(zip(REQUESTS.column_names, moved.row(), strict=True))],
         "request_steps": [dict(zip(DESK_TABLES["request_steps"].column_names,
                                    step_row(request_id, seq, new, actor_id), strict=True))],
         "request_resolutions": [row],
@@ -798,15 +820,15 @@ def _history_rows(store: Store, desk: DeskPolicy, h: History, *, policy_version:
     request = StoredRequest(
         request_id=h.request_id, type_id=h.type_id, merchant_id=h.merchant_id,
         order_id=h.order_id, consumer_id=h.consumer_id, case_id=h.case_id,
-        language=h.language, set_hours=h.set_hours, created_at=trail[0].at,
-        state=state.value, updated_at=trail[-1].at,
+        complaint_id=h.complaint_id, language=h.language, set_hours=h.set_hours,
+        created_at=trail[0].at, state=state.value, updated_at=trail[-1].at,
     )  # fmt: skip
     request = _moved(desk, request, trail, state,
                      liability=h.resolutions[-1].liability if h.resolutions else None)  # fmt: skip
     out = _Resolved(h.request_id)
     steps = DESK_TABLES["request_steps"].column_names
     out.desk_rows = {
-        "service_requests": [dict(zip(request.__dataclass_fields__, request.row(), strict=True))],
+        "service_requests": [dict(zip(REQUESTS.column_names, request.row(), strict=True))],
         "request_steps": [dict(zip(steps, step_row(h.request_id, i, s, None), strict=True))
                           for i, s in enumerate(trail, 1)],
         "request_resolutions": [],
@@ -820,12 +842,19 @@ def _history_rows(store: Store, desk: DeskPolicy, h: History, *, policy_version:
         case = after_sales_case(store, h.case_id)
         if case is None:
             raise UsageError(f"the after-sales case {h.case_id} is not in the store: load it first")
+    complaint = _complaint(store, h.complaint_id) if h.resolutions else None
     for number, (seq, resolution) in enumerate(zip(positions, h.resolutions, strict=True), 1):
         row, governance = _resolution_rows(desk, request, resolution, seq=seq, number=number,
-                                           case=case, policy_version=policy_version,
+                                           case=case, complaint=complaint,
+                                           policy_version=policy_version,
                                            actor_id=None)  # fmt: skip
         out.desk_rows["request_resolutions"].append(row)
         out.add(out.governance, governance)
+    # a request resolved again (reopened) restates its complaint or case: the last stands
+    for table, key in (("complaints", "complaint_id"), ("after_sales", "case_id")):
+        if table in out.governance:
+            last = {row[key]: row for row in out.governance[table]}
+            out.governance[table] = list(last.values())
     if h.resolutions:
         out.governance.setdefault("platform_contacts", []).append(_contact_row(desk, request))
     for task in h.callbacks:
@@ -873,3 +902,33 @@ def recompute(store: Store, desk: DeskPolicy) -> int:
             changed.append(moved)
     rewrite_requests(store, changed)
     return len(changed)
+
+
+def read_histories(
+    lines: Iterable[str], *, source: str
+) -> tuple[list[tuple[int, History]], list[tuple[int, str | None, str]]]:
+    """Parse JSON lines of :class:`History` (what ``tiyan desk import`` reads): the parsed
+    histories with their line numbers, and each refused line with what is wrong and where
+    (``source:line``, the field's path). Blank lines are skipped."""
+    from pydantic import ValidationError
+
+    parsed: list[tuple[int, History]] = []
+    refused: list[tuple[int, str | None, str]] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            parsed.append((number, History.model_validate_json(line)))
+        except ValidationError as exc:
+            try:
+                rid = json.loads(line).get("request_id")
+            except (ValueError, AttributeError):
+                rid = None
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(line)'}: "
+                f"{str(e['msg']).removeprefix('Value error, ')}"
+                for e in exc.errors()
+            )
+            refused.append((number, rid if isinstance(rid, str) else None,
+                            f"{source}:{number}: {problems}"))  # fmt: skip
+    return parsed, refused

@@ -658,6 +658,10 @@ class ServiceRequestCreate(BaseModel):
     order_id: str | None = Field(default=None, pattern=_DESK_ID)
     consumer_id: str | None = Field(default=None, pattern=_DESK_ID)
     case_id: str | None = Field(default=None, pattern=_DESK_ID)
+    complaint_id: str | None = Field(
+        default=None, pattern=_DESK_ID,
+        description="A complaint filed elsewhere that the desk is to judge (upheld or not).",
+    )  # fmt: skip
     language: str = Field(default="zh", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
     set_hours: float | None = Field(default=None, gt=0, le=24 * 30)
     merchant_online: bool = Field(
@@ -723,6 +727,7 @@ class ServiceRequestOut(BaseModel):
     merchant_id: str
     order_id: str | None = None
     case_id: str | None = None
+    complaint_id: str | None = None
     language: str = "zh"
     state: str
     created_at: datetime

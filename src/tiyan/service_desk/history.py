@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tiyan.service_desk.callbacks import Attempt, Contact
+from tiyan.service_desk.callbacks import Attempt, CallbackTask, Contact
 from tiyan.service_desk.clock import Pause, ServiceCalendar, elapsed
 from tiyan.service_desk.requests import Actor, State, Step, TransitionError, merchant_clock, states
 from tiyan.service_desk.resolution import Resolution
@@ -146,6 +146,7 @@ class History(BaseModel):
     order_id: str | None = None
     consumer_id: str | None = None
     case_id: str | None = None
+    complaint_id: str | None = None
     language: str = "zh"
     set_hours: float | None = None
     trail: tuple[Step, ...] = Field(min_length=2)
@@ -178,10 +179,10 @@ class History(BaseModel):
             if resolves and self.survey.answered_at < resolves[-1].at:
                 raise ValueError("the survey is answered before the resolution")
         for task in self.callbacks:
-            tokens = {c.token for c in task.contacts}
-            for a in task.attempts:
-                if a.token not in tokens:
-                    raise ValueError(f"callback {task.task_id}: an attempt on an unknown number")
-                if a.at < task.opened:
-                    raise ValueError(f"callback {task.task_id}: an attempt before the task")
+            try:  # the checks of a task: numbers listed once, attempts in order on them
+                CallbackTask(contacts=task.contacts, opened=task.opened, attempts=task.attempts)
+            except ValueError as exc:
+                raise ValueError(f"callback {task.task_id}: {exc}") from None
+        if len({t.task_id for t in self.callbacks}) != len(self.callbacks):
+            raise ValueError("a callback task id is repeated")
         return self

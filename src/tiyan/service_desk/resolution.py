@@ -61,6 +61,7 @@ class RequestFacts(BaseModel):
     order_id: str | None = None
     consumer_id: str | None = None
     case_id: str | None = None
+    complaint_id: str | None = None
     created_at: datetime
 
 
@@ -99,12 +100,15 @@ def governance_records(
     desk: DeskPolicy,
     *,
     case: dict[str, Any] | None = None,
+    complaint: dict[str, Any] | None = None,
     as_of: date,
     policy_version: str,
     number: int = 1,
 ) -> dict[str, list[dict[str, Any]]]:
     """Table -> the rows the resolution gives governance (module docstring). ``case``: the
-    stored ``after_sales`` row of ``request.case_id`` (an after-sales request about it).
+    stored ``after_sales`` row of ``request.case_id`` (an after-sales request about it);
+    ``complaint``: the stored ``complaints`` row of ``request.complaint_id`` (a complaint
+    filed elsewhere that the desk judges: restated upheld or not, no second complaint).
     ``number``: which resolution of the request this is (a reopened request is resolved
     again: its complaint and case are restated, a further compensation is its own entry)."""
     kind = desk.types.get(request.type_id)
@@ -112,7 +116,11 @@ def governance_records(
         raise ValueError(f"unknown request type {request.type_id!r}")
     merchant_liable = resolution.liability == "merchant"
     out: dict[str, list[dict[str, Any]]] = {"complaints": [], "after_sales": [], "actions": []}
-    if kind.category in ("complaint", "chase"):
+    if request.complaint_id is not None:
+        if complaint is None or complaint.get("complaint_id") != request.complaint_id:
+            raise ValueError(f"the complaint {request.complaint_id} is needed to record it")
+        out["complaints"].append({**complaint, "upheld": merchant_liable})
+    elif kind.category in ("complaint", "chase"):
         out["complaints"].append(
             {
                 "complaint_id": f"desk:{request.request_id}",

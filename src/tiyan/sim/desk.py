@@ -723,6 +723,8 @@ class _World:
             order_id=r.order[i],
             consumer_id=r.consumer[i],
             case_id=r.case[i],
+            # a complaint filed in the market: the desk judges it rather than filing another
+            complaint_id=r.source_id[i] if r.source[i] == COMPLAINT else None,
             trail=tuple(trail),
             resolutions=tuple(decided),
             callbacks=tuple(tasks),

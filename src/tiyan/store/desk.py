@@ -38,6 +38,7 @@ class StoredRequest:
     order_id: str | None
     consumer_id: str | None
     case_id: str | None
+    complaint_id: str | None
     language: str
     set_hours: float | None
     created_at: datetime
@@ -288,6 +289,17 @@ def resolutions_of(store: Store, request_id: str) -> list[dict[str, Any]]:
             (request_id,),
         ),
     )
+
+
+def complaint_row(store: Store, complaint_id: str) -> dict[str, Any] | None:
+    """The stored ``complaints`` row of ``complaint_id`` (instants naive UTC), or None."""
+    from tiyan.domain.model import TABLES
+
+    cols = TABLES["complaints"].column_names
+    rows = store.query(
+        f"SELECT {', '.join(cols)} FROM complaints WHERE complaint_id = ?", (complaint_id,)
+    )
+    return dict(zip(cols, rows[0], strict=True)) if rows else None
 
 
 def after_sales_case(store: Store, case_id: str) -> dict[str, Any] | None:

@@ -83,7 +83,8 @@ def _out(found: QueueItem) -> ServiceRequestOut:
     r = found.request
     return ServiceRequestOut(
         request_id=r.request_id, type_id=r.type_id, merchant_id=r.merchant_id,
-        order_id=r.order_id, case_id=r.case_id, language=r.language, state=r.state,
+        order_id=r.order_id, case_id=r.case_id, complaint_id=r.complaint_id,
+        language=r.language, state=r.state,
         created_at=r.created_at, updated_at=r.updated_at, due=found.clock.due,
         seconds_left=None if found.left is None else found.left.total_seconds(),
         breached=found.breached,
@@ -119,6 +120,7 @@ def post_request(body: ServiceRequestCreate, caller: Caller, state: State) -> Se
     new = NewRequest(
         request_id=body.request_id, type_id=body.type_id, merchant_id=body.merchant_id,
         order_id=body.order_id, consumer_id=body.consumer_id, case_id=body.case_id,
+        complaint_id=body.complaint_id,
         language=body.language, set_hours=body.set_hours,
         opened_by="consumer" if caller.role == "service" else "platform",
     )  # fmt: skip
