@@ -700,8 +700,8 @@ METRICS: tuple[Metric, ...] = (
             anchor="the merchant's deadline", scored=True,
             source=f"{_DESK_TYPES}; a breach judged for the consumer (WeChat 小店, §4.4)",
             notes="The merchant's deadline runs in service hours of the request type "
-            "(docs/service-desk.md). Its weight in the score is tiyan's: no platform publishes "
-            "one (docs/scoring.md).",
+            "(docs/service-desk.md). Its weight (policy scoring.dimensions.service) is tiyan's: "
+            "no platform publishes one.",
             records=("service_requests",),
         ),
         _desk_merchant_breach,
