@@ -75,6 +75,7 @@ from tiyan.store.desk import (
 from tiyan.store.platform import platform_of
 
 REQUESTS = DESK_TABLES["service_requests"]
+STEPS = DESK_TABLES["request_steps"]
 
 #: States in which a request is open (on someone's queue).
 OPEN_STATES = (
@@ -241,26 +242,70 @@ def queue(
     )
 
 
-def sweep_breaches(store: Store, desk: DeskPolicy, *, now: datetime) -> list[str]:
+def sweep_breaches(
+    store: Store, desk: DeskPolicy, *, now: datetime, chunk: int = 1000
+) -> list[str]:
     """Escalate every request whose merchant deadline passed without an answer while it
     still waits on the merchant: a ``breach`` step at the deadline itself, or at the trail's
     last step if that came later (so running the sweep late, or twice, records the same).
-    The ids escalated."""
-    done = []
-    # The stored deadlines find the candidates (`recompute` keeps them current after the
-    # calendar changes); each is checked again on its trail before the step.
-    for r in due_requests(store, now=now):
-        found = item(store, desk, r, now=now)
-        due = found.clock.due
-        if due is None or due > now or found.clock.answered is not None:
+    The ids escalated.
+
+    The stored deadlines find the candidates (``recompute`` keeps them current after the
+    calendar changes); each is checked again on its trail. A chunk of breaches is written
+    in one transaction; if another writer added a step to one of them meanwhile, that chunk
+    is taken again one request at a time."""
+    done: list[str] = []
+    candidates = due_requests(store, now=now)
+    for start in range(0, len(candidates), chunk):
+        part = candidates[start : start + chunk]
+        trails = load_trails(store, [r.request_id for r in part])
+        batch: list[_Resolved] = []
+        for r in part:
+            trail = trails.get(r.request_id, [])
+            clock = merchant_clock(trail, desk.calendar, hours=_hours(desk, r))
+            if clock.due is None or clock.due > now or clock.answered is not None:
+                continue
+            at = max(clock.due, trail[-1].at)
+            try:
+                new, state = _next(trail, actor="system", action="breach", at=at, note=None)
+            except ConflictError:
+                continue
+            moved = _moved(desk, r, [*trail, new], state)
+            found = _Resolved(r.request_id)
+            found.desk_rows = {
+                "service_requests": [dict(zip(REQUESTS.column_names, moved.row(), strict=True))],
+                "request_steps": [dict(zip(STEPS.column_names,
+                                           step_row(r.request_id, len(trail) + 1, new, None),
+                                           strict=True))],
+            }  # fmt: skip
+            batch.append(found)
+        if not batch:
             continue
         try:
-            # (updated_at: the time of the trail's last step)
-            at = max(due, r.updated_at)
-            take_step(store, desk, r.request_id, actor="system", action="breach", at=at)
+            _record(store, batch, now=now, source="desk")
+            done.extend(b.request_id for b in batch)
+        except Exception:  # a step taken meanwhile (a key collision): one at a time instead
+            done.extend(_sweep_one_by_one(store, desk, [b.request_id for b in batch], now=now))
+    return done
+
+
+def _sweep_one_by_one(
+    store: Store, desk: DeskPolicy, ids: Sequence[str], *, now: datetime
+) -> list[str]:
+    done = []
+    for rid in ids:
+        r = get_request(store, rid)
+        found = item(store, desk, r, now=now)
+        due = found.clock.due
+        if r.state != State.WAITING_MERCHANT.value or due is None or due > now:
+            continue
+        if found.clock.answered is not None:
+            continue
+        try:
+            take_step(store, desk, rid, actor="system", action="breach", at=max(due, r.updated_at))
         except ConflictError:
             continue  # the trail moved on meanwhile
-        done.append(r.request_id)
+        done.append(rid)
     return done
 
 
