@@ -29,6 +29,7 @@ import pyarrow as pa
 from tiyan.domain.errors import ConflictError, UsageError
 from tiyan.domain.model import DESK_TABLES, GOVERNANCE_TABLES, TABLES, Table
 from tiyan.ingest.load import ingest_relations
+from tiyan.metrics.runner import restate_from
 from tiyan.service_desk.callbacks import Attempt, CallbackTask, Contact, Outcome, Plan, plan
 from tiyan.service_desk.clock import remaining
 from tiyan.service_desk.history import CallbackRecord, History, Summary, Survey, summarize
@@ -579,6 +580,8 @@ def resolve(
     }  # fmt: skip
     item_.governance = governance
     refused = _record(store, [item_], now=now, source="desk")
+    if not refused:  # its complaint or contact counts on the day the request was opened
+        restate_from(store, request.created_at.astimezone(UTC).date() - timedelta(days=1))
     if refused:
         raise UsageError(
             f"service request {request_id}: the resolution's records are refused: "
@@ -839,6 +842,10 @@ def import_history(
             for rid, problems in refused.items():
                 report.rejected.append((lines[rid], rid, "; ".join(problems)))
             report.imported += len(batch) - len(refused)
+            kept = [h.trail[0].at for _, h in pending if h.request_id in lines
+                    and h.request_id not in refused]  # fmt: skip
+            if kept:  # the metrics count days before their restatement horizon again
+                restate_from(store, min(kept).astimezone(UTC).date() - timedelta(days=1))
         pending.clear()
 
     seen: set[str] = set()

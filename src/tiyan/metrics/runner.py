@@ -32,6 +32,7 @@ from tiyan.store.schema import quote
 _CONFIG_KEY = "metric_daily.config"
 _FIRST_KEY = "metric_daily.first_day"
 _LAST_KEY = "metric_daily.last_day"
+_RESTATE_KEY = "metric_daily.restate_from"
 
 DEFAULT_RESTATE_DAYS = 7
 
@@ -69,10 +70,24 @@ def store_tables(store: Store) -> dict[str, Any]:
 
 def _meta(store: Store) -> dict[str, str]:
     rows = store.query(
-        "SELECT key, value FROM tiyan_meta WHERE key IN (?, ?, ?)",
-        (_CONFIG_KEY, _FIRST_KEY, _LAST_KEY),
+        "SELECT key, value FROM tiyan_meta WHERE key IN (?, ?, ?, ?)",
+        (_CONFIG_KEY, _FIRST_KEY, _LAST_KEY, _RESTATE_KEY),
     )
     return {str(k): str(v) for k, v in rows}
+
+
+def restate_from(store: Store, day: date) -> None:
+    """Records from ``day`` on arrived or changed (e.g. a service desk's history imported):
+    the next refresh recomputes the partials from that day, not only its usual horizon."""
+    found = _meta(store).get(_RESTATE_KEY)
+    if found is not None and date.fromisoformat(found) <= day:
+        return
+    store.run_in_transaction(
+        [
+            ("DELETE FROM tiyan_meta WHERE key = ?", (_RESTATE_KEY,)),
+            ("INSERT INTO tiyan_meta (key, value) VALUES (?, ?)", (_RESTATE_KEY, str(day))),
+        ]
+    )
 
 
 def _first_data_day(store: Store, config: CatalogConfig) -> date | None:
@@ -113,6 +128,8 @@ def refresh_partials(
         # The new days, plus the last `restate_days` days already computed (late records).
         last = min(date.fromisoformat(meta[_LAST_KEY]), through)
         start = max(stored_first, last + timedelta(days=1 - restate_days))
+        if _RESTATE_KEY in meta:  # records of earlier days arrived (restate_from)
+            start = min(start, max(stored_first, date.fromisoformat(meta[_RESTATE_KEY])))
         start = min(start, through)
     first_day = first_data if full else stored_first
     assert first_day is not None
@@ -127,7 +144,8 @@ def refresh_partials(
         [
             delete,
             f"INSERT INTO {table} ({cols}) SELECT {cols} FROM ({select_sql}) AS partials",
-            f"DELETE FROM tiyan_meta WHERE key IN ('{_CONFIG_KEY}', '{_FIRST_KEY}', '{_LAST_KEY}')",
+            "DELETE FROM tiyan_meta WHERE key IN "
+            f"('{_CONFIG_KEY}', '{_FIRST_KEY}', '{_LAST_KEY}', '{_RESTATE_KEY}')",
             "INSERT INTO tiyan_meta (key, value) VALUES "
             f"('{_CONFIG_KEY}', '{config.fingerprint()}'), ('{_FIRST_KEY}', '{first_day}'), "
             f"('{_LAST_KEY}', '{through}')",
