@@ -31,7 +31,7 @@ from tiyan.domain.model import DESK_TABLES, GOVERNANCE_TABLES, TABLES, Table
 from tiyan.ingest.load import ingest_relations
 from tiyan.metrics.runner import restate_from
 from tiyan.service_desk.callbacks import Attempt, CallbackTask, Contact, Outcome, Plan, plan
-from tiyan.service_desk.clock import remaining
+from tiyan.service_desk.clock import after, remaining
 from tiyan.service_desk.history import CallbackRecord, History, Summary, Survey, summarize
 from tiyan.service_desk.policy import DeskPolicy
 from tiyan.service_desk.requests import (
@@ -672,15 +672,15 @@ def log_attempt(
     actor_id: str | None = None,
 ) -> CallbackView:
     """Record one call of a task. Refused when the task has ended, the number is not the
-    task's, the call is before the last, or outside the permitted calling hours."""
+    task's, the call is before the last, or outside the permitted calling hours. A call
+    earlier than the plan's next time is taken (the consumer may ask to be called back at
+    once): the plan is a schedule for the desk, not a bar on calling."""
     view = callback(store, desk, task_id)
     if view.plan.status != "pending":
         raise ConflictError(f"callback task {task_id} has ended ({view.plan.status})")
     if token not in view.masked:
         raise UsageError(f"callback task {task_id} holds no number {token!r}")
     hours = desk.callbacks.calling_hours
-    from tiyan.service_desk.clock import after
-
     if after(hours, at, timedelta()) != at.astimezone(UTC):
         raise UsageError(
             f"{at.isoformat()} is outside the permitted calling hours "

@@ -125,7 +125,7 @@ def step(state: State | None, s: Step) -> State:
         return state
     found = TRANSITIONS.get((state, s.action))
     if found is None:
-        allowed = sorted(a for (st, a) in TRANSITIONS if st is state)
+        allowed = sorted({a for (st, a) in TRANSITIONS if st is state} | THREAD_ACTIONS)
         raise TransitionError(
             f"{s.action} is not possible while the request is {state.value} "
             f"(possible: {', '.join(allowed) or 'nothing'})"
