@@ -39,3 +39,40 @@ def test_the_queue_and_a_sweep(tmp_path: Path) -> None:
     assert "0 request(s) escalated" in again.output
     bad = runner.invoke(app, ["desk", "queue", "--db", db, "--now", "2024-06-03T10:00"])
     assert bad.exit_code != 0 and "no UTC offset" in bad.output
+
+
+def test_import_twice_names_bad_lines_and_the_sla_report(tmp_path: Path) -> None:
+    """``tiyan desk import``: good lines imported, bad ones named with file:line and field,
+    the same file again changes nothing; ``tiyan desk sla`` reports them by type."""
+    from tiyan.service_desk.history import History
+    from tiyan.service_desk.requests import Step
+
+    db = str(tmp_path / "tiyan.duckdb")
+    steps = (Step(at=T0, actor="consumer", action="create"),
+             Step(at=T0, actor="system", action="route_merchant"),
+             Step(at=T0 + timedelta(hours=3), actor="system", action="breach"))  # fmt: skip
+    good = History(request_id="H-1", type_id="refund", merchant_id="M1", trail=steps)
+    answered = History(request_id="H-2", type_id="refund", merchant_id="M1",
+                       trail=(*steps[:2], Step(at=T0 + timedelta(hours=1), actor="merchant",
+                                               action="answer")))  # fmt: skip
+    lines = [good.model_dump_json(), '{"request_id": "H-3", "type_id": "refund"}',
+             answered.model_dump_json(), ""]  # fmt: skip
+    path = tmp_path / "desk.jsonl"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    first = runner.invoke(app, ["desk", "import", str(path), "--db", db])
+    assert first.exit_code == 1, first.output
+    assert "2 request(s) imported, 0 held already, 1 refused" in first.output
+    assert "desk.jsonl:2: merchant_id: Field required" in first.output.replace("\n", "")
+    again = runner.invoke(app, ["desk", "import", str(path), "--db", db, "--json"])
+    report = json.loads(again.output)
+    assert (report["imported"], report["existing"]) == (0, 2)
+    assert [r["line"] for r in report["rejected"]] == [2]
+    sla = runner.invoke(app, ["desk", "sla", "--from", "2024-06-01", "--to", "2024-06-30",
+                              "--db", db, "--json"])  # fmt: skip
+    assert sla.exit_code == 0, sla.output
+    (row,) = json.loads(sla.output)
+    assert (row["type"], row["requests"], row["merchant_decided"], row["merchant_breached"]) == (
+        "refund", 2, 2, 1)  # fmt: skip
+    assert runner.invoke(app, ["desk", "recompute", "--db", db]).output.startswith(
+        "0 request(s) recomputed"
+    )

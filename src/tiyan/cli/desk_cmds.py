@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import Progress
@@ -203,3 +204,56 @@ def simulate_cmd(
     except (OSError, KeyError) as exc:
         raise _fail(TiyanError(f"--data {data}: not a simulated market ({exc})")) from None
     out.print(f"{count:,} request histories written to {shown(out_path)}")
+
+
+@desk_app.command("sla")
+def sla_cmd(
+    since: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD), local.")],
+    until: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD), local.")],
+    db: DbOption = DEFAULT_DB,
+    as_json: JsonOption = False,
+) -> None:
+    """The SLA report of the requests opened in a period, by type: the merchant deadlines
+    kept, the platform's resolutions within its hours, its first response."""
+    from datetime import date as date_
+
+    from tiyan.store.desk_stats import sla_by_type
+
+    try:
+        first, last = date_.fromisoformat(since), date_.fromisoformat(until)
+    except ValueError:
+        raise _fail(TiyanError(f"--from {since!r} / --to {until!r}: dates as YYYY-MM-DD")) from None
+    if last < first:
+        raise _fail(TiyanError(f"--to {until} is before --from {since}"))
+    policy = load_policy(as_of=last)
+    zone = ZoneInfo(policy.desk.calendar.zone)
+    lo = datetime.combine(first, time(), zone).astimezone(UTC).replace(tzinfo=None)
+    hi = (
+        datetime.combine(last + timedelta(days=1), time(), zone)
+        .astimezone(UTC)
+        .replace(tzinfo=None)
+    )
+    with _store(db, read_only=True) as store:
+        rows = sla_by_type(store, lo, hi)
+    keys = ("type", "requests", "merchant_decided", "merchant_breached", "resolved",
+            "resolved_in_time", "first_response_minutes")  # fmt: skip
+    if as_json:
+        out.print_json(json.dumps([dict(zip(keys, r, strict=True)) for r in rows], default=float))
+        return
+    title = f"Service desk SLA {first} – {last}"
+    table = RichTable("type", "类型", "requests", "merchant kept", "breached", "resolved",
+                      "in time", "first response", title=title)  # fmt: skip
+
+    def share(part: int, whole: int) -> str:
+        return "—" if not whole else f"{part / whole:.1%}"
+
+    for t, n, decided, breached, resolved, in_time, minutes in rows:
+        label = policy.desk.types[t].label_zh if t in policy.desk.types else ""
+        table.add_row(
+            shown(t), label, f"{n:,}", share(decided - breached, decided), f"{breached:,}",
+            f"{resolved:,}", share(in_time, resolved),
+            "—" if minutes is None else f"{float(minutes):.0f} min",
+        )  # fmt: skip
+    out.print(table)
+    if not rows:
+        out.print("no service request was opened in the period")

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from tiyan.store.base import Store
 
@@ -82,3 +83,18 @@ def merchant_sums(
     )
     return [(str(mid), None if name is None else str(name), float(n), float(d))
             for mid, name, n, d in rows]  # fmt: skip
+
+
+def sla_by_type(store: Store, lo: datetime, hi: datetime) -> list[tuple[Any, ...]]:
+    """Per request type, of the requests opened in ``[lo, hi)``: (type, requests, merchant
+    clocks decided, breached, resolved, resolved in time, mean minutes to the platform's
+    first response) — the SLA report of ``tiyan desk sla``."""
+    return store.query(
+        "SELECT type_id, count(*), count(merchant_breached), "
+        "count(*) FILTER (WHERE merchant_breached), count(resolved_at), "
+        "count(*) FILTER (WHERE resolved_in_time), "
+        "avg(EXTRACT(EPOCH FROM (first_platform_at - platform_since)) / 60.0) "
+        "FROM service_requests WHERE created_at >= ? AND created_at < ? "
+        "GROUP BY type_id ORDER BY count(*) DESC, type_id",
+        (lo, hi),
+    )
