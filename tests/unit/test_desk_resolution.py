@@ -84,6 +84,33 @@ def test_an_after_sales_request_records_the_platforms_judgement_on_its_case() ->
             outcome="consumer_withdraws", liability="none", decided_at=DECIDED))  # fmt: skip
 
 
+def test_an_after_sales_request_without_a_case_files_the_complaint() -> None:
+    out = record(
+        facts("product_issue"),
+        Resolution(outcome="compensation", liability="merchant", decided_at=DECIDED,
+                   amount=Decimal("20.00"), paid_by="merchant"),
+    )  # fmt: skip
+    (complaint,) = out["complaints"]
+    assert (complaint["complaint_id"], complaint["type"], complaint["upheld"]) == (
+        "desk:SR1", "quality", True)  # fmt: skip
+    assert out["after_sales"] == []
+    other = record(facts("refund"), Resolution(outcome="consumer_withdraws", liability="none",
+                                               decided_at=DECIDED))  # fmt: skip
+    assert [(c["type"], c["upheld"]) for c in other["complaints"]] == [("other", False)]
+
+
+def test_a_complaint_filed_elsewhere_is_judged_not_filed_again() -> None:
+    stored = {"complaint_id": "Q9", "order_id": "O1", "merchant_id": "M1", "consumer_id": "C1",
+              "type": "quality", "created_at": OPENED.astimezone(UTC), "upheld": None}  # fmt: skip
+    out = record(facts("risky_product", complaint_id="Q9"),
+                 Resolution(outcome="no_fault", liability="none", decided_at=DECIDED),
+                 complaint=stored)  # fmt: skip
+    assert out["complaints"] == [{**stored, "upheld": False}]
+    with pytest.raises(ValueError, match="complaint Q9 is needed"):
+        record(facts("risky_product", complaint_id="Q9"),
+               Resolution(outcome="no_fault", liability="none", decided_at=DECIDED))  # fmt: skip
+
+
 def test_a_carrier_fault_is_no_upheld_complaint_and_costs_the_merchant_nothing() -> None:
     out = record(
         facts("courier_related"),

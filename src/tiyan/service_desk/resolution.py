@@ -5,8 +5,9 @@ the consumer withdraws, no fault) and a liability judgement (merchant, consumer,
 platform or none). A merchant-liable outcome is what the governance engine counts: so the
 desk's resolutions become the same records that today arrive from outside —
 
-* a ``complaints`` row for a complaint or a chase (upheld when the merchant is liable), so the
-  complaint rate and the upheld-complaint metrics come from the desk;
+* a ``complaints`` row for a complaint or a chase, or an after-sales request with no case of
+  its own (upheld when the merchant is liable), so the complaint rate and the upheld-complaint
+  metrics come from the desk; a request about a complaint filed elsewhere restates it;
 * for an after-sales request about a case, that ``after_sales`` case as the platform decided
   it (``platform_intervened``, ``liability``, ``resolved_by`` = platform), so 纠纷商责率 (the
   merchant-liable dispute rate) comes from the desk;
@@ -40,6 +41,9 @@ COMPLAINT_TYPE = {
     "repeat_complaint": "service",
     "voucher_booking": "service",
     "risky_product": "quality",
+    # after-sales requests with no case of their own to restate (below)
+    "product_issue": "quality",
+    "exchange": "quality",
 }
 #: Outcome -> the after-sales case's resolution (``after_sales.resolution``).
 CASE_RESOLUTION = {
@@ -120,7 +124,9 @@ def governance_records(
         if complaint is None or complaint.get("complaint_id") != request.complaint_id:
             raise ValueError(f"the complaint {request.complaint_id} is needed to record it")
         out["complaints"].append({**complaint, "upheld": merchant_liable})
-    elif kind.category in ("complaint", "chase"):
+    elif kind.category in ("complaint", "chase") or (
+        kind.category == "after_sales" and request.case_id is None
+    ):  # (an after-sales request with no case: the consumer's complaint is the record)
         out["complaints"].append(
             {
                 "complaint_id": f"desk:{request.request_id}",
