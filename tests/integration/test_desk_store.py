@@ -99,3 +99,24 @@ def test_refused_steps_and_requests(store: Store) -> None:
     assert len(load_trail(store, "SR5")) == 3
     assert [i.request.request_id for i in queue(store, DESK, now=T0, merchant_id="M2")] == ["SR5"]
     assert queue(store, DESK, now=T0, merchant_id="M1") == []
+
+
+def test_a_writer_that_lost_the_race_gets_a_conflict_not_an_error(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two service workers on PostgreSQL read the trail at once: the second one's insert
+    collides on the step's primary key (its check came before the first one's write) and is
+    a ConflictError. (On DuckDB the store is one process's, and the service's lock runs its
+    writes one at a time: the position check is enough.)"""
+    import tiyan.store.desk as desk_store
+    from tiyan.store import open_store
+
+    store = open_store(pg_url)
+    open_request(store, DESK, new("SR7"), at=T0, merchant_reachable=True)
+    take_step(store, DESK, "SR7", actor="consumer", action="message", at=T0)
+    monkeypatch.setattr(desk_store, "check_position", lambda *a, **k: None)  # read too early
+    late = Step(at=T0 + timedelta(minutes=5), actor="merchant", action="answer")
+    with pytest.raises(ConflictError, match="changed meanwhile"):
+        append_step(store, get_request(store, "SR7"), late, position=3)
+    assert [s.action for s in load_trail(store, "SR7")] == ["create", "route_merchant", "message"]
+    store.close()

@@ -69,6 +69,7 @@ from tiyan.store.desk import (
     list_requests,
     load_trail,
     load_trails,
+    raced,
     resolutions_of,
     rewrite_requests,
     step_row,
@@ -579,7 +580,8 @@ def resolve(
         "request_resolutions": [row],
     }  # fmt: skip
     item_.governance = governance
-    refused = _record(store, [item_], now=now, source="desk")
+    with raced(store, request_id, seq):
+        refused = _record(store, [item_], now=now, source="desk")
     if not refused:  # its complaint or contact counts on the day the request was opened
         restate_from(store, request.created_at.astimezone(UTC).date() - timedelta(days=1))
     if refused:

@@ -13,7 +13,8 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -162,12 +163,31 @@ def append_step(
     row = _step_row(request.request_id, position, step, actor_id)
     marks = ", ".join("?" for _ in row)
     columns = ", ".join(c.name for c in STEPS.columns)
-    store.run_in_transaction(
-        [
-            (f"INSERT INTO request_steps ({columns}) VALUES ({marks})", row),
-            _update_request(request),
-        ]
-    )
+    with raced(store, request.request_id, position):
+        store.run_in_transaction(
+            [
+                (f"INSERT INTO request_steps ({columns}) VALUES ({marks})", row),
+                _update_request(request),
+            ]
+        )
+
+
+@contextmanager
+def raced(store: Store, request_id: str, position: int) -> Iterator[None]:
+    """A write of step ``position`` that fails because another writer took the position
+    meanwhile (the primary key collides) is a ConflictError, not a server error."""
+    try:
+        yield
+    except Exception:
+        taken = store.query(
+            "SELECT count(*) FROM request_steps WHERE request_id = ?", (request_id,)
+        )[0][0]
+        if taken >= position:
+            raise ConflictError(
+                f"service request {request_id} changed meanwhile (step {position} is taken): "
+                "read it again"
+            ) from None
+        raise
 
 
 def _update_request(request: StoredRequest) -> tuple[str, tuple[Any, ...]]:
