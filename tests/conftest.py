@@ -136,3 +136,44 @@ def serve(*args: str) -> tuple[subprocess.Popen[str], str]:
             time.sleep(0.1)
     proc.kill()
     pytest.fail("tiyan serve did not come up: " + proc.communicate()[1])
+
+
+def import_simulated_desk(store: Store, market: Path, out: Path, *, seed: int = 3) -> int:
+    """The desk's activity that follows the simulated ``market`` (tiyan.sim.desk), imported
+    into ``store`` (which holds the market): how many requests."""
+    from datetime import UTC, datetime
+
+    from tiyan.jobs.desk import import_history, read_histories
+    from tiyan.policy.files import load_policy
+    from tiyan.sim.desk import write_desk
+
+    policy = load_policy(as_of=datetime.now(UTC).date())
+    write_desk(market, out, seed=seed, desk=policy.desk)
+    parsed, refused = read_histories(out.read_text(encoding="utf-8").splitlines(),
+                                     source=str(out))  # fmt: skip
+    report = import_history(store, policy.desk, parsed, policy_version=policy.version,
+                            now=datetime(2024, 9, 1, tzinfo=UTC))  # fmt: skip
+    assert not refused and not report.rejected, (refused, report.rejected[:3])
+    return report.imported
+
+
+def export_tables(store: Store, folder: Path) -> Path:
+    """Every canonical and desk table of ``store`` that holds rows, as ``folder/<t>.parquet``
+    with its timestamps marked UTC (what the simulator writes)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tiyan.domain.model import DESK_TABLES, TABLES
+
+    folder.mkdir(parents=True, exist_ok=True)
+    backend = store.ibis()
+    for name in [*TABLES, *DESK_TABLES]:
+        if not store.query(f"SELECT 1 FROM {name} LIMIT 1"):
+            continue
+        table = backend.table(name).to_pyarrow()
+        schema = pa.schema(
+            f.with_type(pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(f.type) else f
+            for f in table.schema
+        )
+        pq.write_table(table.cast(schema), folder / f"{name}.parquet")
+    return folder

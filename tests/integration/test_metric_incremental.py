@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.conftest import postgres_url
+from tests.conftest import import_simulated_desk, postgres_url
 from tiyan.domain.metrics import LAG_DAYS, CatalogConfig, WindowKind, window_days
 from tiyan.ingest.load import ingest
 from tiyan.jobs.scoring import run_scoring
@@ -73,6 +73,8 @@ def store(
     s = open_store(url)
     try:
         assert ingest(s, [market], now=NOW).status == "loaded"
+        # the desk's requests too, so that its metrics are compared like every other
+        import_simulated_desk(s, market, tmp_path_factory.mktemp("desk") / "desk.jsonl")
         yield s
     finally:
         s.close()

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tiyan.domain.errors import SourceError, UsageError
-from tiyan.domain.model import TABLES, ColumnType
+from tiyan.domain.model import DESK_TABLES, TABLES, ColumnType
 
 __all__ = [
     "INSTALL_HINT",
@@ -112,7 +112,8 @@ def stop_local_session() -> None:
 
 
 def spark_tables(folder: Path, *, session: Any | None = None) -> tuple[Any, dict[str, Any]]:
-    """An Ibis PySpark backend and ``canonical table name -> Ibis table`` over ``folder``.
+    """An Ibis PySpark backend and ``table name -> Ibis table`` over ``folder``: the canonical
+    tables and the service desk's (`DESK_TABLES`, exported from a store).
 
     Each ``folder/<table>.parquet`` that exists is registered as a temporary view with the
     model's columns, in the model's order and types; columns the file lacks are null (a
@@ -128,7 +129,7 @@ def spark_tables(folder: Path, *, session: Any | None = None) -> tuple[Any, dict
     con = ibis.pyspark.connect(session)
     token = uuid.uuid4().hex[:8]
     tables: dict[str, Any] = {}
-    for name, table in TABLES.items():
+    for name, table in {**TABLES, **DESK_TABLES}.items():  # (the desk's, where exported)
         path = Path(folder) / f"{name}.parquet"
         if not path.exists():
             continue
