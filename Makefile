@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEV    := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest docs bench bench-metrics bench-service bench-report clean
+.PHONY: demo test lint typecheck pytest docs bench bench-metrics bench-service bench-report bench-desk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ bench-service: $(STAMP)
 ## make bench-report: the July report of the demo market (figures, HTML, PDF) vs a day's scoring run
 bench-report: $(STAMP)
 	$(BIN)/python benchmarks/report_bench.py
+
+## make bench-desk: the service desk — requests opened and answered through the API vs one-review event batches, the SLA sweep over 1M requests vs a day's scoring run
+bench-desk: $(STAMP)
+	$(BIN)/python benchmarks/desk_bench.py
 
 clean:
 	rm -rf demo .pytest_cache .mypy_cache .ruff_cache
