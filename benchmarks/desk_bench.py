@@ -55,8 +55,6 @@ from typing import Any
 from metrics_bench import best_of, copy_store, job_catalog, job_prepare, run_child
 from run import machine
 
-BIN = Path(sys.executable).parent
-TIYAN = str(BIN / "tiyan")
 CONNECTIONS = 64
 ANSWER_LAG = 1.0  # seconds from a request's opening to its merchant's answer (scheduled)
 WARMUP = 2.0  # seconds of each scenario at its rate, not counted
@@ -120,8 +118,9 @@ class Server:
 
     def __init__(self, db: str, log: Path) -> None:
         self.port = free_port()
-        cmd = [TIYAN, "serve", "--db", db, "--host", "127.0.0.1", "--port", str(self.port),
-               "--quiet", "--rate-limit", "1000000"]  # fmt: skip
+        # `python -m tiyan`: the tiyan this script imports (PYTHONPATH=<checkout>/src works)
+        cmd = [sys.executable, "-m", "tiyan", "serve", "--db", db, "--host", "127.0.0.1",
+               "--port", str(self.port), "--quiet", "--rate-limit", "1000000"]  # fmt: skip
         self.log = log.open("w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
                                      start_new_session=True)  # fmt: skip
@@ -138,6 +137,23 @@ class Server:
                 self.stop()
                 raise RuntimeError(f"tiyan serve did not start: see {log}")
             time.sleep(0.2)
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def wait_idle(self, limit: float = 120.0) -> float:
+        """Until the server has no work left (under 5 % of a core for a second): requests
+        given up by a load generator may still be queued in it. Seconds waited."""
+        start = time.monotonic()
+        before = self.cpu_seconds()
+        while time.monotonic() - start < limit:
+            time.sleep(1.0)
+            now = self.cpu_seconds()
+            if now - before < 0.05:
+                break
+            before = now
+        return time.monotonic() - start
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -306,6 +322,10 @@ async def desk_load(
         "open_unanswered": sum(1 for r in kept if "open_done" not in r),
         "answer_unanswered": sum(1 for r in kept if "answer_done" not in r),
         "answers_after_late_open": sum(1 for r in kept if r.get("answer_late_open")),
+        "opened_ids": [ops[r["i"]]["body"]["request_id"] for r in records
+                       if r.get("open_status") == 201],
+        "answered_ids": [ops[r["i"]]["body"]["request_id"] for r in records
+                         if r.get("answer_status") == 200],
         "problems": problems,
     }  # fmt: skip
 
@@ -317,6 +337,7 @@ async def events_load(port: int, key: str, batches: list[dict[str, Any]], rate: 
     limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
     records: list[tuple[int, float, float, Any, int]] = []
     problems: list[str] = []
+    accepted_ids: list[str] = []
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits,
                                  timeout=120.0) as client:  # fmt: skip
         start = time.perf_counter() + 0.5
@@ -325,6 +346,7 @@ async def events_load(port: int, key: str, batches: list[dict[str, Any]], rate: 
             t = start + i / rate
             await _sleep_until(t)
             accepted = 0
+            review_id = body["items"][0]["data"]["review_id"]
             try:
                 r = await client.post("/v1/events", json=body,
                                       headers={"Authorization": f"Bearer {key}"})  # fmt: skip
@@ -332,6 +354,8 @@ async def events_load(port: int, key: str, batches: list[dict[str, Any]], rate: 
                 if status == 200:
                     answer = r.json()
                     accepted = answer["accepted"]
+                    if accepted:
+                        accepted_ids.append(review_id)
                     if answer["rejected"] and len(problems) < 5:
                         problems.append(json.dumps(answer["items"], ensure_ascii=False)[:400])
                 elif len(problems) < 5:
@@ -358,6 +382,7 @@ async def events_load(port: int, key: str, batches: list[dict[str, Any]], rate: 
         "batch": stats([r[2] - r[1] for r in kept] + waited),
         "non_2xx": sum(1 for r in kept if r[3] != 200), "unanswered": len(waited),
         "accepted": sum(r[4] for r in kept), "problems": problems,
+        "accepted_ids": accepted_ids,
     }  # fmt: skip
 
 
@@ -426,7 +451,7 @@ def bench_api(work: Path, orders: int, merchants: int, rates: list[float], secon
     server = Server(str(db), folder / "serve.log")
     say(f"server on port {server.port} ({db})")
     first_review = 0
-    ids: list[str] = []
+    answered: list[str] = []
     try:
         for rate in rates:
             n = per_rate[rate]
@@ -438,10 +463,11 @@ def bench_api(work: Path, orders: int, merchants: int, rates: list[float], secon
                           "batches": batches, "rate": rate,
                           "warmup_n": int(rate * WARMUP)})  # fmt: skip
             ev["load"] = [load_before, loadavg()]
+            ev["idle_wait_s"] = server.wait_idle()
             say(f"  p50 {ev['batch']['p50_ms']:.1f} p99 {ev['batch']['p99_ms']:.1f} ms, "
-                f"{ev['achieved_rps']:.1f} req/s, non-2xx {ev['non_2xx']}")  # fmt: skip
+                f"{ev['achieved_rps']:.1f} req/s, non-2xx {ev['non_2xx']}, unanswered "
+                f"{ev['unanswered']}; server idle after {ev['idle_wait_s']:.0f} s")  # fmt: skip
             ops = desk_ops(fx, f"DBD{tag}r{rate:g}", n // 2)
-            ids.extend(op["body"]["request_id"] for op in ops)
             say(f"desk: {len(ops)} opens + {len(ops)} answers at {rate:g} req/s")
             load_before = loadavg()
             dk = loadgen({"kind": "desk", "port": server.port,
@@ -449,50 +475,71 @@ def bench_api(work: Path, orders: int, merchants: int, rates: list[float], secon
                           "merchant_keys": fx["keys"]["merchants"], "ops": ops, "rate": rate,
                           "warmup_ops": int(rate * WARMUP / 2)})  # fmt: skip
             dk["load"] = [load_before, loadavg()]
+            dk["idle_wait_s"] = server.wait_idle()
+            answered.extend(dk["answered_ids"])
             say(f"  open p50 {dk['open']['p50_ms']:.1f} p99 {dk['open']['p99_ms']:.1f} ms, "
                 f"answer p50 {dk['answer']['p50_ms']:.1f} p99 {dk['answer']['p99_ms']:.1f} ms, "
                 f"{dk['achieved_rps']:.1f} req/s, non-2xx {dk['open_non_2xx']}/"
-                f"{dk['answer_non_2xx']}")  # fmt: skip
+                f"{dk['answer_non_2xx']}, unanswered {dk['open_unanswered']}/"
+                f"{dk['answer_unanswered']}; idle after {dk['idle_wait_s']:.0f} s")  # fmt: skip
             out["scenarios"][f"{rate:g}"] = {"events": ev, "desk": dk}
         say("agent: reading back a sample, and the whole queue once")
-        sample = random.Random(1).sample(ids, min(50, len(ids)))
+        sample = random.Random(1).sample(answered, min(50, len(answered)))
         out["read_back"] = loadgen({"kind": "read", "port": server.port,
                                     "agent_key": fx["keys"]["agent"], "ids": sample})  # fmt: skip
     finally:
         server.stop()
-    # what landed in the store
+    out["landed"] = landed(db, tag, out["scenarios"])
+    for rate, got in out["landed"].items():
+        if not got["verified"]:
+            say(f"rate {rate}: NOT EVERYTHING ANSWERED LANDED: {got}")
+    return out
+
+
+def landed(db: Path, tag: str, scenarios: dict[str, Any]) -> dict[str, Any]:
+    """Every request the server answered 201 is stored, every answer it answered 200 left
+    its request answered and waiting on the platform, every accepted review is stored."""
     import duckdb
+    import pyarrow as pa
 
     con = duckdb.connect(str(db), read_only=True)
+    out = {}
     try:
-        landed = {}
-        for rate in rates:
-            p = f"DBD{tag}r{rate:g}-%"
-            landed[f"{rate:g}"] = {
-                "requests": con.execute("SELECT count(*) FROM service_requests WHERE request_id "
-                                        "LIKE ?", [p]).fetchone()[0],  # type: ignore[index]
-                "waiting_platform": con.execute(
-                    "SELECT count(*) FROM service_requests WHERE request_id LIKE ? AND state = "
-                    "'waiting_platform' AND merchant_answered_at IS NOT NULL", [p]
-                ).fetchone()[0],  # type: ignore[index]
-                "answer_steps": con.execute(
-                    "SELECT count(*) FROM request_steps WHERE request_id LIKE ? AND action = "
-                    "'answer' AND actor = 'merchant'", [p]
-                ).fetchone()[0],  # type: ignore[index]
-                "reviews": con.execute("SELECT count(*) FROM reviews WHERE review_id LIKE ?",
-                                       [f"DBE{tag}r{rate:g}-R%"]).fetchone()[0],  # type: ignore[index]
-                "expected": per_rate[rate] // 2,
-                "expected_reviews": per_rate[rate],
+        for rate, sc in scenarios.items():
+            dk, ev = sc["desk"], sc["events"]
+
+            def count(sql: str, ids: list[str], *params: Any) -> int:
+                con.register("__ids", pa.table({"id": pa.array(ids, type=pa.string())}))
+                n = con.execute(sql, list(params)).fetchone()[0]  # type: ignore[index]
+                con.unregister("__ids")
+                return int(n)
+
+            got = {
+                "opened": len(dk["opened_ids"]),
+                "opened_stored": count("SELECT count(*) FROM service_requests "
+                                       "WHERE request_id IN (SELECT id FROM __ids)",
+                                       dk["opened_ids"]),
+                "answered": len(dk["answered_ids"]),
+                "answered_stored": count(
+                    "SELECT count(*) FROM service_requests r WHERE r.request_id IN "
+                    "(SELECT id FROM __ids) AND r.state = 'waiting_platform' AND "
+                    "r.merchant_answered_at IS NOT NULL AND EXISTS (SELECT 1 FROM request_steps "
+                    "s WHERE s.request_id = r.request_id AND s.action = 'answer' "
+                    "AND s.actor = 'merchant')", dk["answered_ids"]),
+                "reviews_accepted": len(ev["accepted_ids"]),
+                "reviews_stored": count("SELECT count(*) FROM reviews "
+                                        "WHERE review_id IN (SELECT id FROM __ids)",
+                                        ev["accepted_ids"]),
+                "requests_in_store": count("SELECT count(*) FROM service_requests "
+                                           "WHERE request_id LIKE ?", [],
+                                           f"DBD{tag}r{rate}-%"),
             }  # fmt: skip
+            got["verified"] = (got["opened"] == got["opened_stored"]
+                               and got["answered"] == got["answered_stored"]
+                               and got["reviews_accepted"] == got["reviews_stored"])  # fmt: skip
+            out[rate] = got
     finally:
         con.close()
-    out["landed"] = landed
-    for rate, got in landed.items():
-        ok = (got["requests"] == got["waiting_platform"] == got["answer_steps"] == got["expected"]
-              and got["reviews"] == got["expected_reviews"])  # fmt: skip
-        got["verified"] = ok
-        if not ok:
-            say(f"rate {rate}: NOT EVERYTHING LANDED: {got}")
     return out
 
 
@@ -958,6 +1005,20 @@ def sweep_table(sw: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def code_measured() -> dict[str, Any]:
+    """Which tiyan this run imports: its tree, the commit, and local edits to it."""
+    import tiyan
+
+    src = Path(tiyan.__file__).resolve().parent.parent
+
+    def git(*a: str) -> str:
+        return subprocess.run(["git", "-C", str(src), *a], capture_output=True, text=True).stdout
+
+    dirty = git("status", "--porcelain", "--", ".").split("\n")
+    return {"src": str(src), "commit": git("rev-parse", "HEAD").strip() or "(not a checkout)",
+            "dirty": [d.strip() for d in dirty if d.strip()]}  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "deskbench")
@@ -979,8 +1040,9 @@ def main() -> None:
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {"machine": machine(), "load_start": loadavg(),
-                               "started": datetime.now(UTC).isoformat()}  # fmt: skip
-    say(f"machine {results['machine']}")
+                               "started": datetime.now(UTC).isoformat(),
+                               "code": code_measured()}  # fmt: skip
+    say(f"machine {results['machine']}; code {results['code']}")
     t0 = time.perf_counter()
     if args.only in (None, "api"):
         results["api"] = bench_api(work, *api_market, rates, seconds, 10 if quick else 40)
@@ -993,7 +1055,10 @@ def main() -> None:
     print(f"\nMachine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python "
           f"{m['python']}, DuckDB {m['duckdb']}; {m['date']}. Load average (1/5/15 min) at "
           f"the start {results['load_start']}, at the end {results['load_end']}; "
-          f"{results['wall_s'] / 60:.1f} min in all.\n")  # fmt: skip
+          f"{results['wall_s'] / 60:.1f} min in all. Code: {results['code']['src']} at "
+          f"{results['code']['commit'][:12]}"
+          + (f" with local edits to {', '.join(results['code']['dirty'])}"
+             if results["code"]["dirty"] else "") + ".\n")  # fmt: skip
     if "api" in results:
         api = results["api"]
         print(f"API: `tiyan serve` on DuckDB, {api_market[0]:,} orders, {api_market[1]:,} "
@@ -1004,8 +1069,9 @@ def main() -> None:
         print(f"\nRead back by an agent: {rb['checked']} requests, {len(rb['bad'])} wrong; "
               f"`GET /v1/service-requests` (the whole queue, {rb['queue_items']} open) took "
               f"{rb['queue_s']:.2f} s. Landed in the store: "
-              + "; ".join(f"@{r}: {'all' if g['verified'] else 'NOT ALL'} ({g['requests']} "
-                          f"requests answered, {g['reviews']} reviews)"
+              + "; ".join(f"@{r}: {'all' if g['verified'] else 'NOT ALL'} ({g['opened']} "
+                          f"opened, {g['answered']} answered, {g['reviews_accepted']} reviews; "
+                          f"{g['requests_in_store']} requests in the store)"
                           for r, g in api["landed"].items()))  # fmt: skip
         for rate, sc in api["scenarios"].items():
             for what in ("events", "desk"):
