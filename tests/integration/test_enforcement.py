@@ -16,12 +16,14 @@ import pytest
 from tiyan.domain.errors import UsageError
 from tiyan.ingest.load import ingest
 from tiyan.jobs.appeals import appealable_violations, create_appeal, decide_appeal, get_appeal
+from tiyan.jobs.desk import import_history, read_histories
 from tiyan.jobs.enforce import run_enforcement
 from tiyan.jobs.scoring import run_scoring
 from tiyan.policy.files import load_policy
 from tiyan.policy.pipeline import evaluate_policy
 from tiyan.policy.privileges import Conditions, ScoreMeasure
 from tiyan.sim import SimConfig, write_parquet
+from tiyan.sim.desk import write_desk
 from tiyan.store import Store, open_store
 from tiyan.store.governance import load_snapshot, write_outcome
 
@@ -58,10 +60,21 @@ def ledger(store: Store) -> list[tuple[Any, ...]]:
     return sorted(violations) + sorted(actions)
 
 
-def loaded(url: str, folder: Path) -> Store:
+def loaded(url: str, folder: Path, *, desk: bool = False) -> Store:
+    """The market ingested; with ``desk``, the service desk's requests that follow it too
+    (simulated once from the market's rows: the same requests for every store)."""
     store = open_store(url)
     report = ingest(store, [folder], now=NOW)
     assert report.status == "loaded"
+    if desk:
+        histories = folder.parent / "desk.jsonl"
+        if not histories.exists():
+            write_desk(folder.parent / "data", histories, seed=3)
+        policy = load_policy()
+        lines = histories.read_text(encoding="utf-8").splitlines()
+        parsed, refused = read_histories(lines, source="desk")
+        done = import_history(store, policy.desk, parsed, policy_version=policy.version, now=NOW)
+        assert not refused and not done.rejected
     return store
 
 
@@ -143,7 +156,7 @@ def test_duckdb_and_postgres_record_the_same_violations(
 ) -> None:
     ledgers = []
     for url in (str(tmp_path / "tiyan.duckdb"), pg_url):
-        with loaded(url, market["data"]) as store:
+        with loaded(url, market["data"], desk=True) as store:  # (the desk's rule too)
             summary = run_enforcement(store, as_of=AS_OF)
             ledgers.append(ledger(store))
     assert ledgers[0] == ledgers[1]

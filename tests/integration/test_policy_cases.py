@@ -37,7 +37,7 @@ import pytest
 import yaml
 
 from tiyan.domain.metrics import CatalogConfig
-from tiyan.domain.model import QUARANTINE
+from tiyan.domain.model import DESK_TABLES, QUARANTINE
 from tiyan.policy.detect import detect
 from tiyan.policy.rules import Rules
 from tiyan.sim.arrow import arrow_schema
@@ -57,12 +57,14 @@ TABLES = (
     "complaints",
     "platform_contacts",
     "surveys",
+    "service_requests",
     "quarantine",
 )
 TIME_FIELDS = {
     "paid_at", "promised_ship_by", "cancelled_at", "signed_at", "completed_at", "shipped_at",
     "pickup_at", "event_at", "requested_at", "merchant_responded_at", "resolved_at",
-    "started_at", "first_response_at", "ended_at", "created_at",
+    "started_at", "first_response_at", "ended_at", "created_at", "merchant_due_at",
+    "merchant_answered_at", "updated_at",
 }  # fmt: skip
 
 
@@ -128,6 +130,14 @@ def with_defaults(rows: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[
     if not any(p["product_id"] == "P1" for p in out["products"]):
         out["products"].append({"product_id": "P1", "merchant_id": "M1", "category": "home"})
     out["merchants"].append({"merchant_id": "M1", "name": "Shop", "category": "home"})
+    for r in expand(rows.get("service_requests", []), "request_id"):
+        r = _times(r)
+        opened = r.get("created_at") or (r["merchant_due_at"] - timedelta(hours=2))
+        out["service_requests"].append(
+            {"type_id": "refund", "merchant_id": "M1", "language": "zh",
+             "state": "waiting_platform", "created_at": opened, "updated_at": opened,
+             "reopens": 0, **r}
+        )  # fmt: skip
     # A rejected record keeps its raw fields as text (local times, as loaded).
     for i, q in enumerate(rows.get("quarantine", [])):
         out["quarantine"].append(
@@ -152,12 +162,15 @@ def run_case(rule_id: str, rows: dict[str, list[dict[str, Any]]], as_of: date,
     con = ibis.duckdb.connect()
     tables = {}
     for name, data in with_defaults(rows).items():
-        schema = arrow_schema(QUARANTINE if name == "quarantine" else name)
+        model = {"quarantine": QUARANTINE, "service_requests": DESK_TABLES["service_requests"]}
+        schema = arrow_schema(model.get(name, name))
         con.con.register(name, pa.Table.from_pylist(data, schema=schema))
         tables[name] = con.table(name)
     rules = Rules.model_validate({"lookback_days": 60, rule_id: overrides})
-    found = detect(tables, rules, CONFIG, as_of=as_of)[rule_id]
-    return sorted(con.to_pyarrow(found).column("subject").to_pylist())
+    detected = detect(tables, rules, CONFIG, as_of=as_of)
+    if rule_id not in detected:  # switched off: the detector does not run
+        return []
+    return sorted(con.to_pyarrow(detected[rule_id]).column("subject").to_pylist())
 
 
 def cases() -> Iterator[Any]:

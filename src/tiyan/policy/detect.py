@@ -46,6 +46,7 @@ from tiyan.policy.rules import (
     PassiveService,
     PresaleOverrun,
     Rules,
+    ServiceRequestTimeout,
     ShipTimeout,
 )
 
@@ -316,6 +317,19 @@ class Detectors:
             e_merchant_responded_at=_.merchant_responded_at,
         )
 
+    def service_request_timeout(self, w: Window, rule: ServiceRequestTimeout) -> Any:
+        r = self.facts.requests.filter(_.merchant_breached.fill_null(False))
+        r = w.decided(r, r.merchant_due_at)
+        return r.select(
+            merchant_id=_.merchant_id,
+            subject=_.request_id,
+            order_id=_.order_id,
+            occurred_at=_.merchant_due_at,
+            amount=ibis.null().cast("float64"),
+            e_request_type=_.type_id,
+            e_merchant_due_at=_.merchant_due_at,
+        )
+
     # -- merchant-level rules (bursts) -------------------------------------------------------
 
     def _day_end(self, ts: Any) -> Any:
@@ -540,6 +554,7 @@ DETECTORS: dict[str, tuple[type, Detector]] = {
     "presale_overrun": (PresaleOverrun, Detectors.presale_overrun),
     "after_sales_timeout": (AfterSalesTimeout, Detectors.after_sales_timeout),
     "passive_service": (PassiveService, Detectors.passive_service),
+    "service_request_timeout": (ServiceRequestTimeout, Detectors.service_request_timeout),
 }
 
 

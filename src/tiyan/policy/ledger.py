@@ -123,6 +123,7 @@ RATE_METRIC = {
     "ship_timeout": "ship_timeout_rate",
     "presale_overrun": "presale_timeout_rate",
     "after_sales_timeout": "after_sales_timeout_rate",
+    "service_request_timeout": "desk_merchant_breach_rate",
     # a false promise is lateness against the promise: gated on the late rate
     "false_promise": "ship_timeout_rate",
 }

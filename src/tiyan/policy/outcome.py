@@ -27,6 +27,7 @@ TARGET_ARCHETYPE = {
     "presale_overrun": "presale_abuser",
     "passive_service": "passive_service",
     "ship_timeout": "slow_shipper",
+    "service_request_timeout": "passive_service",
 }
 LEVELS = ("excellent", "good", "fair", "poor", "critical")
 

@@ -21,6 +21,7 @@ RuleId = Literal[
     "presale_overrun",
     "after_sales_timeout",
     "passive_service",
+    "service_request_timeout",
 ]
 Share = float
 
@@ -131,6 +132,14 @@ class PassiveService(_Rule):
     day: Burst = Burst(min_count=5, min_share=0.3)
 
 
+class ServiceRequestTimeout(_Rule):
+    """平台客服服务单超时 (reference §4.1, §4.4): a service-desk request whose merchant
+    deadline (the request type's service hours) passed before the merchant's answer — the
+    desk escalated it to the platform and judged it in the consumer's favour. Decided on the
+    deadline; a request whose clock still runs, that never waited on the merchant, or that
+    the platform took over before the time ran out is no violation (unknown is not late)."""
+
+
 class Rules(BaseModel):
     """Every detector's settings (see the class of each)."""
 
@@ -147,6 +156,7 @@ class Rules(BaseModel):
     presale_overrun: PresaleOverrun = PresaleOverrun()
     after_sales_timeout: AfterSalesTimeout = AfterSalesTimeout()
     passive_service: PassiveService = PassiveService()
+    service_request_timeout: ServiceRequestTimeout = ServiceRequestTimeout()
 
     def enabled(self) -> dict[str, _Rule]:
         """Rule id -> settings, for the rules that are on."""
@@ -167,6 +177,7 @@ RULE_ZH = {
     "presale_overrun": "预售超时/超期",
     "after_sales_timeout": "售后超时",
     "passive_service": "消极服务",
+    "service_request_timeout": "平台客服服务单超时",
 }
 
 
@@ -180,4 +191,5 @@ TARGET_METRIC = {
     "presale_overrun": "presale_timeout_rate",
     "after_sales_timeout": "after_sales_timeout_rate",
     "passive_service": "im_3min_reply_rate",
+    "service_request_timeout": "desk_merchant_breach_rate",
 }
