@@ -7,16 +7,24 @@ definitions draw: the 24/36/48 h pickup limits, the ship deadline and cancellati
 it, split shipments, presale, gifts and amounts under ¥2, after-sales cases answered or
 closed around 48 h, IM sessions at 07:59:59 / 08:00:00 / 22:59:59 / 23:00:00 local, first
 reviews, complaints with and without an order, contacts and surveys with and without a
-merchant, and times a second either side of local midnight. ``daily_partials`` runs on an
-in-memory DuckDB and must give exactly the reference's rows (whole numbers held in float64).
+merchant, and times a second either side of local midnight; and the service desk's requests
+(merchant clocks in time, breached, still running or taken over; routed straight to the
+platform; resolved, closed, reopened and still open or resolved again), callback tasks with
+their calls (pending, reached, exhausted) and surveys, about orders in the population, gifts,
+orders under ¥2 and no order. ``daily_partials`` runs on an in-memory DuckDB and must give
+exactly the reference's rows (whole numbers held in float64).
 
 Three inputs on which the catalog first disagreed with its written definitions (an exchange
 resolved as refunded, a case auto-closed before 48 h, a sign-off before the first pickup) were
 decided in the definitions; the generator produces them and examples at the end pin them.
+One desk input is left open: a request reopened and still open whose summary kept its earlier
+``resolved_at`` would be counted by the catalog's resolution metrics but not "as it stands"
+(docs/metrics.md); docs/data-model.md does not say such a summary exists, so none is generated.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,6 +44,7 @@ from tiyan.domain.model import (
     CANCELLED_BY,
     COMPLAINT_TYPES,
     CONTACT_TOPICS,
+    DESK_TABLES,
     LIABILITIES,
     RESOLUTIONS,
     RESOLVED_BY,
@@ -59,6 +68,9 @@ TABLE_NAMES = (
     "platform_contacts",
     "surveys",
 )
+#: The desk's tables the catalog reads (their summary columns, callbacks and surveys).
+DESK_TABLE_NAMES = ("service_requests", "request_callbacks", "callback_attempts", "request_surveys")
+ALL_TABLES = TABLE_NAMES + DESK_TABLE_NAMES
 MERCHANTS = ("M1", "M2", "M3")
 DAY0 = date(2024, 6, 10)  # local day 0 of every generated market
 H = 3600
@@ -77,10 +89,9 @@ class Engine:
         self.sql: dict[tuple[CatalogConfig, date, date], str] = {}
 
     def load(self, rows: Rows) -> dict[str, Any]:
-        for name in TABLE_NAMES:
-            data = pa.Table.from_pylist(rows.get(name, []), schema=arrow_schema(name))
-            self.con.con.register(name, data)  # an Arrow view, replaced per market
-        return {name: self.con.table(name) for name in TABLE_NAMES}
+        for name in ALL_TABLES:
+            self.con.con.register(name, arrow(rows, name))  # an Arrow view, replaced per market
+        return {name: self.con.table(name) for name in ALL_TABLES}
 
     def partials(self, rows: Rows, config: CatalogConfig, start: date, end: date) -> Partials:
         tables = self.load(rows)
@@ -97,6 +108,12 @@ class Engine:
         return out
 
 
+def arrow(rows: Rows, name: str) -> pa.Table:
+    """The rows of canonical table ``name`` (a desk table too) as Arrow, in the model's types."""
+    schema = arrow_schema(DESK_TABLES.get(name, name))
+    return pa.Table.from_pylist(rows.get(name, []), schema=schema)
+
+
 ENGINE = Engine()
 
 
@@ -109,10 +126,7 @@ def test_cached_sql_is_the_catalog() -> None:
     paid = datetime(2024, 6, 10, 3, 0, 0)
     rows: Rows = {"orders": [order(1, paid), order(2, paid, amount=Decimal("1.00"))]}
     start, end = DAY0 - timedelta(days=1), DAY0 + timedelta(days=1)
-    memtables = {
-        name: ibis.memtable(pa.Table.from_pylist(rows.get(name, []), schema=arrow_schema(name)))
-        for name in TABLE_NAMES
-    }
+    memtables = {name: ibis.memtable(arrow(rows, name)) for name in ALL_TABLES}
     table = ENGINE.con.to_pyarrow(daily_partials(memtables, CFG, start=start, end=end))
     direct = {
         (r["metric_id"], r["merchant_id"], r["day"]): (r["num"], r["den"])
@@ -228,7 +242,7 @@ def markets(draw: Any) -> tuple[CatalogConfig, Rows, date, date]:
     def later(ts: datetime, durations: Any = DURATIONS) -> datetime:
         return after(ts, draw(durations), draw(MICROS))
 
-    rows: Rows = {name: [] for name in TABLE_NAMES}
+    rows: Rows = {name: [] for name in ALL_TABLES}
     orders = rows["orders"]
     for i in range(draw(st.integers(0, 40))):
         paid = instant((-1, 4))
@@ -405,9 +419,178 @@ def markets(draw: Any) -> tuple[CatalogConfig, Rows, date, date]:
             }
         )
 
+    desk(draw, config, rows, instant, later)
+
     # usually the whole market (its events can run ~20 days past DAY0), sometimes a slice
     start, end = draw(st.sampled_from(RANGES))
     return config, rows, start, end
+
+
+# -- the service desk ------------------------------------------------------------------------
+
+DESK_TYPES = ("refund", "exchange", "delivery_problem", "merchant_service", "shipping_chase")
+#: The desk's waits: a merchant deadline, the platform's first step, a resolution.
+DESK_DURATIONS = st.one_of(
+    st.sampled_from([0, 1, 59, 60, 2 * H, 12 * H, 24 * H]), st.integers(0, 3 * DAY)
+)
+#: How a merchant clock ends (docs/service-desk.md, "The merchant's clock").
+CLOCK_FATES = ("in_time", "in_time", "late", "unanswered", "unanswered", "running", "taken_over")
+CALL_OUTCOMES = ("no_answer", "no_answer", "busy", "reached", "reached", "wrong_person")
+MAX_ATTEMPTS, PER_NUMBER = 8, 4  # the callback policy's defaults
+
+
+def desk(draw: Any, config: CatalogConfig, rows: Rows, instant: Any, later: Any) -> None:
+    """Requests with the summary columns their trails would give, their callback tasks and
+    calls as ``plan`` directs them, and surveys of the requests once resolved."""
+    orders = rows["orders"]
+
+    def midnight_or_later(ts: datetime) -> datetime:
+        """Often a second either side of a local midnight after ``ts``, else a wait."""
+        if draw(st.integers(0, 3)) == 0:
+            local = ts + timedelta(minutes=config.utc_offset_minutes)
+            midnight = datetime.combine(local.date() + timedelta(days=1), time())
+            edge = after(midnight, draw(st.sampled_from([-1, 0, 1])), draw(MICROS))
+            return edge - timedelta(minutes=config.utc_offset_minutes)
+        return later(ts, DESK_DURATIONS)
+
+    def between(start: datetime, end: datetime) -> datetime:
+        """An instant in ``[start, end)`` (``start`` when the span is empty)."""
+        span = int((end - start).total_seconds())
+        return start if span <= 0 else after(start, draw(st.integers(0, span - 1)))
+
+    for k in range(draw(st.integers(0, 14))):
+        # about an order (any: gifts and orders under ¥2 too) or about none
+        order = draw(st.sampled_from(orders)) if orders and draw(st.integers(0, 3)) else None
+        merchant = order["merchant_id"] if order else draw(st.sampled_from(MERCHANTS))
+        created = later(order["paid_at"]) if order else instant()
+        due = answered = breached = since = None
+        state = "waiting_platform"
+        if draw(st.integers(0, 3)):  # routed to the merchant: its clock starts
+            due = midnight_or_later(created)
+            fate = draw(st.sampled_from(CLOCK_FATES))
+            if fate == "in_time":  # answered before the deadline, or on its very second
+                answered = due if draw(st.integers(0, 3)) == 0 else between(created, due)
+                breached, since = False, answered
+            elif fate == "late":  # answered after it, before the sweep escalated
+                answered = after(due, draw(st.sampled_from([1, 60, H])), draw(MICROS))
+                breached, since = True, answered
+            elif fate == "unanswered":  # the sweep's breach step at the deadline, or later
+                breached = True
+                since = due if draw(st.booleans()) else later(due, SMALL_DURATIONS)
+            elif fate == "running":
+                state = "waiting_merchant"
+            else:  # escalated, or taken over by the platform, before the time ran out
+                since = between(created, due)
+                if draw(st.booleans()):
+                    due = None  # the stored deadline is optional once the clock stopped
+        else:  # routed straight to the platform (the merchant offline): no merchant clock
+            since = created
+        first = resolved = first_resolved = in_time = liability = None
+        reopens = 0
+        if since is not None:
+            first = maybe(draw, st.just(midnight_or_later(since)), 0.25)
+            if first is not None and draw(st.integers(0, 2)) == 0:
+                state = "waiting_consumer"
+        if first is not None and draw(st.floats(0, 1)) < 0.65:
+            resolved = first_resolved = later(first, DESK_DURATIONS)
+            in_time, state = draw(st.booleans()), "resolved"
+            liability = draw(st.sampled_from(["merchant", "consumer", "carrier", "none"]))
+            reopens = draw(st.sampled_from([0, 0, 0, 1, 2]))
+            if reopens and draw(st.booleans()):
+                resolved = later(resolved, DESK_DURATIONS)  # resolved again: the last counts
+            elif reopens:
+                # reopened and still open: not resolved "as it stands", and its summary has
+                # no resolution ("resolved_at: the last resolution, if resolved";
+                # "resolved_in_time: empty until resolved"). A summary that kept the earlier
+                # resolution's time would be counted by the catalog, not by the reference
+                # (docs/metrics.md: "a reopened request still open counts when it is resolved
+                # again"); whether the summary can hold one is not said, so none is generated.
+                state, resolved, in_time = "waiting_platform", None, None
+            if state == "resolved" and draw(st.booleans()):
+                state = "closed"
+        request_id = f"D{k:03d}"
+        times = [t for t in (created, due, answered, since, first, resolved) if t is not None]
+        rows["service_requests"].append(
+            {
+                "request_id": request_id,
+                "type_id": draw(st.sampled_from(DESK_TYPES)),
+                "merchant_id": merchant,
+                "order_id": order and order["order_id"],
+                "language": "zh",
+                "created_at": created,
+                "state": state,
+                "updated_at": max(times),
+                "merchant_due_at": due,
+                "merchant_answered_at": answered,
+                "merchant_breached": breached,
+                "platform_since": since,
+                "first_platform_at": first,
+                "resolved_at": resolved,
+                "resolved_in_time": in_time,
+                "reopens": reopens,
+                "liability": liability,
+            }
+        )
+        if since is not None:
+            for n in range(draw(st.sampled_from([0, 0, 1, 1, 2]))):
+                callback(draw, rows, f"{request_id}-{n}", request_id, later(since), later)
+        if first_resolved is not None and draw(st.booleans()):
+            rows["request_surveys"].append(
+                {
+                    "request_id": request_id,
+                    "score": draw(st.integers(1, 5)),
+                    "answered_at": midnight_or_later(first_resolved),
+                }
+            )
+
+
+def callback(
+    draw: Any, rows: Rows, task_id: str, request_id: str, opened: datetime, later: Any
+) -> None:
+    """A task and its calls, as ``plan`` runs them: the current number until it has had its
+    attempts or was the wrong person; reached, exhausted, or still pending."""
+    numbers = [f"{task_id}-t{i}" for i in range(draw(st.integers(1, 3)))]
+    tried = dict.fromkeys(numbers, 0)
+    wrong: set[str] = set()
+    status, at, calls = "pending", opened, 0
+    while True:
+        left = [n for n in numbers if n not in wrong and tried[n] < PER_NUMBER]
+        if calls >= MAX_ATTEMPTS or not left:
+            status = "exhausted"
+            break
+        if draw(st.integers(0, 6)) == 0:
+            break  # still pending
+        number, outcome = left[0], draw(st.sampled_from(CALL_OUTCOMES))
+        at = later(at, SMALL_DURATIONS)
+        calls += 1
+        tried[number] += 1
+        rows["callback_attempts"].append(
+            {
+                "task_id": task_id,
+                "seq": calls,
+                "attempted_at": at,
+                "token": number,
+                "masked": f"138****{calls:04d}",
+                "outcome": outcome,
+            }
+        )
+        if outcome == "reached":
+            status = "reached"
+            break
+        if outcome == "wrong_person":
+            wrong.add(number)
+    pending = status == "pending"
+    rows["request_callbacks"].append(
+        {
+            "task_id": task_id,
+            "request_id": request_id,
+            "created_at": opened,
+            "contacts": json.dumps([{"token": n, "masked": "138****0000"} for n in numbers]),
+            "status": status,
+            "next_at": later(at, SMALL_DURATIONS) if pending else None,
+            "next_masked": "138****0000" if pending else None,
+        }
+    )
 
 
 def test_reference_covers_the_catalog() -> None:
@@ -872,3 +1055,105 @@ def test_incomplete_evidence_is_unknown_never_late() -> None:
     assert not only(got, "fake_shipment_rate")
     assert got[("evidence_incomplete_orders", "M1", d(0))] == (5.0, 6.0)
     assert got[("valid_orders", "M1", d(0))] == (6.0, 6.0)
+
+
+def test_desk_metrics() -> None:
+    # docs/service-desk.md, "In the metrics, the score and the report": summary columns as
+    # stored, a null one never counted; requests about gifts and orders under ¥2 left out
+    # with their callbacks and surveys, those about no order kept.
+    paid = utc(CFG, -1, "10:00:00")
+    due = utc(CFG, 0, "22:00:00")
+    answered = utc(CFG, 1, "09:05:00")  # wall clock: 11 h 5 min after 22:00
+
+    def request(k: int, order_id: str | None, **extra: Any) -> Row:
+        return {
+            "request_id": f"D{k}",
+            "type_id": "refund",
+            "merchant_id": "M1",
+            "order_id": order_id,
+            "language": "zh",
+            "created_at": utc(CFG, 0, "10:00:00"),
+            "state": "waiting_platform",
+            "updated_at": utc(CFG, 1, "12:00:00"),
+            "reopens": 0,
+            **extra,
+        }
+
+    resolved = {"first_platform_at": answered, "resolved_at": utc(CFG, 1, "10:00:00")}
+
+    def calls(task_id: str, outcomes: list[str]) -> list[Row]:
+        return [
+            {
+                "task_id": task_id,
+                "seq": n,
+                "attempted_at": utc(CFG, 2, "09:00:00") + timedelta(minutes=30 * n),
+                "token": "t",
+                "masked": "138****0000",
+                "outcome": outcome,
+            }
+            for n, outcome in enumerate(outcomes, 1)
+        ]
+
+    def task(k: int, request_id: str, status: str) -> Row:
+        return {
+            "task_id": f"T{k}",
+            "request_id": request_id,
+            "created_at": utc(CFG, 1, "11:00:00"),
+            "contacts": '[{"token": "t", "masked": "138****0000"}]',
+            "status": status,
+        }
+
+    rows: Rows = {
+        "orders": [
+            order(1, paid),
+            order(2, paid, is_gift=True),
+            order(3, paid, amount=Decimal("1.99")),
+        ],
+        "service_requests": [
+            # breached, then resolved in time after a reopen, and closed
+            request(1, "O1", merchant_due_at=due, merchant_breached=True, platform_since=due,
+                    state="closed", resolved_in_time=True, reopens=1, **resolved),
+            # answered in time, about no order; resolved late
+            request(2, None, merchant_due_at=due, merchant_breached=False,
+                    merchant_answered_at=after(due, -60), platform_since=after(due, -60),
+                    state="resolved", resolved_in_time=False,
+                    first_platform_at=answered, resolved_at=utc(CFG, 1, "11:00:00")),
+            # about a gift and about an order under ¥2: left out
+            request(3, "O2", merchant_due_at=due, merchant_breached=True, platform_since=due,
+                    state="resolved", resolved_in_time=True, **resolved),
+            request(4, "O3", merchant_due_at=due, merchant_breached=True, platform_since=due),
+            # taken over before the deadline (no decided clock); reopened and still open
+            request(5, "O1", merchant_due_at=due, platform_since=utc(CFG, 0, "12:00:00"),
+                    reopens=1),
+            # routed straight to the platform, never answered: no first response
+            request(6, None, platform_since=utc(CFG, 0, "10:00:00")),
+        ],
+        "request_callbacks": [
+            task(1, "D1", "reached"),
+            task(2, "D2", "exhausted"),
+            task(3, "D2", "pending"),
+            task(4, "D3", "reached"),
+        ],
+        "callback_attempts": [
+            *calls("T1", ["no_answer", "busy", "reached"]),
+            *calls("T2", ["no_answer"] * 4),
+            *calls("T3", ["busy"]),
+            *calls("T4", ["reached"]),
+        ],
+        "request_surveys": [
+            {"request_id": "D1", "score": 2, "answered_at": utc(CFG, 3, "10:00:00")},
+            {"request_id": "D2", "score": 4, "answered_at": utc(CFG, 3, "10:00:00")},
+            {"request_id": "D3", "score": 5, "answered_at": utc(CFG, 3, "10:00:00")},
+        ],
+    }  # fmt: skip
+    got = check(rows, CFG, d(-1), d(5))
+    desk = {k: v for k, v in got.items() if k[0].startswith("desk_")}
+    assert desk == {
+        ("desk_merchant_breach_rate", "M1", d(0)): (1.0, 2.0),
+        ("desk_first_response_minutes", "M1", d(1)): (2 * (11 * H + 5 * 60) + 60, 2.0),
+        ("desk_resolved_in_time_rate", "M1", d(1)): (1.0, 2.0),
+        ("desk_reopen_rate", "M1", d(1)): (1.0, 2.0),
+        ("desk_callback_reach_rate", "M1", d(2)): (1.0, 2.0),
+        ("desk_attempts_to_reach", "M1", d(2)): (3.0, 1.0),
+        ("desk_satisfaction", "M1", d(3)): (1.0, 2.0),
+    }

@@ -28,6 +28,24 @@ Conventions taken from the definitions:
   ship-timeout, presale-overdue and fake-shipment rates and counted in
   ``evidence_incomplete_orders``. (The quarantine, the rule's other source, is not among
   the tables these markets have.)
+
+The service desk's metrics (docs/metrics.md, docs/service-desk.md "In the metrics, the score
+and the report", the summary columns of ``service_requests`` in docs/data-model.md):
+
+* every request, callback task and survey counts for the merchant its request is about
+  (``service_requests.merchant_id``); a request about an order outside the population is left
+  out with its tasks and survey, one about no order stays;
+* they read the summary columns as stored, and a null one ("not decided") is never counted:
+  the breach rate counts requests whose ``merchant_breached`` is true / not null, on
+  ``merchant_due_at``; the first response is ``platform_since`` -> ``first_platform_at`` in
+  wall-clock seconds, on the latter;
+* "resolved (or closed) as they stand": the resolution metrics count a request whose state is
+  ``resolved`` or ``closed`` (on its ``resolved_at``, the last resolution); a reopened request
+  still open does not count, whatever its ``resolved_at`` still says;
+* a callback task has ended when its status is ``reached`` or ``exhausted`` (``pending`` is
+  not counted); it counts on its last attempt (the highest ``seq``), with its number of
+  attempts;
+* a survey counts on its ``answered_at``, satisfied at 4 or 5.
 """
 
 from __future__ import annotations
@@ -49,6 +67,9 @@ DAY = 24 * HOUR
 QUALITY_REASONS = frozenset({"quality", "not_as_described", "damaged", "logistics"})
 MERCHANT_CANCEL_REASONS = frozenset({"out_of_stock", "unable_to_ship"})
 PRODUCT_COMPLAINT_TYPES = frozenset({"quality", "false_marketing"})
+#: A request resolved "as it stands": resolved, or resolved and then closed.
+SETTLED_STATES = frozenset({"resolved", "closed"})
+ENDED_TASKS = frozenset({"reached", "exhausted"})
 
 
 def second(ts: datetime | None) -> datetime | None:
@@ -206,6 +227,23 @@ class Market:
         self.complaints = [c for c in rows.get("complaints", []) if self.about_population(c)]
         self.contacts = rows.get("platform_contacts", [])
         self.surveys = rows.get("surveys", [])
+        # the service desk: requests of the population, and their callback tasks and surveys
+        self.requests = {
+            r["request_id"]: r for r in rows.get("service_requests", []) if self.about_population(r)
+        }
+        attempts: dict[str, list[Row]] = defaultdict(list)
+        for a in rows.get("callback_attempts", []):
+            attempts[a["task_id"]].append(a)
+        self.tasks = [
+            (self.requests[t["request_id"]], t, sorted(attempts[t["task_id"]], key=seq))
+            for t in rows.get("request_callbacks", [])
+            if t["request_id"] in self.requests
+        ]
+        self.desk_surveys = [
+            (self.requests[s["request_id"]], s)
+            for s in rows.get("request_surveys", [])
+            if s["request_id"] in self.requests
+        ]
 
     def about_population(self, record: Row) -> bool:
         """A record about no order (or an unknown one) stays; one about an order outside
@@ -231,6 +269,10 @@ class Market:
         second_of_day = local.hour * HOUR + local.minute * 60 + local.second
         open_h, close_h = self.config.business_hours
         return open_h * HOUR <= second_of_day < close_h * HOUR
+
+
+def seq(attempt: Row) -> int:
+    return int(attempt["seq"])
 
 
 Metric = Callable[[Market, Callable[..., None]], None]
@@ -513,6 +555,79 @@ def _cs_dissatisfaction(m: Market, add: Callable[..., None]) -> None:
         # it started.
         ended = second(s.get("ended_at") or s["started_at"])
         add(s["merchant_id"], ended, int(s["rating"] <= 2), 1)
+
+
+# -- the platform's service desk ------------------------------------------------------------
+
+
+def settled_requests(m: Market) -> list[Row]:
+    """Requests resolved or closed as they stand, with their last resolution's time."""
+    return [
+        r
+        for r in m.requests.values()
+        if r.get("state") in SETTLED_STATES and r.get("resolved_at") is not None
+    ]
+
+
+@metric("desk_merchant_breach_rate")
+def _desk_breach(m: Market, add: Callable[..., None]) -> None:
+    # decided merchant clocks only: no clock, still running or taken over first is null
+    for r in m.requests.values():
+        breached, due = r.get("merchant_breached"), second(r.get("merchant_due_at"))
+        if breached is None or due is None:
+            continue
+        add(r["merchant_id"], due, int(breached), 1)
+
+
+@metric("desk_first_response_minutes")
+def _desk_first_response(m: Market, add: Callable[..., None]) -> None:
+    # wall-clock seconds (the scale makes minutes), requests the platform took and answered
+    for r in m.requests.values():
+        since, first = second(r.get("platform_since")), second(r.get("first_platform_at"))
+        if since is None or first is None:
+            continue
+        add(r["merchant_id"], first, seconds(since, first), 1)
+
+
+@metric("desk_resolved_in_time_rate")
+def _desk_resolved_in_time(m: Market, add: Callable[..., None]) -> None:
+    for r in settled_requests(m):
+        in_time = r.get("resolved_in_time")
+        if in_time is None or r.get("platform_since") is None:
+            continue  # not decided, or never waited on the platform
+        add(r["merchant_id"], second(r["resolved_at"]), int(in_time), 1)
+
+
+@metric("desk_reopen_rate")
+def _desk_reopens(m: Market, add: Callable[..., None]) -> None:
+    for r in settled_requests(m):
+        reopens = r.get("reopens")
+        if reopens is None:
+            continue
+        add(r["merchant_id"], second(r["resolved_at"]), int(reopens > 0), 1)
+
+
+@metric("desk_callback_reach_rate")
+def _desk_reach(m: Market, add: Callable[..., None]) -> None:
+    for r, task, attempts in m.tasks:
+        if task["status"] not in ENDED_TASKS or not attempts:
+            continue
+        last = second(attempts[-1]["attempted_at"])
+        add(r["merchant_id"], last, int(task["status"] == "reached"), 1)
+
+
+@metric("desk_attempts_to_reach")
+def _desk_attempts(m: Market, add: Callable[..., None]) -> None:
+    for r, task, attempts in m.tasks:
+        if task["status"] != "reached" or not attempts:
+            continue
+        add(r["merchant_id"], second(attempts[-1]["attempted_at"]), len(attempts), 1)
+
+
+@metric("desk_satisfaction")
+def _desk_satisfaction(m: Market, add: Callable[..., None]) -> None:
+    for r, s in m.desk_surveys:
+        add(r["merchant_id"], second(s["answered_at"]), int(s["score"] >= 4), 1)
 
 
 # -- consumer level --------------------------------------------------------------------------
