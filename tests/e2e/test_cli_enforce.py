@@ -179,7 +179,7 @@ def test_a_candidate_is_replayed_beside_the_policy_in_force(
         before = store.count("actions"), store.count("violations")
     default = (Path(tiyan.__file__).parent / "policies" / "default.yaml").read_text("utf-8")
     same = folder / "same.yaml"
-    same.write_text(default.replace('version: "2026.12-1"', 'version: "same"'), "utf-8")
+    same.write_text(default.replace('version: "2026.12-2"', 'version: "same"'), "utf-8")
     # the same policy under another name: the replay reproduces the outcome exactly
     result = invoke("policy", "evaluate", str(same), "--as-of", AS_OF, "--db", db, "--json")
     assert result.exit_code == 0, result.output

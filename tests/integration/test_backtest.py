@@ -26,7 +26,7 @@ DEFAULT = Path(__file__).resolve().parents[2] / "src" / "tiyan" / "policies" / "
 
 
 def variant(version: str, *edits: tuple[str, str]) -> str:
-    text = DEFAULT.read_text(encoding="utf-8").replace('"2026.12-1"', f'"{version}"')
+    text = DEFAULT.read_text(encoding="utf-8").replace('"2026.12-2"', f'"{version}"')
     for old, new in edits:
         assert old in text, old
         text = text.replace(old, new)
@@ -130,7 +130,7 @@ def test_shadow_mode_records_the_candidate_beside_the_live_policy(db: str, tmp_p
         )
         assert len(rows) == 1
         version, live_version, v_live, v_shadow, a_live, a_shadow, merchants = rows[0]
-        assert (version, live_version) == ("strict", "2026.12-1")
+        assert (version, live_version) == ("strict", "2026.12-2")
         assert v_shadow >= v_live and a_shadow > a_live
         assert (
             merchants

@@ -165,7 +165,7 @@ def test_a_missing_policy_file(tmp_path: object) -> None:
 
 
 def _version(folder: Path, name: str, version: str, effective: str) -> None:
-    text = DEFAULT.replace('version: "2026.12-1"', f'version: "{version}"').replace(
+    text = DEFAULT.replace('version: "2026.12-2"', f'version: "{version}"').replace(
         "effective_from: 1970-01-01", f"effective_from: {effective}"
     )
     (folder / name).write_text(text, encoding="utf-8")

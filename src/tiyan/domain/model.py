@@ -1160,12 +1160,18 @@ SERVICE_REQUESTS = Table(
             "The platform's first step after that (first response).",
             "平台首次响应",
         ),
-        Column("resolved_at", T, "The last resolution, if resolved.", "完结时间"),
+        Column(
+            "resolved_at",
+            T,
+            "The last resolution, while the request stands resolved or closed (a reopen "
+            "empties it until the next).",
+            "完结时间",
+        ),
         Column(
             "resolved_in_time",
             B,
             "Resolved within the platform's resolution hours "
-            "(policy `desk.resolve_hours`); empty until resolved.",
+            "(policy `desk.resolve_hours`); empty while not resolved (as `resolved_at`).",
             "平台按时完结",
         ),
         Column("reopens", I, "Times it was reopened.", "重开次数"),

@@ -259,7 +259,7 @@ class Scorecard(BaseModel):
                     "display_score": 4.71,
                     "level": "good",
                     "provisional_score": None,
-                    "policy_version": "2026.12-1",
+                    "policy_version": "2026.12-2",
                     "explanation": {"peer_group": "apparel", "metrics": [], "improvements": []},
                     "evidence_incomplete_orders": 0,
                     "record": {
@@ -351,7 +351,7 @@ class ViolationOut(BaseModel):
                     "day": "2024-06-20",
                     "amount": 59.9,
                     "evidence": {"promised_ship_by": "2024-06-20 12:15:00", "pickup_at": None},
-                    "policy_version": "2026.12-1",
+                    "policy_version": "2026.12-2",
                     "detected_as_of": "2024-06-21",
                 }
             ]
@@ -387,7 +387,7 @@ class ActionOut(BaseModel):
                     "measure": None,
                     "day": "2024-06-20",
                     "as_of": "2024-06-21",
-                    "policy_version": "2026.12-1",
+                    "policy_version": "2026.12-2",
                     "detail": {"each": 0.1},
                 }
             ]
@@ -556,7 +556,7 @@ class DecisionOut(BaseModel):
                             "message": "not shipped, asked 1.5 h after payment, under ¥300",
                         }
                     ],
-                    "policy_version": "2026.12-1",
+                    "policy_version": "2026.12-2",
                     "details": {},
                 }
             ]
