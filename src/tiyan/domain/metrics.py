@@ -71,6 +71,7 @@ class Unit(StrEnum):
     DAYS = "days"
     PER_MILLION = "per_million"
     NPS = "nps"  # −100..100
+    MEAN = "mean"  # a plain average of counts (e.g. calls per callback), one decimal
     COUNT = "count"
 
 
@@ -172,6 +173,6 @@ def format_value(definition: MetricDef, value: float | None) -> str:
     suffix = {Unit.HOURS: " h", Unit.MINUTES: " min", Unit.DAYS: " d"}.get(unit)
     if suffix is not None:
         return f"{value:.1f}{suffix}"
-    if unit is Unit.NPS:
+    if unit in (Unit.NPS, Unit.MEAN):
         return f"{value:.1f}"
     return f"{value:,.0f}"

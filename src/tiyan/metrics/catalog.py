@@ -756,7 +756,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         MetricDef(
             "desk_attempts_to_reach", "平均回访触达次数", "Mean attempts to reach", S, LOW,
-            Unit.NPS,
+            Unit.MEAN,
             numerator="Σ attempts of the tasks that reached the consumer",
             denominator="callback tasks that reached the consumer",
             population=f"callback tasks of {DESK} that ended reached",

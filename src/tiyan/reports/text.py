@@ -245,7 +245,7 @@ def fmt_number(value: float | None, unit: Unit | str, lang: str = "en") -> str:
             Unit.DAYS: ("d", "天"),
         }[unit][lang == "zh"]
         return f"{value:,.1f} {suffix}"
-    if unit is Unit.NPS:
+    if unit in (Unit.NPS, Unit.MEAN):
         return f"{value:.1f}"
     if unit is Unit.PER_MILLION:
         return f"{value:,.0f}"
