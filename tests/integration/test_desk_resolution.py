@@ -5,12 +5,17 @@ importing the same histories twice changes nothing."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import write_csv
 from tiyan.domain.errors import ConflictError, UsageError
@@ -273,3 +278,57 @@ def test_a_changed_calendar_recomputes_the_deadlines(market: Store) -> None:
     request, _ = request_with_trail(market, "SR9")
     assert request.merchant_due_at == T0.replace(hour=22)  # the 2 h end at 22:00 the same day
     assert recompute(market, longer) == 0
+
+
+@pytest.fixture(scope="module")
+def walk_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
+    """One DuckDB store with a merchant, for the walks below (each walk its own request)."""
+    from tiyan.store import open_store
+
+    folder = tmp_path_factory.mktemp("walks")
+    write_csv(folder / "data", "merchants.csv",
+              [{"merchant_id": "M1", "name": "shop", "category": "beauty"}])  # fmt: skip
+    store = open_store(str(folder / "tiyan.duckdb"))
+    ingest(store, [folder / "data"], now=NOW)
+    yield store
+    store.close()
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_stored_requests_are_what_their_trails_replay_to(walk_store: Store, data: Any) -> None:
+    """Random walks through the desk's jobs (steps, resolutions, reopens) on a real store:
+    the stored state is the stored trail replayed, the stored summary is the trail's
+    (`recompute` finds nothing to change), and a stored deadline lies in service hours."""
+    from tiyan.service_desk.history import summarize
+    from tiyan.service_desk.requests import THREAD_ACTIONS, TRANSITIONS, State, replay
+
+    store = walk_store
+    rid = f"W{uuid.uuid4().hex[:10]}"
+    type_id = data.draw(st.sampled_from(["refund", "exchange", "merchant_service"]))
+    at = T0 + timedelta(minutes=data.draw(st.integers(0, 24 * 60)))
+    open_request(store, DESK, NewRequest(request_id=rid, type_id=type_id, merchant_id="M1"),
+                 at=at, merchant_reachable=data.draw(st.booleans()))  # fmt: skip
+    for _ in range(data.draw(st.integers(0, 12))):
+        state = State(request_with_trail(store, rid)[0].state)
+        moves = sorted((a, actor) for (s_, a), (_, actors) in TRANSITIONS.items() if s_ is state
+                       for actor in actors if a != "create")  # fmt: skip
+        if state is not State.CLOSED:
+            moves += [(a, "consumer") for a in sorted(THREAD_ACTIONS)]
+        action, actor = data.draw(st.sampled_from(moves))
+        at += timedelta(minutes=data.draw(st.integers(0, 600)))
+        if action == "resolve":
+            resolve(store, DESK, rid, _resolution(at, outcome="no_fault", liability="none"),
+                    policy_version=V, now=NOW)  # fmt: skip
+        else:
+            take_step(store, DESK, rid, actor=actor, action=action, at=at)  # type: ignore[arg-type]
+    request, trail = request_with_trail(store, rid)  # (raises when state and trail differ)
+    assert request.state == replay(trail).value
+    summary = summarize(trail, DESK.calendar, hours=DESK.hours_for(type_id),
+                        resolve_hours=DESK.resolve_hours)  # fmt: skip
+    assert request.with_summary(summary) == request
+    if request.merchant_due_at is not None:
+        local = request.merchant_due_at.astimezone(SH).time()
+        assert DESK.calendar.opens <= local <= DESK.calendar.closes
