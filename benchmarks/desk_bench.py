@@ -974,7 +974,7 @@ def api_table(api: dict[str, Any]) -> str:
         ref = ev["batch"]["p99_ms"]
         lines.append(
             f"| **ratio @ {rate} req/s**: p99 open / events, answer / events | | | "
-            f"**{fmt(dk['open']['p99_ms'] / ref, 2)}**, **{fmt(dk['answer']['p99_ms'] / ref, 2)}**"
+            f"**{fmt(dk['open']['p99_ms'] / ref, 3)}**, **{fmt(dk['answer']['p99_ms'] / ref, 3)}**"
             " | | | | |"
         )
     return "\n".join(lines)
@@ -1015,7 +1015,11 @@ def code_measured() -> dict[str, Any]:
         return subprocess.run(["git", "-C", str(src), *a], capture_output=True, text=True).stdout
 
     dirty = git("status", "--porcelain", "--", ".").split("\n")
-    return {"src": str(src), "commit": git("rev-parse", "HEAD").strip() or "(not a checkout)",
+    commit = git("rev-parse", "HEAD").strip()
+    stamp = src.parent / "COMMIT"  # an export (git archive) may say what it was
+    if not commit and stamp.exists():
+        commit = stamp.read_text().strip() + " (exported)"
+    return {"src": str(src), "commit": commit or "(not a checkout)",
             "dirty": [d.strip() for d in dirty if d.strip()]}  # fmt: skip
 
 
