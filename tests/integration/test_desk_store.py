@@ -66,6 +66,7 @@ def test_a_breach_is_escalated_once_at_the_deadline(store: Store) -> None:
     now = T0 + timedelta(hours=4)
     assert [i.request.request_id for i in queue(store, DESK, now=now)] == ["SR3", "SR4"]
     assert queue(store, DESK, now=now)[0].breached
+    assert [i.request.request_id for i in queue(store, DESK, now=now, limit=1)] == ["SR3"]
     assert sweep_breaches(store, DESK, now=now) == ["SR3"]  # SR4 has 24 service hours
     assert sweep_breaches(store, DESK, now=now + timedelta(hours=1)) == []
     request, trail = request_with_trail(store, "SR3")

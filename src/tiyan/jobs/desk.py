@@ -216,7 +216,11 @@ def take_step(
 
 
 def item(store: Store, desk: DeskPolicy, request: StoredRequest, *, now: datetime) -> QueueItem:
-    trail = load_trail(store, request.request_id)
+    return _item(desk, request, load_trail(store, request.request_id), now=now)
+
+
+def _item(desk: DeskPolicy, request: StoredRequest, trail: Sequence[Step], *, now: datetime
+          ) -> QueueItem:  # fmt: skip
     hours = _hours(desk, request)
     clock = merchant_clock(trail, desk.calendar, hours=hours)
     left = None
@@ -227,21 +231,27 @@ def item(store: Store, desk: DeskPolicy, request: StoredRequest, *, now: datetim
 
 
 def queue(
-    store: Store, desk: DeskPolicy, *, now: datetime, merchant_id: str | None = None
+    store: Store,
+    desk: DeskPolicy,
+    *,
+    now: datetime,
+    merchant_id: str | None = None,
+    limit: int | None = None,
 ) -> list[QueueItem]:
     """Open requests (a merchant's only, when given), the nearest to its merchant deadline
-    first; those without a merchant clock after, oldest first."""
-    items = [
-        item(store, desk, r, now=now)
-        for r in list_requests(
-            store, merchant_id=merchant_id, states=[s.value for s in OPEN_STATES]
-        )
-    ]
+    first; those without a merchant clock after, oldest first; the first ``limit`` only
+    when given. The trails are read a thousand requests a query."""
+    requests = list_requests(store, merchant_id=merchant_id, states=[s.value for s in OPEN_STATES])
+    items: list[QueueItem] = []
+    for start in range(0, len(requests), 1000):
+        part = requests[start : start + 1000]
+        trails = load_trails(store, [r.request_id for r in part])
+        items.extend(_item(desk, r, trails.get(r.request_id, []), now=now) for r in part)
     far = timedelta.max
-    return sorted(
-        items,
-        key=lambda i: (i.left is None, i.left if i.left is not None else far, i.request.created_at),
+    items.sort(
+        key=lambda i: (i.left is None, i.left if i.left is not None else far, i.request.created_at)
     )
+    return items if limit is None else items[:limit]
 
 
 def sweep_breaches(

@@ -827,6 +827,22 @@ class AttemptOut(BaseModel):
 
 
 class CallbackOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"task_id": "CB-1", "request_id": "SR-20240603-0001",
+                 "opened": "2024-06-04T01:00:00Z",
+                 "contacts": [{"token": "ct-9f2c", "masked": "139****0021"},
+                              {"token": "ct-77aa", "masked": "186****4410"}],
+                 "attempts": [{"at": "2024-06-04T01:00:00Z", "masked": "139****0021",
+                               "token": "ct-9f2c", "outcome": "no_answer"}],
+                 "status": "pending", "next_at": "2024-06-04T01:30:00Z",
+                 "next_token": "ct-9f2c", "next_masked": "139****0021",
+                 "reason": "attempt 2 on this number"}
+            ]
+        }
+    )  # fmt: skip
+
     task_id: str
     request_id: str
     opened: datetime
@@ -840,6 +856,16 @@ class CallbackOut(BaseModel):
 
 
 class AttachmentOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                 "name": "rash.jpg", "content_type": "image/jpeg", "size": 183021,
+                 "added_at": "2024-06-03T14:05:00Z", "actor": "consumer"}
+            ]
+        }
+    )  # fmt: skip
+
     sha256: str
     name: str
     content_type: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Path, Response, UploadFile, status
+from fastapi import APIRouter, File, Path, Query, Response, UploadFile, status
 from pydantic import ValidationError
 
 from tiyan.domain.errors import NotFoundError, UsageError
@@ -137,15 +137,24 @@ def post_request(body: ServiceRequestCreate, caller: Caller, state: State) -> Se
 
 
 @router.get("", response_model=list[ServiceRequestOut], summary="Open requests, by urgency")
-def get_queue(caller: Caller, state: State) -> list[ServiceRequestOut]:
+def get_queue(
+    caller: Caller,
+    state: State,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1, le=5000, description="The most urgent this many (default 500).", examples=[100]
+        ),
+    ] = 500,
+) -> list[ServiceRequestOut]:
     """Open requests, nearest to the merchant's deadline first: every one (agents,
-    operators) or the key's merchant's own."""
+    operators) or the key's merchant's own; the ``limit`` most urgent."""
     require(caller, "agent", "operator", "merchant")
     now = state.clock()
     desk = state.policy(now.date()).desk
     mine = caller.merchant_id if caller.role == "merchant" else None
     with state.reading() as store:
-        return [_out(i) for i in queue(store, desk, now=now, merchant_id=mine)]
+        return [_out(i) for i in queue(store, desk, now=now, merchant_id=mine, limit=limit)]
 
 
 @router.get("/{request_id}", response_model=ServiceRequestDetail, summary="A request, its thread")
@@ -232,7 +241,9 @@ def _callback_out(view: CallbackView) -> CallbackOut:
     )  # fmt: skip
 
 
-TaskId = Annotated[str, Path(min_length=1, max_length=100, description="Callback task id.")]
+TaskId = Annotated[
+    str, Path(min_length=1, max_length=100, description="Callback task id.", examples=["CB-1"])
+]
 
 
 @router.post(
@@ -316,7 +327,12 @@ def post_attachment(
     return AttachmentOut(**found.__dict__)
 
 
-Sha = Annotated[str, Path(pattern=r"^[0-9a-f]{64}$", description="The file's SHA-256.")]
+Sha = Annotated[
+    str,
+    Path(
+        pattern=r"^[0-9a-f]{64}$", description="The file's SHA-256.", examples=["9f86" + "0" * 60]
+    ),
+]
 
 
 @router.get(
