@@ -149,6 +149,27 @@ def test_a_refused_governance_row_writes_nothing(market: Store) -> None:
     assert market.query("SELECT count(*) FROM quarantine WHERE source LIKE ?", ("desk%",)) == [(0,)]
 
 
+def test_a_merchant_breach_is_judged_in_the_consumers_favour(market: Store) -> None:
+    """Reference §4.4: a merchant's timeout is judged for the consumer — after a breach the
+    platform may not find no fault, nor the consumer liable (policy
+    desk.breach_judged_for_consumer)."""
+    open_request(market, DESK, NewRequest(request_id="SR10", type_id="refund", merchant_id="M1",
+                 order_id="O1"), at=T0, merchant_reachable=True)  # fmt: skip
+    sweep = T0 + timedelta(hours=3)
+    from tiyan.jobs.desk import sweep_breaches
+
+    assert sweep_breaches(market, DESK, now=sweep) == ["SR10"]
+    assert request_with_trail(market, "SR10")[0].merchant_breached is True
+    for outcome, liability in (("no_fault", "none"), ("consumer_withdraws", "consumer")):
+        with pytest.raises(UsageError, match="judged in the consumer's favour"):
+            resolve(market, DESK, "SR10", _resolution(sweep, outcome=outcome, liability=liability),
+                    policy_version=V, now=NOW)  # fmt: skip
+    lenient = DESK.model_copy(update={"breach_judged_for_consumer": False})
+    resolve(market, lenient, "SR10", _resolution(sweep, outcome="no_fault", liability="none"),
+            policy_version=V, now=NOW)  # fmt: skip
+    assert request_with_trail(market, "SR10")[0].state == "resolved"
+
+
 def test_callbacks_keep_calling_within_the_hours_until_reached(market: Store) -> None:
     _open(market, "SR6", "merchant_service", order_id="O1")
     contacts = [Contact(token="ct-mother", masked="139****0021"),
@@ -320,8 +341,8 @@ def test_stored_requests_are_what_their_trails_replay_to(walk_store: Store, data
         action, actor = data.draw(st.sampled_from(moves))
         at += timedelta(minutes=data.draw(st.integers(0, 600)))
         if action == "resolve":
-            resolve(store, DESK, rid, _resolution(at, outcome="no_fault", liability="none"),
-                    policy_version=V, now=NOW)  # fmt: skip
+            resolve(store, DESK, rid, _resolution(at, outcome="consumer_withdraws",
+                    liability="none"), policy_version=V, now=NOW)  # fmt: skip
         else:
             take_step(store, DESK, rid, actor=actor, action=action, at=at)  # type: ignore[arg-type]
     request, trail = request_with_trail(store, rid)  # (raises when state and trail differ)

@@ -38,6 +38,9 @@ def test_a_request_routed_to_the_merchant_and_answered(store: Store) -> None:
     assert first.request.request_id == "SR1"
     assert first.left == timedelta(hours=1, minutes=30)
     assert first.clock.due == T0 + timedelta(hours=2)
+    assert not first.warning  # a quarter of the 2 hours is left from 11:30 on
+    (soon,) = queue(store, DESK, now=T0 + timedelta(hours=1, minutes=30))
+    assert soon.warning and not soon.breached and soon.left == timedelta(minutes=30)
     state = take_step(store, DESK, "SR1", actor="merchant", action="answer",
                       at=T0 + timedelta(hours=1), note="退款已同意")  # fmt: skip
     assert state is State.WAITING_PLATFORM

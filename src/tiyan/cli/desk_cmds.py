@@ -76,7 +76,7 @@ def queue_cmd(
         rows = [
             {**found.request.__dict__, "due": found.clock.due,
              "seconds_left": None if found.left is None else found.left.total_seconds(),
-             "breached": found.breached}
+             "breached": found.breached, "warning": found.warning}
             for found in items
         ]  # fmt: skip
         out.print_json(json.dumps(rows, default=str, ensure_ascii=False))
@@ -88,10 +88,12 @@ def queue_cmd(
         table.add_row(
             shown(r.request_id), shown(r.type_id), shown(r.merchant_id), shown(r.state),
             "—" if found.clock.due is None else found.clock.due.isoformat(timespec="minutes"),
-            f"[red]{left}[/red]" if found.breached else left,
+            f"[red]{left}[/red]" if found.breached else (
+                f"[yellow]{left}[/yellow]" if found.warning else left),
         )  # fmt: skip
     out.print(table)
-    out.print(f"{len(items):,} open request(s), {sum(i.breached for i in items):,} breached")
+    out.print(f"{len(items):,} open request(s), {sum(i.breached for i in items):,} breached, "
+              f"{sum(i.warning for i in items):,} due soon")  # fmt: skip
 
 
 @desk_app.command("sweep")

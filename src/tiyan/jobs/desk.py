@@ -110,6 +110,8 @@ class QueueItem:
     left: timedelta | None
     #: The merchant's deadline passed without its answer (as of the time asked).
     breached: bool
+    #: Not breached yet, but at most ``desk.warn_share`` of the merchant's time is left.
+    warning: bool = False
 
 
 def _hours(desk: DeskPolicy, request: StoredRequest) -> float:
@@ -227,7 +229,15 @@ def _item(desk: DeskPolicy, request: StoredRequest, trail: Sequence[Step], *, no
     if clock.started is not None:
         end = clock.answered or now
         left = remaining(desk.calendar, clock.started, end, hours=hours, pauses=clock.pauses)
-    return QueueItem(request, clock, left, clock.breached(now))
+    breached = clock.breached(now)
+    warning = (
+        not breached
+        and clock.answered is None
+        and clock.due is not None
+        and left is not None
+        and left <= timedelta(hours=hours * desk.warn_share)
+    )
+    return QueueItem(request, clock, left, breached, warning)
 
 
 def queue(
@@ -562,6 +572,16 @@ def resolve(
     trail = load_trail(store, request_id)
     new, state = _next(trail, actor="platform", action="resolve", at=resolution.decided_at,
                        note=resolution.note)  # fmt: skip
+    if (
+        desk.breach_judged_for_consumer
+        and request.merchant_breached
+        and (resolution.outcome == "no_fault" or resolution.liability == "consumer")
+    ):  # §4.4: a merchant's timeout is judged in the consumer's favour
+        raise UsageError(
+            f"service request {request_id}: the merchant let its deadline pass, so the "
+            "request is judged in the consumer's favour (policy desk.breach_judged_for_"
+            "consumer): no 'no_fault' and no consumer liability"
+        )
     seq = len(trail) + 1
     check_position(store, request_id, seq)
     kind = desk.types[request.type_id]

@@ -738,6 +738,8 @@ class ServiceRequestOut(BaseModel):
     #: Service time the merchant has left, seconds (negative: over).
     seconds_left: float | None = None
     breached: bool = False
+    #: Not breached yet, but at most the policy's warn share of the merchant's time is left.
+    warning: bool = False
 
 
 class ServiceRequestDetail(ServiceRequestOut):

@@ -75,6 +75,9 @@ class DeskPolicy(BaseModel):
     #: hours, the time waiting on the consumer not counted (tiyan: none published; 24 h,
     #: twice the longest merchant deadline of §4.1 but the courier's).
     resolve_hours: float = Field(default=24, gt=0)
+    #: Warn before a breach: once this share of the merchant's time is left (tiyan: a
+    #: quarter — 30 minutes of a 2-hour deadline, 3 hours of a 12-hour one).
+    warn_share: float = Field(default=0.25, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _types(self) -> DeskPolicy:

@@ -87,7 +87,7 @@ def _out(found: QueueItem) -> ServiceRequestOut:
         language=r.language, state=r.state,
         created_at=r.created_at, updated_at=r.updated_at, due=found.clock.due,
         seconds_left=None if found.left is None else found.left.total_seconds(),
-        breached=found.breached,
+        breached=found.breached, warning=found.warning,
     )  # fmt: skip
 
 
