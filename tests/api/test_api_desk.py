@@ -98,8 +98,27 @@ def test_a_request_from_opening_to_resolution(api: Market, client: TestClient) -
 
 
 def test_an_offline_merchants_request_goes_to_the_platform(api: Market, client: TestClient) -> None:
+    """The offline queue: the request waits on the platform, and an agent online with the
+    skill holds it at once; `?mine=true` is that agent's own list."""
+    from datetime import UTC, datetime
+
+    from tiyan.jobs.desk import set_agent
+    from tiyan.service_desk.policy import DeskPolicy
+
+    agent_id = "_".join(api.agent.split("_")[1:3])  # tiyan_tk_<id>_<secret> -> tk_<id>
+    with open_store(api.url) as store:
+        set_agent(store, agent_id=agent_id, categories=["after_sales"], languages=["zh"],
+                  max_requests=4, online=True, now=datetime.now(UTC),
+                  desk=DeskPolicy())  # fmt: skip
     opened = _open(client, api, "SR-API-2", merchant_online=False)
     assert opened["state"] == "waiting_platform" and opened["due"] is None
+    assert opened["assigned_to"] == agent_id
+    mine = client.get(f"{URL}?mine=true", headers=bearer(api.agent)).json()
+    assert [q["request_id"] for q in mine] == ["SR-API-2"]
+    _open(client, api, "SR-API-5")  # to the merchant: no agent holds it
+    everyone = client.get(URL, headers=bearer(api.agent)).json()
+    assert {q["request_id"]: q["assigned_to"] for q in everyone} == {
+        "SR-API-2": agent_id, "SR-API-5": None}  # fmt: skip
 
 
 def test_bad_requests_are_refused_with_the_reason(api: Market, client: TestClient) -> None:

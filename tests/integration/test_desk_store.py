@@ -124,3 +124,39 @@ def test_a_writer_that_lost_the_race_gets_a_conflict_not_an_error(
         append_step(store, get_request(store, "SR7"), late, position=3)
     assert [s.action for s in load_trail(store, "SR7")] == ["create", "route_merchant", "message"]
     store.close()
+
+
+def test_waiting_requests_go_to_agents_by_skill_and_load(store: Store) -> None:
+    """The offline queue's requests are given to the platform's agents who take their
+    category and language, the least loaded first, never beyond an agent's maximum; what
+    nobody can take waits until an agent has room."""
+    from tiyan.domain.errors import UsageError as Usage
+    from tiyan.jobs.desk import agents, assign_requests, set_agent
+
+    set_agent(store, agent_id="tk_a", categories=["complaint"], languages=["zh"],
+              max_requests=2, online=True, now=T0, desk=DESK)  # fmt: skip
+    set_agent(store, agent_id="tk_b", categories=["complaint", "after_sales"],
+              languages=["zh", "en"], max_requests=1, online=True, now=T0, desk=DESK)  # fmt: skip
+    set_agent(store, agent_id="tk_c", categories=["after_sales"], languages=["zh"],
+              max_requests=5, online=False, now=T0, desk=DESK)  # fmt: skip
+    with pytest.raises(Usage, match="categories"):
+        set_agent(store, agent_id="tk_d", categories=["teleport"], languages=["zh"],
+                  max_requests=1, online=True, now=T0, desk=DESK)  # fmt: skip
+    for i, (type_id, language) in enumerate(
+        [("merchant_service", "zh"), ("merchant_service", "zh"), ("refund", "en"),
+         ("merchant_service", "zh"), ("refund", "zh")]
+    ):  # fmt: skip
+        open_request(store, DESK, NewRequest(request_id=f"Q{i}", type_id=type_id,
+                     merchant_id="M1", language=language), at=T0 + timedelta(minutes=i),
+                     merchant_reachable=False)  # fmt: skip
+    given = dict(assign_requests(store, DESK))
+    # Q0 to a (0/2 before b's 0/1 by id), Q1 to b (0/1 < a's 1/2), Q2 (after-sales, en) to
+    # nobody (b is full, c is offline), Q3 to a; Q4 (after-sales zh) waits: c is offline
+    assert given == {"Q0": "tk_a", "Q1": "tk_b", "Q3": "tk_a"}
+    assert {a.agent_id: a.open_requests for a in agents(store)} == {"tk_a": 2, "tk_b": 1,
+                                                                    "tk_c": 0}  # fmt: skip
+    assert assign_requests(store, DESK) == []  # everyone able is full
+    set_agent(store, agent_id="tk_b", categories=["complaint", "after_sales"],
+              languages=["zh", "en"], max_requests=2, online=True, now=T0, desk=DESK)  # fmt: skip
+    assert assign_requests(store, DESK) == [("Q2", "tk_b")]
+    assert get_request(store, "Q2").assigned_to == "tk_b"

@@ -18,10 +18,13 @@ from tiyan.domain.errors import TiyanError
 from tiyan.jobs.desk import (
     ImportReport,
     QueueItem,
+    agents,
+    assign_requests,
     import_history,
     queue,
     read_histories,
     recompute,
+    set_agent,
     sweep_breaches,
 )
 from tiyan.policy.files import load_policy
@@ -102,10 +105,15 @@ def sweep_cmd(db: DbOption = DEFAULT_DB, now: NowOption = None) -> None:
     at = _now(now)
     with _store(db) as store:
         try:
-            done = sweep_breaches(store, load_policy(as_of=at.date()).desk, now=at)
+            desk = load_policy(as_of=at.date()).desk
+            done = sweep_breaches(store, desk, now=at)
+            given = assign_requests(store, desk)
         except TiyanError as exc:
             raise _fail(exc) from None
     out.print(f"{len(done):,} request(s) escalated: " + (", ".join(map(shown, done)) or "none"))
+    if given:
+        out.print(f"{len(given):,} request(s) given to agents: "
+                  + ", ".join(f"{shown(r)} → {shown(a)}" for r, a in given[:20]))  # fmt: skip
 
 
 @desk_app.command("import")
@@ -259,3 +267,38 @@ def sla_cmd(
     out.print(table)
     if not rows:
         out.print("no service request was opened in the period")
+
+
+@desk_app.command("agent")
+def agent_cmd(
+    agent_id: Annotated[
+        str, typer.Argument(help="The agent's key id (tiyan keys create --role agent).")
+    ],
+    categories: Annotated[
+        str, typer.Option(help="Request categories it takes, comma-separated.")
+    ] = "after_sales,complaint,chase,other",
+    languages: Annotated[str, typer.Option(help="Languages, comma-separated.")] = "zh",
+    max_requests: Annotated[int, typer.Option("--max", min=1, help="Requests at once.")] = 8,
+    offline: Annotated[bool, typer.Option(help="Not taking requests now.")] = False,
+    db: DbOption = DEFAULT_DB,
+) -> None:
+    """Record a platform agent: what it takes, how many requests at once, online or not.
+    The sweep gives waiting requests to agents by skill and load."""
+    now = datetime.now(UTC)
+    split = [c.strip() for c in categories.split(",") if c.strip()]
+    langs = [x.strip() for x in languages.split(",") if x.strip()]
+    with _store(db) as store:
+        try:
+            set_agent(store, agent_id=agent_id, categories=split, languages=langs,
+                      max_requests=max_requests, online=not offline, now=now,
+                      desk=load_policy(as_of=now.date()).desk)  # fmt: skip
+        except TiyanError as exc:
+            raise _fail(exc) from None
+        team = agents(store)
+    table = RichTable("agent", "categories", "languages", "holds", "max", "online",
+                      title="Platform agents")  # fmt: skip
+    for a in team:
+        table.add_row(shown(a.agent_id), ", ".join(sorted(a.categories)),
+                      ", ".join(sorted(a.languages)), f"{a.open_requests}",
+                      f"{a.max_requests}", "yes" if a.online else "no")  # fmt: skip
+    out.print(table)

@@ -1176,6 +1176,32 @@ SERVICE_REQUESTS = Table(
         ),
         Column("reopens", I, "Times it was reopened.", "重开次数"),
         Column("liability", S, "The last resolution's liability judgement.", "判责"),
+        Column(
+            "assigned_to",
+            S,
+            "The platform agent holding it (by skill and load), if any.",
+            "处理客服",
+        ),
+    ),
+)
+
+DESK_AGENTS = Table(
+    name="desk_agents",
+    zh="平台客服坐席",
+    meaning="The platform's agents: what they can take (request categories, languages), how "
+    "many requests at once, whether they are online (docs/service-desk.md, routing).",
+    kind="desk",
+    time_column="updated_at",
+    primary_key=("agent_id",),
+    columns=(
+        Column("agent_id", S, "The agent's API key id (tk_...).", "坐席", required=True),
+        Column(
+            "categories", S, "Request categories taken, comma-separated.", "技能", required=True
+        ),
+        Column("languages", S, "Languages, comma-separated (e.g. zh,en).", "语言", required=True),
+        Column("max_requests", I, "Requests held at once.", "最大接待量", required=True, minimum=1),
+        Column("online", B, "Taking requests now.", "在线", required=True),
+        Column("updated_at", T, "Last change (UTC).", "更新时间", required=True),
     ),
 )
 
@@ -1341,6 +1367,7 @@ DESK_TABLES: dict[str, Table] = {
         ATTACHMENT_FILES,
         REQUEST_ATTACHMENTS,
         REQUEST_SURVEYS,
+        DESK_AGENTS,
     )
 }
 

@@ -45,6 +45,7 @@ from tiyan.service_desk.requests import (
     step,
 )
 from tiyan.service_desk.resolution import RequestFacts, Resolution, governance_records
+from tiyan.service_desk.routing import Agent, Need, assign
 from tiyan.sim.arrow import ARROW_TYPES
 from tiyan.store.base import Store, WritePlan
 from tiyan.store.desk import (
@@ -52,6 +53,7 @@ from tiyan.store.desk import (
     add_attachment,
     add_survey,
     after_sales_case,
+    agent_loads,
     append_attempt,
     append_step,
     attachment_content,
@@ -66,13 +68,17 @@ from tiyan.store.desk import (
     get_callback,
     get_request,
     get_survey,
+    list_agents,
     list_requests,
     load_trail,
     load_trails,
     raced,
     resolutions_of,
     rewrite_requests,
+    set_assignments,
     step_row,
+    unassigned,
+    upsert_agent,
 )
 from tiyan.store.platform import platform_of
 
@@ -1016,3 +1022,76 @@ def read_histories(
             refused.append((number, rid if isinstance(rid, str) else None,
                             f"{source}:{number}: {problems}"))  # fmt: skip
     return parsed, refused
+
+
+# -- agents ---------------------------------------------------------------------------------
+
+
+def set_agent(
+    store: Store,
+    *,
+    agent_id: str,
+    categories: Sequence[str],
+    languages: Sequence[str],
+    max_requests: int,
+    online: bool,
+    now: datetime,
+    desk: DeskPolicy,
+) -> Agent:
+    """Record what a platform agent takes (request categories of the policy's types,
+    languages), how many requests at once and whether it is online."""
+    known = {t.category for t in desk.types.values()}
+    wrong = sorted(set(categories) - known)
+    if wrong or not categories:
+        raise UsageError(f"categories {wrong or '(none)'}: one or more of {sorted(known)}")
+    try:
+        agent = Agent(agent_id=agent_id, categories=frozenset(categories),
+                      languages=frozenset(languages), max_requests=max_requests,
+                      online=online)  # fmt: skip
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    upsert_agent(store, (agent_id, ",".join(sorted(categories)), ",".join(sorted(languages)),
+                         max_requests, online, now))  # fmt: skip
+    return agent
+
+
+def agents(store: Store) -> list[Agent]:
+    """The platform's agents with the requests each holds now."""
+    loads = agent_loads(store)
+    return [
+        Agent(
+            agent_id=a["agent_id"],
+            categories=frozenset(a["categories"].split(",")),
+            languages=frozenset(a["languages"].split(",")),
+            max_requests=a["max_requests"],
+            online=bool(a["online"]),
+            open_requests=loads.get(a["agent_id"], (0, None))[0],
+            idle_since=loads.get(a["agent_id"], (0, None))[1],
+        )
+        for a in list_agents(store)
+    ]
+
+
+def assign_requests(
+    store: Store, desk: DeskPolicy, *, ids: Sequence[str] | None = None
+) -> list[tuple[str, str]]:
+    """Give the requests waiting on the platform that no agent holds (``ids`` only, when
+    given) to agents by skill and load (:func:`tiyan.service_desk.routing.assign`), the
+    longest waiting first; a request nobody can take now stays in the queue. The
+    (request, agent) pairs given."""
+    team = {a.agent_id: a for a in agents(store)}
+    if not team:
+        return []
+    given: list[tuple[str, str]] = []
+    for r in unassigned(store, ids):
+        need = Need(category=desk.types[r.type_id].category if r.type_id in desk.types
+                    else "other", language=r.language)  # fmt: skip
+        chosen = assign(need, list(team.values()))
+        if chosen is None:
+            continue
+        held = team[chosen]
+        team[chosen] = held.model_copy(update={"open_requests": held.open_requests + 1,
+                                               "idle_since": r.platform_since})  # fmt: skip
+        given.append((r.request_id, chosen))
+    set_assignments(store, given)
+    return given

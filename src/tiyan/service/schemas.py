@@ -740,6 +740,8 @@ class ServiceRequestOut(BaseModel):
     breached: bool = False
     #: Not breached yet, but at most the policy's warn share of the merchant's time is left.
     warning: bool = False
+    #: The platform agent holding it (by skill and load), if any.
+    assigned_to: str | None = None
 
 
 class ServiceRequestDetail(ServiceRequestOut):

@@ -55,6 +55,7 @@ class StoredRequest:
     resolved_in_time: bool | None = None
     reopens: int = 0
     liability: str | None = None
+    assigned_to: str | None = None
 
     def with_summary(self, summary: Summary, **changes: Any) -> StoredRequest:
         """This request with the summary's columns (and ``changes``)."""
@@ -459,3 +460,74 @@ def get_survey(store: Store, request_id: str) -> dict[str, Any] | None:
 
 def add_survey(store: Store, row: tuple[Any, ...]) -> None:
     store.append_rows([(SURVEYS, [tuple(_stored(v) for v in row)])])
+
+
+# -- agents ---------------------------------------------------------------------------------
+
+AGENTS = DESK_TABLES["desk_agents"]
+
+
+def upsert_agent(store: Store, row: tuple[Any, ...]) -> None:
+    """Record an agent (a ``desk_agents`` row), replacing what was recorded of it."""
+    store.replace_rows(AGENTS, [tuple(_stored(v) for v in row)], f"agent_id = '{_quoted(row[0])}'")
+
+
+def _quoted(text: str) -> str:
+    return str(text).replace("'", "''")
+
+
+def list_agents(store: Store) -> list[dict[str, Any]]:
+    cols = AGENTS.column_names
+    return _dicts(cols, store.query(f"SELECT {', '.join(cols)} FROM desk_agents ORDER BY agent_id"))
+
+
+def agent_loads(store: Store) -> dict[str, tuple[int, datetime | None]]:
+    """Agent -> (requests it holds open, when it was last given one)."""
+    marks = ", ".join("?" for _ in _HELD)
+    return {
+        str(agent): (int(n), None if last is None else _aware(last))
+        for agent, n, last in store.query(
+            "SELECT assigned_to, count(*) FILTER (WHERE state IN "
+            f"({marks})), max(platform_since) FROM service_requests "
+            "WHERE assigned_to IS NOT NULL GROUP BY assigned_to",
+            _HELD,
+        )
+    }
+
+
+#: The states in which an assigned request is on its agent's hands.
+_HELD = ("waiting_platform", "waiting_consumer", "waiting_merchant", "open")
+
+
+def unassigned(store: Store, ids: Sequence[str] | None = None) -> list[StoredRequest]:
+    """Requests waiting on the platform that no agent holds (of ``ids``, when given),
+    longest waiting first."""
+    where, params = "", [State.WAITING_PLATFORM.value]
+    if ids is not None:
+        if not ids:
+            return []
+        where = f" AND request_id IN ({', '.join('?' for _ in ids)})"
+        params += list(ids)
+    rows = store.query(
+        f"SELECT {', '.join(_REQUEST_COLUMNS)} FROM service_requests "
+        f"WHERE state = ? AND assigned_to IS NULL{where} "
+        "ORDER BY platform_since, created_at, request_id",
+        params,
+    )
+    return [_request(r) for r in rows]
+
+
+def set_assignments(store: Store, pairs: Sequence[tuple[str, str]]) -> None:
+    """Give each request of ``(request id, agent id)`` to its agent, in one transaction
+    (a request someone took meanwhile keeps its agent)."""
+    if pairs:
+        store.run_in_transaction(
+            [
+                (
+                    "UPDATE service_requests SET assigned_to = ? "
+                    "WHERE request_id = ? AND assigned_to IS NULL",
+                    (agent, rid),
+                )
+                for rid, agent in pairs
+            ]
+        )

@@ -18,6 +18,7 @@ from tiyan.jobs.desk import (
     NewRequest,
     QueueItem,
     answer_survey,
+    assign_requests,
     attach,
     attachment,
     attachments,
@@ -87,7 +88,7 @@ def _out(found: QueueItem) -> ServiceRequestOut:
         language=r.language, state=r.state,
         created_at=r.created_at, updated_at=r.updated_at, due=found.clock.due,
         seconds_left=None if found.left is None else found.left.total_seconds(),
-        breached=found.breached, warning=found.warning,
+        breached=found.breached, warning=found.warning, assigned_to=r.assigned_to,
     )  # fmt: skip
 
 
@@ -132,7 +133,8 @@ def post_request(body: ServiceRequestCreate, caller: Caller, state: State) -> Se
         if body.note is not None:
             take_step(store, desk, request.request_id, actor=ACTOR[caller.role], action="message",
                       at=now, note=body.note, actor_id=caller.key_id)  # fmt: skip
-            request, _ = load_request(store, request.request_id)
+        assign_requests(store, desk, ids=[request.request_id])  # (the offline queue's)
+        request, _ = load_request(store, request.request_id)
         return _out(item(store, desk, request, now=now))
 
 
@@ -140,6 +142,9 @@ def post_request(body: ServiceRequestCreate, caller: Caller, state: State) -> Se
 def get_queue(
     caller: Caller,
     state: State,
+    mine: Annotated[
+        bool, Query(description="An agent's own requests only (those it holds).", examples=[True])
+    ] = False,
     limit: Annotated[
         int,
         Query(
@@ -152,9 +157,13 @@ def get_queue(
     require(caller, "agent", "operator", "merchant")
     now = state.clock()
     desk = state.policy(now.date()).desk
-    mine = caller.merchant_id if caller.role == "merchant" else None
+    merchant = caller.merchant_id if caller.role == "merchant" else None
+    agent = caller.key_id if mine and caller.role == "agent" else None
     with state.reading() as store:
-        return [_out(i) for i in queue(store, desk, now=now, merchant_id=mine, limit=limit)]
+        found = queue(store, desk, now=now, merchant_id=merchant, limit=None if agent else limit)
+    if agent is not None:
+        found = [i for i in found if i.request.assigned_to == agent][:limit]
+    return [_out(i) for i in found]
 
 
 @router.get("/{request_id}", response_model=ServiceRequestDetail, summary="A request, its thread")
@@ -200,6 +209,7 @@ def post_step(
         _visible(caller, request.merchant_id, request_id)
         take_step(store, desk, request_id, actor=ACTOR[caller.role], action=body.action, at=now,
                   note=body.note, actor_id=caller.key_id)  # fmt: skip
+        assign_requests(store, desk, ids=[request_id])  # (now waiting on the platform?)
     return get_request(request_id, caller, state)
 
 
