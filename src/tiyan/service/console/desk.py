@@ -42,6 +42,7 @@ from tiyan.domain.errors import NotFoundError, UsageError
 from tiyan.jobs.desk import (
     CallbackView,
     QueueItem,
+    assign_requests,
     attachment,
     attachments,
     callback,
@@ -335,9 +336,11 @@ def desk_step(
             raise UsageError(f"a merchant answers or writes a message here, not {action!r}")
         now = state.clock()
         with state.store() as store:
-            take_step(store, _desk(state, now), request_id, actor=ACTOR[viewer.role],
+            desk = _desk(state, now)
+            take_step(store, desk, request_id, actor=ACTOR[viewer.role],
                       action=body.action, at=now, note=body.note,
                       actor_id=viewer.key_id)  # fmt: skip
+            assign_requests(store, desk, ids=[request_id])  # (now waiting on the platform?)
     except ValueError as exc:  # ValidationError, UsageError, ConflictError
         return _refused(request, viewer, state, request_id, "step", exc, form)
     return _back(request_id, "step", "#thread")
