@@ -154,7 +154,7 @@ class EventsResult:
         return sum(1 for i in self.items if i.status == status)
 
 
-def _text(value: Any) -> str | None:
+def as_text(value: Any) -> str | None:
     """A stored or sent scalar as the text a file would hold (timestamps with their offset)."""
     if value is None:
         return None
@@ -297,7 +297,7 @@ class _Batch:
             table = TABLES[table_name]
             found: dict[str, dict[str, str | None]] = {}
             for r in rows_by_key(self.store, table, keys):
-                row = {c: _text(v) for c, v in zip(table.column_names, r, strict=True)}
+                row = {c: as_text(v) for c, v in zip(table.column_names, r, strict=True)}
                 found[_key_text(table, row)] = row
             self.stored[table_name] = found
 
@@ -324,7 +324,7 @@ def ingest_events(
         found = batch.check_shape(i, event)
         if found is not None:
             table_name, etype, data = found
-            shaped.append((i, table_name, etype, {k: _text(v) for k, v in data.items()}))
+            shaped.append((i, table_name, etype, {k: as_text(v) for k, v in data.items()}))
 
     # Ids: repeated in the batch, or accepted by an earlier batch (with the same content:
     # duplicate; with other content: conflict).

@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from tiyan.domain.errors import ConflictError, UsageError
 from tiyan.domain.model import DESK_TABLES, GOVERNANCE_TABLES, TABLES, Table
+from tiyan.ingest.events import as_text
 from tiyan.ingest.load import ingest_relations
 from tiyan.metrics.runner import restate_from
 from tiyan.service_desk.callbacks import Attempt, CallbackTask, Contact, Outcome, Plan, plan
@@ -46,13 +47,12 @@ from tiyan.service_desk.requests import (
 )
 from tiyan.service_desk.resolution import RequestFacts, Resolution, governance_records
 from tiyan.service_desk.routing import Agent, Need, assign
-from tiyan.sim.arrow import ARROW_TYPES
+from tiyan.sim.arrow import arrow_schema
 from tiyan.store.base import Store, WritePlan
 from tiyan.store.desk import (
     StoredRequest,
     add_attachment,
     add_survey,
-    after_sales_case,
     agent_loads,
     append_attempt,
     append_step,
@@ -60,7 +60,6 @@ from tiyan.store.desk import (
     attachments_of,
     callbacks_of,
     check_position,
-    complaint_row,
     create_callback,
     create_request,
     due_requests,
@@ -77,6 +76,7 @@ from tiyan.store.desk import (
     rewrite_requests,
     set_assignments,
     step_row,
+    stored_row,
     unassigned,
     upsert_agent,
 )
@@ -351,29 +351,16 @@ def request_with_trail(store: Store, request_id: str) -> tuple[StoredRequest, li
 # -- resolutions ----------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str | None:
-    """A value as the ingest pipeline reads text (instants with their offset)."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).isoformat()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def _arrow(table: Table, rows: Sequence[dict[str, Any]]) -> pa.Table:
-    schema = pa.schema([pa.field(c.name, ARROW_TYPES[c.type]) for c in table.columns])
-    naive = [
-        {
-            c: (v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo
-                else v)
-            for c, v in r.items()
-        }
-        for r in rows
-    ]  # fmt: skip
-    return pa.Table.from_pylist([{c: r.get(c) for c in table.column_names} for r in naive],
-                                schema=schema)  # fmt: skip
+    """``rows`` as an Arrow table of ``table``'s columns and types (instants naive UTC)."""
+
+    def naive(v: Any) -> Any:
+        return v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) and v.tzinfo else v
+
+    return pa.Table.from_pylist(
+        [{c: naive(r.get(c)) for c in table.column_names} for r in rows],
+        schema=arrow_schema(table),
+    )
 
 
 def _facts(request: StoredRequest) -> RequestFacts:
@@ -525,7 +512,7 @@ def _write_batch(store: Store, batch: Sequence[_Resolved], *, now: datetime, sou
         table: pa.table(
             {
                 **{
-                    c: pa.array([_text(r.get(c)) for r in rows], type=pa.string())
+                    c: pa.array([as_text(r.get(c)) for r in rows], type=pa.string())
                     for c in TABLES[table].column_names
                     if any(c in r for r in rows)
                 },
@@ -550,7 +537,7 @@ def _write_batch(store: Store, batch: Sequence[_Resolved], *, now: datetime, sou
 def _complaint(store: Store, complaint_id: str | None) -> dict[str, Any] | None:
     if complaint_id is None:
         return None
-    found = complaint_row(store, complaint_id)
+    found = stored_row(store, "complaints", complaint_id)
     if found is None:
         raise UsageError(
             f"the complaint {complaint_id} the request is about is not in the store: load it first"
@@ -593,7 +580,7 @@ def resolve(
     kind = desk.types[request.type_id]
     case = None
     if kind.category == "after_sales" and request.case_id is not None:
-        case = after_sales_case(store, request.case_id)
+        case = stored_row(store, "after_sales", request.case_id)
         if case is None:
             raise UsageError(
                 f"service request {request_id} is about the after-sales case "
@@ -929,7 +916,7 @@ def _history_rows(store: Store, desk: DeskPolicy, h: History, *, policy_version:
     positions = [i for i, s in enumerate(trail, 1) if s.action == "resolve"]
     case = None
     if desk.types[h.type_id].category == "after_sales" and h.case_id is not None and h.resolutions:
-        case = after_sales_case(store, h.case_id)
+        case = stored_row(store, "after_sales", h.case_id)
         if case is None:
             raise UsageError(f"the after-sales case {h.case_id} is not in the store: load it first")
     complaint = _complaint(store, h.complaint_id) if h.resolutions else None

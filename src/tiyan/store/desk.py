@@ -312,24 +312,15 @@ def resolutions_of(store: Store, request_id: str) -> list[dict[str, Any]]:
     )
 
 
-def complaint_row(store: Store, complaint_id: str) -> dict[str, Any] | None:
-    """The stored ``complaints`` row of ``complaint_id`` (instants naive UTC), or None."""
+def stored_row(store: Store, table_name: str, key: str) -> dict[str, Any] | None:
+    """The stored row of a canonical table (``complaints``, ``after_sales``, ...) with this
+    one-column primary key, as column -> value (instants naive UTC), or None."""
     from tiyan.domain.model import TABLES
+    from tiyan.store.events import rows_by_key
 
-    cols = TABLES["complaints"].column_names
-    rows = store.query(
-        f"SELECT {', '.join(cols)} FROM complaints WHERE complaint_id = ?", (complaint_id,)
-    )
-    return dict(zip(cols, rows[0], strict=True)) if rows else None
-
-
-def after_sales_case(store: Store, case_id: str) -> dict[str, Any] | None:
-    """The stored ``after_sales`` row of ``case_id`` (instants naive UTC), or None."""
-    from tiyan.domain.model import TABLES
-
-    cols = TABLES["after_sales"].column_names
-    rows = store.query(f"SELECT {', '.join(cols)} FROM after_sales WHERE case_id = ?", (case_id,))
-    return dict(zip(cols, rows[0], strict=True)) if rows else None
+    table = TABLES[table_name]
+    found = rows_by_key(store, table, [(key,)])
+    return dict(zip(table.column_names, found[0], strict=True)) if found else None
 
 
 # -- callbacks ------------------------------------------------------------------------------
