@@ -454,6 +454,8 @@ def demo_cmd(
         f" --db {db_}\n"
         f"  .venv/bin/tiyan report --merchant {worst_} --out {dir_}/card.html --db {db_}\n"
         f"  .venv/bin/tiyan score --as-of {as_of + timedelta(days=1)} --db {db_}    # next day\n"
+        f"  .venv/bin/tiyan desk sla --from 2024-07-01 --to 2024-07-31 --db {db_}"
+        "    # the service desk's deadlines kept\n"
         "The web console (and the HTTP API):\n"
         f"  .venv/bin/tiyan keys create --role operator --db {db_}    # prints a key\n"
         f"  .venv/bin/tiyan serve --db {db_}\n"
